@@ -1,0 +1,78 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "runbook",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "runbook", targets: ["runbook"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
+    ],
+    targets: [
+        // The system libsqlite3 (Debian libsqlite3-dev), the GRDB way.
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Sources/CSQLite",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        // Definitions, templating, the DAG, the action protocol, the store protocol and the executor.
+        .target(
+            name: "RunbookEngine",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The durable store: WAL, synchronous=FULL, migrations, leases, hash-chained audit events.
+        .target(
+            name: "RunbookSQLite",
+            dependencies: [
+                "CSQLite",
+                "RunbookEngine",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // A small native AWS client: SigV4, credentials, Query and REST-XML protocols, retries, waiters.
+        .target(
+            name: "RunbookAWS",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Built-in step actions (shell, pass, sleep, fail, approve) and the AWS actions.
+        .target(
+            name: "RunbookActions",
+            dependencies: ["RunbookEngine", "RunbookAWS"]
+        ),
+        // The command line: one file per subcommand, output formatting.
+        .target(
+            name: "RunbookCLI",
+            dependencies: [
+                "RunbookEngine",
+                "RunbookSQLite",
+                "RunbookActions",
+                "RunbookAWS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "runbook", dependencies: ["RunbookCLI"]),
+        // Test helpers shared by the test targets: the local AWS emulator (moto) launcher, temp dirs.
+        .target(name: "RunbookTestSupport", path: "Tests/Support"),
+
+        .testTarget(name: "RunbookEngineTests", dependencies: ["RunbookEngine"]),
+        .testTarget(name: "RunbookSQLiteTests", dependencies: ["RunbookSQLite", "RunbookEngine", "CSQLite"]),
+        .testTarget(name: "RunbookAWSTests", dependencies: ["RunbookAWS", "RunbookTestSupport"]),
+        .testTarget(name: "RunbookActionsTests", dependencies: ["RunbookActions", "RunbookEngine", "RunbookAWS", "RunbookSQLite", "RunbookTestSupport"]),
+        .testTarget(name: "RunbookCLITests", dependencies: ["RunbookCLI", "CSQLite", "RunbookTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
