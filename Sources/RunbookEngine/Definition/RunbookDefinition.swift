@@ -202,6 +202,8 @@ public struct StepDefinition: Sendable, Equatable {
     public var wait: WaiterDefinition?
     /// The explicit undo; when nil the action's own undo (if it has one) is used.
     public var compensate: ActionCall?
+    /// The compensation's retry policy (its own `retry:`, else the step's effective policy).
+    public var compensateRetry: RetryPolicy
     /// A pivot: once it has succeeded, a later failure does not roll back past it.
     public var irreversible: Bool
     /// A manual gate before the step runs.
@@ -211,8 +213,8 @@ public struct StepDefinition: Sendable, Equatable {
     public init(
         id: String, description: String = "", needs: [String] = [], when: String? = nil, call: ActionCall,
         retry: RetryPolicy = .once, timeout: Duration? = nil, wait: WaiterDefinition? = nil,
-        compensate: ActionCall? = nil, irreversible: Bool = false, approvalRequired: Bool = false,
-        location: SourceLocation
+        compensate: ActionCall? = nil, compensateRetry: RetryPolicy? = nil, irreversible: Bool = false,
+        approvalRequired: Bool = false, location: SourceLocation
     ) {
         self.id = id
         self.description = description
@@ -223,6 +225,7 @@ public struct StepDefinition: Sendable, Equatable {
         self.timeout = timeout
         self.wait = wait
         self.compensate = compensate
+        self.compensateRetry = compensateRetry ?? retry
         self.irreversible = irreversible
         self.approvalRequired = approvalRequired
         self.location = location

@@ -1,0 +1,126 @@
+import Foundation
+
+/// Time as the engine sees it: wall-clock milliseconds for records and deadlines, and sleeping for backoff
+/// and waiter intervals. Tests inject a clock that records sleeps instead of waiting.
+public protocol EngineClock: Sendable {
+    /// Wall-clock milliseconds since 1970.
+    func now() -> Int64
+    /// Sleep for `duration` (throws `CancellationError` when the task is cancelled).
+    func sleep(for duration: Duration) async throws
+}
+
+/// The real clock.
+public struct SystemClock: EngineClock {
+    public init() {}
+    public func now() -> Int64 { wallClockMilliseconds() }
+    public func sleep(for duration: Duration) async throws { try await Task.sleep(for: duration) }
+}
+
+/// A point between two things the engine does, where a crash may happen. Tests interrupt the engine at each.
+public enum Checkpoint: Sendable, Equatable, CustomStringConvertible {
+    case beforeCommit(String)
+    case afterCommit(String)
+    case beforeSideEffect(step: String, purpose: InvocationPurpose)
+    case afterSideEffect(step: String, purpose: InvocationPurpose)
+
+    public var description: String {
+        switch self {
+        case .beforeCommit(let label): return "before commit \(label)"
+        case .afterCommit(let label): return "after commit \(label)"
+        case .beforeSideEffect(let step, let purpose): return "before \(purpose.rawValue) of \(step)"
+        case .afterSideEffect(let step, let purpose): return "after \(purpose.rawValue) of \(step)"
+        }
+    }
+}
+
+/// A durable fact, reported to the user after it has been committed.
+public struct ProgressEvent: Sendable {
+    public var runID: String
+    public var stepID: String?
+    public var attempt: Int?
+    public var kind: EventKind
+    public var detail: [String: String]
+    public var at: Int64
+}
+
+/// What the engine needs from the outside world.
+public struct EngineEnvironment: Sendable {
+    public var store: any RunStore
+    public var registry: ActionRegistry
+    public var actor: ActorIdentity
+    public var clock: any EngineClock
+    /// A number in [0, 1) for retry jitter.
+    public var random: @Sendable () -> Double
+    /// Called after each commit with the events it made durable.
+    public var progress: @Sendable (ProgressEvent) -> Void
+    /// Called at every checkpoint boundary; throwing from it simulates a crash at that point (tests only).
+    public var checkpointHook: (@Sendable (Checkpoint) throws -> Void)?
+    /// Parses a stored definition (on resume); the CLI passes the definition layer's parser.
+    public var parseDefinition: @Sendable (_ source: String, _ origin: String) throws -> RunbookDefinition
+    /// A lease whose heartbeat is older than this (ms) may be taken over.
+    public var leaseStaleAfter: Int64
+    public var heartbeatInterval: Duration
+
+    public init(
+        store: any RunStore, registry: ActionRegistry, actor: ActorIdentity = .current(),
+        clock: any EngineClock = SystemClock(), random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+        progress: @escaping @Sendable (ProgressEvent) -> Void = { _ in },
+        checkpointHook: (@Sendable (Checkpoint) throws -> Void)? = nil,
+        parseDefinition: @escaping @Sendable (String, String) throws -> RunbookDefinition,
+        leaseStaleAfter: Int64 = 30_000, heartbeatInterval: Duration = .seconds(5)
+    ) {
+        self.store = store
+        self.registry = registry
+        self.actor = actor
+        self.clock = clock
+        self.random = random
+        self.progress = progress
+        self.checkpointHook = checkpointHook
+        self.parseDefinition = parseDefinition
+        self.leaseStaleAfter = leaseStaleAfter
+        self.heartbeatInterval = heartbeatInterval
+    }
+}
+
+/// Replaces secret values with `***` wherever they appear.
+public struct Redactor: Sendable {
+    public static let mask = "***"
+    private let secrets: [String]
+
+    public init(secrets: [String]) {
+        // Longest first so a secret containing another is masked whole.
+        self.secrets = secrets.filter { !$0.isEmpty }.sorted { $0.count > $1.count }
+    }
+
+    public func redact(_ text: String) -> String {
+        guard !secrets.isEmpty else { return text }
+        var out = text
+        for secret in secrets where out.contains(secret) {
+            out = out.replacingOccurrences(of: secret, with: Self.mask)
+        }
+        return out
+    }
+
+    public func redact(_ values: [String: String]) -> [String: String] {
+        guard !secrets.isEmpty else { return values }
+        return values.mapValues(redact)
+    }
+}
+
+extension RetryPolicy {
+    /// How long to wait before attempt `attempt` (2 = the first retry): exponential or constant from
+    /// `initialInterval`, capped at `maxInterval`, with full jitter (uniform in [0, delay]) when `jitter`.
+    public func delay(beforeAttempt attempt: Int, random: Double) -> Duration {
+        let retryIndex = max(0, attempt - 2)
+        let initial = Double(DurationText.milliseconds(initialInterval))
+        let cap = Double(DurationText.milliseconds(maxInterval))
+        var ms: Double
+        switch backoff {
+        case .constant: ms = initial
+        case .exponential: ms = initial * pow(2, Double(min(retryIndex, 40)))
+        }
+        ms = min(ms, max(cap, initial))
+        if jitter { ms *= min(max(random, 0), 1) }
+        return .milliseconds(Int64(ms.rounded()))
+    }
+}

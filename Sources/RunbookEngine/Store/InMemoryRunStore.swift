@@ -1,0 +1,109 @@
+import Foundation
+
+/// A `RunStore` held in memory: the fast twin of the SQLite store for engine tests.
+///
+/// It keeps the same contract (lease fencing, hash-chained append-only events) so tests that pass on it
+/// exercise the engine's use of the store, not a simplified one.
+public actor InMemoryRunStore: RunStore {
+    private var runsByID: [String: RunRecord] = [:]
+    private var stepsByRun: [String: [String: StepRecord]] = [:]
+    private var eventsByRun: [String: [AuditEvent]] = [:]
+    private var leases: [String: Lease] = [:]
+    private var nextSeq: Int64 = 1
+    private var runOrder: [String] = []
+
+    public init() {}
+
+    public func createRun(_ run: RunRecord, steps: [StepRecord], lease: Lease, events: [NewEvent]) throws {
+        guard runsByID[run.id] == nil else { throw RunStoreError(.duplicateRun, "run \(run.id) already exists") }
+        runsByID[run.id] = run
+        runOrder.append(run.id)
+        stepsByRun[run.id] = Dictionary(uniqueKeysWithValues: steps.map { ($0.stepID, $0) })
+        leases[run.id] = lease
+        append(run.id, events)
+    }
+
+    public func commit(runID: String, leaseToken: String, _ changes: RunChanges) throws {
+        guard var run = runsByID[runID] else { throw RunStoreError(.runNotFound, "run \(runID) not found") }
+        guard leases[runID]?.token == leaseToken else {
+            throw RunStoreError(.leaseLost, "run \(runID) is now driven by another process; this one stopped writing")
+        }
+        if let status = changes.runStatus { run.status = status }
+        if let message = changes.message { run.message = message }
+        if let finished = changes.finishedAt { run.finishedAt = finished }
+        runsByID[runID] = run
+        for step in changes.steps { stepsByRun[runID, default: [:]][step.stepID] = step }
+        append(runID, changes.events)
+    }
+
+    public func acquireLease(runID: String, holder: ActorIdentity, staleAfter: Int64, now: Int64) throws -> (lease: Lease, replaced: Lease?) {
+        guard runsByID[runID] != nil else { throw RunStoreError(.runNotFound, "run \(runID) not found") }
+        let existing = leases[runID]
+        if let existing, !Self.leaseIsAbandoned(existing, staleAfter: staleAfter, now: now, localHost: holder.host) {
+            throw RunStoreError(.leaseHeld, "run \(runID) is being driven by \(existing.holder)", holder: existing)
+        }
+        let lease = Lease(runID: runID, token: UUID().uuidString, holder: holder, heartbeatAt: now)
+        leases[runID] = lease
+        return (lease, existing)
+    }
+
+    public func heartbeat(runID: String, leaseToken: String, now: Int64) throws -> Bool {
+        guard leases[runID]?.token == leaseToken else {
+            throw RunStoreError(.leaseLost, "run \(runID) is now driven by another process")
+        }
+        leases[runID]?.heartbeatAt = now
+        return runsByID[runID]?.cancelRequested ?? false
+    }
+
+    public func releaseLease(runID: String, leaseToken: String) {
+        if leases[runID]?.token == leaseToken { leases[runID] = nil }
+    }
+
+    public func lease(runID: String) -> Lease? { leases[runID] }
+
+    public func requestCancel(runID: String, event: NewEvent) throws {
+        guard runsByID[runID] != nil else { throw RunStoreError(.runNotFound, "run \(runID) not found") }
+        runsByID[runID]?.cancelRequested = true
+        append(runID, [event])
+    }
+
+    public func appendUnleased(runID: String, steps: [StepRecord], events: [NewEvent]) throws {
+        guard runsByID[runID] != nil else { throw RunStoreError(.runNotFound, "run \(runID) not found") }
+        for step in steps { stepsByRun[runID, default: [:]][step.stepID] = step }
+        append(runID, events)
+    }
+
+    public func run(id: String) -> RunRecord? { runsByID[id] }
+
+    public func resolveRunID(_ prefix: String) -> String? {
+        let matches = runOrder.filter { $0.hasPrefix(prefix) }
+        return matches.count == 1 ? matches[0] : nil
+    }
+
+    public func runs(limit: Int) -> [RunRecord] {
+        Array(runOrder.reversed().prefix(limit).compactMap { runsByID[$0] })
+    }
+
+    public func steps(runID: String) -> [StepRecord] {
+        (stepsByRun[runID] ?? [:]).values.sorted { $0.stepID < $1.stepID }
+    }
+
+    public func events(runID: String) -> [AuditEvent] { eventsByRun[runID] ?? [] }
+
+    public func allRunIDs() -> [String] { runOrder }
+
+    private func append(_ runID: String, _ events: [NewEvent]) {
+        var previous = eventsByRun[runID]?.last?.hash ?? AuditChain.genesis
+        for event in events {
+            let seq = nextSeq
+            nextSeq += 1
+            let hash = AuditChain.hash(previous: previous, canonical: AuditChain.canonicalContent(
+                seq: seq, runID: runID, stepID: event.stepID, attempt: event.attempt, kind: event.kind.rawValue,
+                detail: event.detail, at: event.at, actor: event.actor))
+            eventsByRun[runID, default: []].append(AuditEvent(
+                seq: seq, runID: runID, stepID: event.stepID, attempt: event.attempt, kind: event.kind.rawValue,
+                detail: event.detail, at: event.at, actor: event.actor, previousHash: previous, hash: hash))
+            previous = hash
+        }
+    }
+}

@@ -1,0 +1,396 @@
+import CSQLite
+import Foundation
+import RunbookEngine
+
+/// The durable `RunStore`: one SQLite file in WAL mode with `synchronous=FULL`.
+///
+/// The connection is confined to one serial queue, so blocking `sqlite3_step` calls never run on Swift's
+/// cooperative pool. Writes are **group-committed**: writes that arrive while a commit is being made to disk
+/// are gathered into the next transaction (each in its own savepoint, so one refused write does not undo the
+/// others), and every caller resumes only after the transaction holding its write is durable.
+public final class SQLiteRunStore: RunStore, @unchecked Sendable {
+    private let queue = DispatchQueue(label: "runbook.sqlite")
+    private let connection: SQLiteConnection
+    /// The database file path.
+    public let path: String
+
+    private let lock = NSLock()
+    private var pending: [PendingWrite] = []
+    private var draining = false
+
+    private struct PendingWrite {
+        let body: (SQLiteConnection) throws -> Void
+        let continuation: CheckedContinuation<Void, any Error>
+    }
+
+    /// Open (or create, with mode 0600) the database at `path`, migrating it to the current schema.
+    /// - Parameter create: when false, a missing file is an error instead of being created.
+    public init(path: String, create: Bool = true) throws {
+        self.path = path
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: path) {
+            guard create else { throw DatabaseOpenError("no runbook database at \(path)") }
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty && !fm.fileExists(atPath: directory) {
+                do {
+                    try fm.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                } catch {
+                    throw DatabaseOpenError("cannot create the directory \(directory) for the runbook database: \(error.localizedDescription)")
+                }
+            }
+            let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+            if fd < 0 && errno != EEXIST {
+                throw DatabaseOpenError("cannot create the runbook database \(path): \(String(cString: strerror(errno)))")
+            }
+            if fd >= 0 {
+                fchmod(fd, 0o600)
+                close(fd)
+            }
+        }
+        do {
+            connection = try SQLiteConnection(path: path)
+        } catch let error as SQLiteError {
+            throw DatabaseOpenError("cannot open the runbook database \(path): \(error.message)")
+        }
+        try Schema.migrate(connection)
+    }
+
+    // MARK: - Queue plumbing
+
+    /// Run a read on the connection's queue.
+    func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(with: Result { try body(self.connection) })
+            }
+        }
+    }
+
+    /// Queue a write; it is committed durably (possibly together with other writes) before this returns.
+    func write(_ body: @escaping (SQLiteConnection) throws -> Void) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            lock.lock()
+            pending.append(PendingWrite(body: body, continuation: continuation))
+            let start = !draining
+            draining = true
+            lock.unlock()
+            if start { queue.async { self.drain() } }
+        }
+    }
+
+    private func drain() {
+        while true {
+            lock.lock()
+            let batch = pending
+            pending.removeAll()
+            if batch.isEmpty {
+                draining = false
+                lock.unlock()
+                return
+            }
+            lock.unlock()
+            commitGroup(batch)
+        }
+    }
+
+    private func commitGroup(_ batch: [PendingWrite]) {
+        if batch.count == 1 {
+            let write = batch[0]
+            write.continuation.resume(with: Result { try connection.transaction { try write.body(connection) } })
+            return
+        }
+        var outcomes: [Result<Void, any Error>] = []
+        do {
+            try connection.execute("BEGIN IMMEDIATE")
+        } catch {
+            for write in batch { write.continuation.resume(throwing: error) }
+            return
+        }
+        for write in batch {
+            do {
+                try connection.execute("SAVEPOINT w")
+                do {
+                    try write.body(connection)
+                    try connection.execute("RELEASE w")
+                    outcomes.append(.success(()))
+                } catch {
+                    try? connection.execute("ROLLBACK TO w")
+                    try? connection.execute("RELEASE w")
+                    outcomes.append(.failure(error))
+                }
+            } catch {
+                outcomes.append(.failure(error))
+            }
+        }
+        do {
+            try connection.execute("COMMIT")
+        } catch {
+            try? connection.execute("ROLLBACK")
+            for write in batch { write.continuation.resume(throwing: error) }
+            return
+        }
+        for (write, outcome) in zip(batch, outcomes) { write.continuation.resume(with: outcome) }
+    }
+
+    // MARK: - RunStore
+
+    public func createRun(_ run: RunRecord, steps: [StepRecord], lease: Lease, events: [NewEvent]) async throws {
+        try await write { db in
+            if try db.scalarInt("SELECT count(*) FROM runs WHERE id = ?", [.text(run.id)]) ?? 0 > 0 {
+                throw RunStoreError(.duplicateRun, "run \(run.id) already exists")
+            }
+            try db.run("""
+                INSERT INTO runs (id, runbook, definition, definition_hash, origin, parameters, provided_secrets, options,
+                                  status, message, created_at, finished_at, started_by, cancel_requested)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+                """, [
+                    .text(run.id), .text(run.runbook), .text(run.definition), .text(run.definitionHash), .text(run.origin),
+                    .text(JSONText.encode(run.parameters)), .text(JSONText.encode(run.providedSecrets)),
+                    .text(JSONText.encode(run.options)), .text(run.status.rawValue), run.message.map { .text($0) } ?? .null,
+                    .integer(run.createdAt), run.finishedAt.map { .integer($0) } ?? .null, .text(JSONText.encode(run.startedBy)),
+                ])
+            for step in steps { try Self.upsert(step, db) }
+            try Self.insertLease(lease, db)
+            try Self.append(runID: run.id, events, db)
+        }
+    }
+
+    public func commit(runID: String, leaseToken: String, _ changes: RunChanges) async throws {
+        try await write { db in
+            try Self.checkLease(runID: runID, token: leaseToken, db)
+            if changes.runStatus != nil || changes.message != nil || changes.finishedAt != nil {
+                var sets: [String] = []
+                var values: [SQLiteValue] = []
+                if let status = changes.runStatus { sets.append("status = ?"); values.append(.text(status.rawValue)) }
+                if let message = changes.message { sets.append("message = ?"); values.append(message.map { .text($0) } ?? .null) }
+                if let finished = changes.finishedAt { sets.append("finished_at = ?"); values.append(.integer(finished)) }
+                values.append(.text(runID))
+                try db.run("UPDATE runs SET \(sets.joined(separator: ", ")) WHERE id = ?", values)
+            }
+            for step in changes.steps { try Self.upsert(step, db) }
+            try Self.append(runID: runID, changes.events, db)
+        }
+    }
+
+    public func acquireLease(runID: String, holder: ActorIdentity, staleAfter: Int64, now: Int64) async throws -> (lease: Lease, replaced: Lease?) {
+        let box = ResultBox<(Lease, Lease?)>()
+        try await write { db in
+            guard try db.scalarInt("SELECT count(*) FROM runs WHERE id = ?", [.text(runID)]) ?? 0 > 0 else {
+                throw RunStoreError(.runNotFound, "no run \(runID) in this database")
+            }
+            let existing = try Self.readLease(runID: runID, db)
+            if let existing, !Self.leaseIsAbandoned(existing, staleAfter: staleAfter, now: now, localHost: holder.host) {
+                throw RunStoreError(.leaseHeld, "run \(runID) is being driven by \(existing.holder) (heartbeat \(max(0, now - existing.heartbeatAt) / 1000)s ago)", holder: existing)
+            }
+            let lease = Lease(runID: runID, token: UUID().uuidString, holder: holder, heartbeatAt: now)
+            try db.run("DELETE FROM leases WHERE run_id = ?", [.text(runID)])
+            try Self.insertLease(lease, db)
+            box.value = (lease, existing)
+        }
+        guard let value = box.value else { throw RunStoreError(.storage, "lease acquisition did not complete") }
+        return (value.0, value.1)
+    }
+
+    public func heartbeat(runID: String, leaseToken: String, now: Int64) async throws -> Bool {
+        let box = ResultBox<Bool>()
+        try await write { db in
+            try Self.checkLease(runID: runID, token: leaseToken, db)
+            try db.run("UPDATE leases SET heartbeat_at = ? WHERE run_id = ?", [.integer(now), .text(runID)])
+            box.value = (try db.scalarInt("SELECT cancel_requested FROM runs WHERE id = ?", [.text(runID)]) ?? 0) != 0
+        }
+        return box.value ?? false
+    }
+
+    public func releaseLease(runID: String, leaseToken: String) async throws {
+        try await write { db in
+            try db.run("DELETE FROM leases WHERE run_id = ? AND token = ?", [.text(runID), .text(leaseToken)])
+        }
+    }
+
+    public func lease(runID: String) async throws -> Lease? {
+        try await read { db in try Self.readLease(runID: runID, db) }
+    }
+
+    public func requestCancel(runID: String, event: NewEvent) async throws {
+        try await write { db in
+            try db.run("UPDATE runs SET cancel_requested = 1 WHERE id = ?", [.text(runID)])
+            guard db.changes == 1 else { throw RunStoreError(.runNotFound, "no run \(runID) in this database") }
+            try Self.append(runID: runID, [event], db)
+        }
+    }
+
+    public func appendUnleased(runID: String, steps: [StepRecord], events: [NewEvent]) async throws {
+        try await write { db in
+            guard try db.scalarInt("SELECT count(*) FROM runs WHERE id = ?", [.text(runID)]) ?? 0 > 0 else {
+                throw RunStoreError(.runNotFound, "no run \(runID) in this database")
+            }
+            for step in steps { try Self.upsert(step, db) }
+            try Self.append(runID: runID, events, db)
+        }
+    }
+
+    public func run(id: String) async throws -> RunRecord? {
+        try await read { db in try db.query("SELECT \(Self.runColumns) FROM runs WHERE id = ?", [.text(id)], Self.decodeRun).first }
+    }
+
+    public func resolveRunID(_ prefix: String) async throws -> String? {
+        try await read { db in
+            if try db.scalarInt("SELECT count(*) FROM runs WHERE id = ?", [.text(prefix)]) ?? 0 > 0 { return prefix }
+            let escaped = prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+            let ids = try db.query("SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2", [.text(escaped + "%")]) { $0.text(0) }
+            return ids.count == 1 ? ids[0] : nil
+        }
+    }
+
+    public func runs(limit: Int) async throws -> [RunRecord] {
+        try await read { db in
+            try db.query("SELECT \(Self.runColumns) FROM runs ORDER BY created_at DESC, id DESC LIMIT ?", [.integer(Int64(limit))], Self.decodeRun)
+        }
+    }
+
+    public func steps(runID: String) async throws -> [StepRecord] {
+        try await read { db in
+            try db.query("""
+                SELECT step_id, status, attempts, polls, compensation_attempts, started_at, finished_at, outputs, error,
+                       completion_order, waiter_deadline, approved_by
+                FROM steps WHERE run_id = ? ORDER BY step_id
+                """, [.text(runID)]) { row in
+                StepRecord(
+                    runID: runID, stepID: row.text(0), status: StepStatus(rawValue: row.text(1)) ?? .pending,
+                    attempts: Int(row.int(2)), polls: Int(row.int(3)), compensationAttempts: Int(row.int(4)),
+                    startedAt: row.optionalInt(5), finishedAt: row.optionalInt(6),
+                    outputs: JSONText.decode([String: String].self, row.text(7)) ?? [:], error: row.optionalText(8),
+                    completionOrder: row.optionalInt(9).map(Int.init), waiterDeadline: row.optionalInt(10),
+                    approvedBy: row.optionalText(11))
+            }
+        }
+    }
+
+    public func events(runID: String) async throws -> [AuditEvent] {
+        try await read { db in
+            try db.query("""
+                SELECT seq, run_id, step_id, attempt, kind, detail, at, actor, prev_hash, hash
+                FROM events WHERE run_id = ? ORDER BY seq
+                """, [.text(runID)], Self.decodeEvent)
+        }
+    }
+
+    public func allRunIDs() async throws -> [String] {
+        try await read { db in try db.query("SELECT id FROM runs ORDER BY created_at, id") { $0.text(0) } }
+    }
+
+    // MARK: - Rows
+
+    private static let runColumns = """
+        id, runbook, definition, definition_hash, origin, parameters, provided_secrets, options, status, message,
+        created_at, finished_at, started_by, cancel_requested
+        """
+
+    private static func decodeRun(_ row: SQLiteStatement) -> RunRecord {
+        RunRecord(
+            id: row.text(0), runbook: row.text(1), definition: row.text(2), definitionHash: row.text(3), origin: row.text(4),
+            parameters: JSONText.decode([String: String].self, row.text(5)) ?? [:],
+            providedSecrets: JSONText.decode([String].self, row.text(6)) ?? [],
+            options: JSONText.decode(RunOptions.self, row.text(7)) ?? RunOptions(workingDirectory: "."),
+            status: RunStatus(rawValue: row.text(8)) ?? .interrupted, message: row.optionalText(9),
+            createdAt: row.int(10), finishedAt: row.optionalInt(11),
+            startedBy: JSONText.decode(ActorIdentity.self, row.text(12)) ?? ActorIdentity(user: "?", host: "?", pid: 0),
+            cancelRequested: row.int(13) != 0)
+    }
+
+    private static func decodeEvent(_ row: SQLiteStatement) -> AuditEvent {
+        AuditEvent(
+            seq: row.int(0), runID: row.text(1), stepID: row.optionalText(2), attempt: row.optionalInt(3).map(Int.init),
+            kind: row.text(4), detail: JSONText.decode([String: String].self, row.text(5)) ?? [:], at: row.int(6),
+            actor: JSONText.decode(ActorIdentity.self, row.text(7)) ?? ActorIdentity(user: "?", host: "?", pid: 0),
+            previousHash: row.text(8), hash: row.text(9))
+    }
+
+    private static func upsert(_ step: StepRecord, _ db: SQLiteConnection) throws {
+        try db.run("""
+            INSERT INTO steps (run_id, step_id, status, attempts, polls, compensation_attempts, started_at, finished_at,
+                               outputs, error, completion_order, waiter_deadline, approved_by)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (run_id, step_id) DO UPDATE SET
+                status = excluded.status, attempts = excluded.attempts, polls = excluded.polls,
+                compensation_attempts = excluded.compensation_attempts, started_at = excluded.started_at,
+                finished_at = excluded.finished_at, outputs = excluded.outputs, error = excluded.error,
+                completion_order = excluded.completion_order, waiter_deadline = excluded.waiter_deadline,
+                approved_by = excluded.approved_by
+            """, [
+                .text(step.runID), .text(step.stepID), .text(step.status.rawValue), .integer(Int64(step.attempts)),
+                .integer(Int64(step.polls)), .integer(Int64(step.compensationAttempts)),
+                step.startedAt.map { .integer($0) } ?? .null, step.finishedAt.map { .integer($0) } ?? .null,
+                .text(JSONText.encode(step.outputs)), step.error.map { .text($0) } ?? .null,
+                step.completionOrder.map { .integer(Int64($0)) } ?? .null, step.waiterDeadline.map { .integer($0) } ?? .null,
+                step.approvedBy.map { .text($0) } ?? .null,
+            ])
+    }
+
+    private static func insertLease(_ lease: Lease, _ db: SQLiteConnection) throws {
+        try db.run("""
+            INSERT INTO leases (run_id, token, holder_user, holder_host, holder_pid, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)
+            """, [.text(lease.runID), .text(lease.token), .text(lease.holder.user), .text(lease.holder.host),
+                  .integer(Int64(lease.holder.pid)), .integer(lease.heartbeatAt)])
+    }
+
+    private static func readLease(runID: String, _ db: SQLiteConnection) throws -> Lease? {
+        try db.query("SELECT token, holder_user, holder_host, holder_pid, heartbeat_at FROM leases WHERE run_id = ?", [.text(runID)]) { row in
+            Lease(runID: runID, token: row.text(0),
+                  holder: ActorIdentity(user: row.text(1), host: row.text(2), pid: Int32(truncatingIfNeeded: row.int(3))),
+                  heartbeatAt: row.int(4))
+        }.first
+    }
+
+    private static func checkLease(runID: String, token: String, _ db: SQLiteConnection) throws {
+        let held = try db.query("SELECT token FROM leases WHERE run_id = ?", [.text(runID)]) { $0.text(0) }.first
+        guard held == token else {
+            throw RunStoreError(.leaseLost, "run \(runID) is now driven by another process; this one stopped writing to it")
+        }
+    }
+
+    /// Append events to the run's hash chain, reading the chain's head inside the transaction so writers
+    /// in other processes (an approval, a cancel request) keep it linear.
+    private static func append(runID: String, _ events: [NewEvent], _ db: SQLiteConnection) throws {
+        guard !events.isEmpty else { return }
+        var previous = try db.query("SELECT hash FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", [.text(runID)]) { $0.text(0) }.first
+            ?? AuditChain.genesis
+        var seq = (try db.scalarInt("SELECT max(seq) FROM events") ?? 0) + 1
+        for event in events {
+            let canonical = AuditChain.canonicalContent(
+                seq: seq, runID: runID, stepID: event.stepID, attempt: event.attempt, kind: event.kind.rawValue,
+                detail: event.detail, at: event.at, actor: event.actor)
+            let hash = AuditChain.hash(previous: previous, canonical: canonical)
+            try db.run("""
+                INSERT INTO events (seq, run_id, step_id, attempt, kind, detail, at, actor, prev_hash, hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [
+                    .integer(seq), .text(runID), event.stepID.map { .text($0) } ?? .null,
+                    event.attempt.map { .integer(Int64($0)) } ?? .null, .text(event.kind.rawValue),
+                    .text(JSONText.encode(event.detail)), .integer(event.at), .text(JSONText.encode(event.actor)),
+                    .text(previous), .text(hash),
+                ])
+            previous = hash
+            seq += 1
+        }
+    }
+}
+
+/// Carries a value out of a write closure.
+private final class ResultBox<T>: @unchecked Sendable {
+    var value: T?
+}
+
+/// Compact JSON with sorted keys for stored columns.
+enum JSONText {
+    static func encode<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(value) else { return "null" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? {
+        try? JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+}
