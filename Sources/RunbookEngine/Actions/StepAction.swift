@@ -175,12 +175,15 @@ public protocol StepAction: Sendable {
     func undo(_ invocation: ActionInvocation) async throws -> [String: String]
     /// Say what `perform` would do against the current state, changing nothing.
     func plan(_ invocation: ActionInvocation) async throws -> ActionPlan
+    /// True for gate actions: a step using it waits for approval as if it had `approval: required`.
+    var isApprovalGate: Bool { get }
 }
 
 extension StepAction {
     public var hasUndo: Bool { false }
     public func undo(_ invocation: ActionInvocation) async throws -> [String: String] { [:] }
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan { ActionPlan(.unknown, "this action cannot be planned") }
+    public var isApprovalGate: Bool { false }
 }
 
 /// Actions by name.

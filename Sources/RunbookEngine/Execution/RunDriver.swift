@@ -188,7 +188,7 @@ final class RunDriver {
                     while position < ready.count && running.count + launches.count < max(1, run.options.parallelism) {
                         let step = definition.steps[ready[position]]
                         guard var record = steps[step.id] else { ready.remove(at: position); continue }
-                        if step.approvalRequired && record.approvedBy == nil {
+                        if (step.approvalRequired || env.registry.action(named: step.call.action)?.isApprovalGate == true) && record.approvedBy == nil {
                             if run.options.autoApprove {
                                 record.approvedBy = "\(env.actor.user) (--yes)"
                                 pending.events.append(event(.stepApproved, step: step.id, ["by": env.actor.user, "via": "--yes"]))

@@ -144,7 +144,7 @@ public struct RunEngine: Sendable {
         guard let step = definition.step(stepID) else {
             throw EngineError(.notAllowed, "run \(run.id) has no step '\(stepID)' (steps: \(definition.steps.map(\.id).joined(separator: ", ")))")
         }
-        guard step.approvalRequired else {
+        guard step.approvalRequired || env.registry.action(named: step.call.action)?.isApprovalGate == true else {
             throw EngineError(.notAllowed, "step '\(stepID)' of run \(run.id) has no approval gate")
         }
         guard var record = steps.first(where: { $0.stepID == stepID }) else {

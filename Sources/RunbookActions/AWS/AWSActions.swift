@@ -1,0 +1,6 @@
+import RunbookEngine
+
+/// The AWS step actions.
+public enum AWSActions {
+    public static var all: [any StepAction] { [] }
+}

@@ -1,0 +1,135 @@
+import ArgumentParser
+import Foundation
+import RunbookEngine
+
+struct ListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the runbooks found, with descriptions.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let summaries: [RunbookSummary]
+        do {
+            summaries = try global.library.list(registry: global.registry)
+        } catch {
+            throw CLIExit.usage("\(error)")
+        }
+        if summaries.isEmpty {
+            Terminal.out("no runbooks in \(global.runbookDirectory)")
+            return
+        }
+        let width = summaries.map(\.name.count).max() ?? 4
+        for summary in summaries {
+            let text = summary.error.map { "INVALID: \($0)" } ?? summary.description
+            Terminal.out("\(summary.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(text)")
+        }
+    }
+}
+
+struct ShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a runbook's DAG.")
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, mermaid, dot }
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The runbook's name or path.") var name: String
+    @Option(help: "text, mermaid or dot.") var format: Format = .text
+
+    func run() async throws {
+        let definition = try global.loadDefinition(name)
+        let graph = RunbookGraph(definition)
+        switch format {
+        case .text: Terminal.out(graph.renderText())
+        case .mermaid: Terminal.out(graph.renderMermaid())
+        case .dot: Terminal.out(graph.renderDOT())
+        }
+    }
+}
+
+struct ValidateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate", abstract: "Validate runbooks; report every error with file, line and column.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Runbook names or files (default: every runbook).") var targets: [String] = []
+
+    func run() async throws {
+        var names = targets
+        if names.isEmpty {
+            names = ((try? global.library.list(registry: global.registry)) ?? []).map(\.path)
+            if names.isEmpty { throw CLIExit.usage("no runbooks in \(global.runbookDirectory)") }
+        }
+        var failed = false
+        for name in names {
+            do {
+                let definition = try global.library.load(nameOrPath: name, registry: global.registry)
+                Terminal.out("\(definition.origin): ok (\(definition.steps.count) steps)")
+            } catch let failure as ValidationFailure {
+                failed = true
+                for diagnostic in failure.diagnostics { FileHandle.standardError.write(Data("\(diagnostic)\n".utf8)) }
+            } catch {
+                failed = true
+                Terminal.error("\(error)")
+            }
+        }
+        if failed { throw CLIExit(ExitCodes.usage) }
+    }
+}
+
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "runs", abstract: "List runs, newest first.")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "How many runs.") var limit: Int = 50
+    @Flag(help: "JSON output.") var json = false
+
+    func run() async throws {
+        let store = try global.openStore(create: false)
+        let runs = try await store.runs(limit: limit)
+        if json {
+            Terminal.out(JSONOutput.render(runs.map { run -> [String: Any] in
+                [
+                    "id": run.id, "runbook": run.runbook, "status": run.status.rawValue,
+                    "started_at": Timestamp.iso(run.createdAt), "finished_at": run.finishedAt.map(Timestamp.iso) ?? NSNull(),
+                    "duration_ms": run.finishedAt.map { Int($0 - run.createdAt) } ?? NSNull(),
+                    "started_by": run.startedBy.description,
+                ]
+            }))
+            return
+        }
+        if runs.isEmpty {
+            Terminal.out("no runs yet")
+            return
+        }
+        let idWidth = max(2, runs.map(\.id.count).max() ?? 2)
+        let nameWidth = max(7, runs.map(\.runbook.count).max() ?? 7)
+        Terminal.out("\("ID".padding(toLength: idWidth, withPad: " ", startingAt: 0))  \("RUNBOOK".padding(toLength: nameWidth, withPad: " ", startingAt: 0))  STATUS             STARTED                   DURATION")
+        for run in runs {
+            Terminal.out("\(run.id.padding(toLength: idWidth, withPad: " ", startingAt: 0))  \(run.runbook.padding(toLength: nameWidth, withPad: " ", startingAt: 0))  \(run.status.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0))  \(Timestamp.iso(run.createdAt))  \(Timestamp.duration(from: run.createdAt, to: run.finishedAt))")
+        }
+    }
+}
+
+struct HistoryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history", abstract: "The timeline of a run: every step, attempt, poll and compensation.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The run id (or a unique prefix).") var runID: String
+    @Flag(help: "JSON output.") var json = false
+
+    func run() async throws {
+        let store = try global.openStore(create: false)
+        guard let id = try await store.resolveRunID(runID), let run = try await store.run(id: id) else {
+            throw CLIExit.usage("no run '\(runID)' in \(global.databasePath) (see `runbook runs`)")
+        }
+        let events = try await store.events(runID: id)
+        if json {
+            Terminal.out(JSONOutput.render(["run": AuditExport.runObject(run), "events": events.map(AuditExport.eventObject)]))
+            return
+        }
+        Terminal.out("run \(run.id)  \(run.runbook)  \(run.status.rawValue)  started by \(run.startedBy) at \(Timestamp.iso(run.createdAt))")
+        if !run.parameters.isEmpty {
+            Terminal.out("parameters: " + run.parameters.keys.sorted().map { "\($0)=\(run.parameters[$0] ?? "")" }.joined(separator: " "))
+        }
+        for event in events {
+            Terminal.out("\(Timestamp.iso(event.at))  #\(event.seq)  \(EventText.describe(kind: event.kind, step: event.stepID, attempt: event.attempt, detail: event.detail))")
+        }
+        if let message = run.message { Terminal.out(message) }
+    }
+}

@@ -1,0 +1,258 @@
+import ArgumentParser
+import Foundation
+import RunbookEngine
+import RunbookSQLite
+import Yams
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Start a run of a runbook.",
+        discussion: "Prints the run id first, then progress. Secret parameters may also come from RUNBOOK_PARAM_<NAME> environment variables.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The runbook's name (or a path to its YAML file).") var name: String
+    @Option(name: .customLong("param"), help: ArgumentHelp("A parameter value (repeatable).", valueName: "name=value")) var params: [String] = []
+    @Option(name: .customLong("param-file"), help: ArgumentHelp("A YAML file of parameter values.", valueName: "file")) var paramFile: String?
+    @Flag(name: .shortAndLong, help: "Pass approval gates without waiting for `runbook approve`.") var yes = false
+    @Option(help: "Maximum steps running at once.") var parallelism: Int = 4
+    @Option(help: ArgumentHelp("Whole-run deadline, e.g. 30m; past it the run fails and rolls back.", valueName: "duration")) var deadline: String?
+    @Flag(help: "Print one JSON object describing the run at the end instead of progress.") var json = false
+
+    func validate() throws {
+        guard parallelism >= 1 else { throw ValidationError("--parallelism must be at least 1") }
+        if let deadline, DurationText.parse(deadline) == nil {
+            throw ValidationError("--deadline '\(deadline)' is not a duration (use e.g. 500ms, 10s, 5m, 1h)")
+        }
+    }
+
+    func run() async throws {
+        let definition = try global.loadDefinition(name)
+        let provided = try ParameterInput.collect(params: params, file: paramFile, definition: definition, environment: global.environment)
+        let resolved: [String: String]
+        do {
+            resolved = try ParameterResolver.resolve(definition: definition, provided: provided)
+        } catch {
+            throw CLIExit.usage("\(definition.origin): \(error)")
+        }
+        let store = try global.openStore(create: true)
+        let runID = RunEngine.newRunID()
+        let printer = ProgressPrinter(stepIDs: definition.steps.map(\.id), quiet: json)
+        if !json { Terminal.out("run \(runID)  (\(definition.name), \(definition.steps.count) steps, database \(global.databasePath))") }
+        let engine = global.engine(store: store, progress: printer.handle)
+        let deadlineAt = deadline.flatMap(DurationText.parse).map { wallClockMilliseconds() + DurationText.milliseconds($0) }
+        let options = RunOptions(autoApprove: yes, parallelism: parallelism, deadlineAt: deadlineAt, workingDirectory: FileManager.default.currentDirectoryPath)
+        let outcome = try await Interruptible.run {
+            try await engine.start(definition: definition, parameters: resolved, options: options, runID: runID)
+        }
+        try RunReport.finish(outcome, json: json)
+    }
+}
+
+struct ResumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume", abstract: "Continue an interrupted run where it stopped.",
+        discussion: "Uses the definition and parameters stored with the run. Secret parameters must be given again.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The run id (or a unique prefix).") var runID: String
+    @Option(name: .customLong("param"), help: ArgumentHelp("A secret parameter's value again (never stored).", valueName: "name=value")) var params: [String] = []
+    @Flag(help: "Print one JSON object at the end instead of progress.") var json = false
+
+    func run() async throws {
+        let store = try global.openStore(create: false)
+        let context = try await RunContext.load(runID, store: store, global: global, params: params)
+        if !json { context.noteDefinitionChange() }
+        let printer = ProgressPrinter(stepIDs: context.stepIDs, quiet: json)
+        let engine = global.engine(store: store, progress: printer.handle)
+        let outcome = try await Interruptible.run { try await engine.resume(runID: context.run.id, secrets: context.secrets) }
+        if outcome.alreadyFinished && !json {
+            Terminal.out("run \(outcome.run.id) already finished (\(outcome.run.status.rawValue)); nothing to do")
+        }
+        try RunReport.finish(outcome, json: json)
+    }
+}
+
+struct RollbackCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rollback", abstract: "Undo what a run did, in reverse order (also retries a failed rollback).")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The run id (or a unique prefix).") var runID: String
+    @Option(name: .customLong("param"), help: ArgumentHelp("A secret parameter's value again.", valueName: "name=value")) var params: [String] = []
+    @Flag(help: "Print one JSON object at the end instead of progress.") var json = false
+
+    func run() async throws {
+        let store = try global.openStore(create: false)
+        let context = try await RunContext.load(runID, store: store, global: global, params: params)
+        let printer = ProgressPrinter(stepIDs: context.stepIDs, quiet: json)
+        let engine = global.engine(store: store, progress: printer.handle)
+        let outcome = try await Interruptible.run { try await engine.rollback(runID: context.run.id, secrets: context.secrets) }
+        if outcome.alreadyFinished && !json {
+            Terminal.out("run \(outcome.run.id) is already \(outcome.run.status.rawValue); nothing to undo")
+        }
+        try RunReport.finish(outcome, json: json)
+    }
+}
+
+struct ApproveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "approve", abstract: "Approve a step's gate (recorded with who approved), then continue the run.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The run id (or a unique prefix).") var runID: String
+    @Argument(help: "The step to approve.") var step: String
+    @Option(name: .customLong("param"), help: ArgumentHelp("A secret parameter's value again.", valueName: "name=value")) var params: [String] = []
+    @Flag(help: "Print one JSON object at the end instead of progress.") var json = false
+
+    func run() async throws {
+        let store = try global.openStore(create: false)
+        let context = try await RunContext.load(runID, store: store, global: global, params: params)
+        let printer = ProgressPrinter(stepIDs: context.stepIDs, quiet: json)
+        let engine = global.engine(store: store, progress: printer.handle)
+        let outcome = try await Interruptible.run { try await engine.approve(runID: context.run.id, stepID: step, secrets: context.secrets) }
+        try RunReport.finish(outcome, json: json)
+    }
+}
+
+struct CancelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cancel", abstract: "Stop a run and roll it back.",
+        discussion: "When another process is driving the run, it is asked to stop and roll back.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The run id (or a unique prefix).") var runID: String
+    @Option(name: .customLong("param"), help: ArgumentHelp("A secret parameter's value again.", valueName: "name=value")) var params: [String] = []
+    @Flag(help: "Print one JSON object at the end instead of progress.") var json = false
+
+    func run() async throws {
+        let store = try global.openStore(create: false)
+        let context = try await RunContext.load(runID, store: store, global: global, params: params)
+        let printer = ProgressPrinter(stepIDs: context.stepIDs, quiet: json)
+        let engine = global.engine(store: store, progress: printer.handle)
+        guard let outcome = try await Interruptible.run({ try await engine.cancel(runID: context.run.id, secrets: context.secrets) }) else {
+            let holder = try await store.lease(runID: context.run.id)?.holder.description ?? "another process"
+            Terminal.out("asked \(holder), which is driving run \(context.run.id), to stop and roll back")
+            return
+        }
+        try RunReport.finish(outcome, json: json)
+    }
+}
+
+/// A stored run and what commands acting on it need: its steps, the secrets given again, the current file.
+struct RunContext {
+    var run: RunRecord
+    var stepIDs: [String]
+    var secrets: [String: String]
+    var currentFileHash: String?
+    var currentFilePath: String?
+
+    static func load(_ idOrPrefix: String, store: SQLiteRunStore, global: GlobalOptions, params: [String]) async throws -> RunContext {
+        guard let id = try await store.resolveRunID(idOrPrefix), let run = try await store.run(id: id) else {
+            throw CLIExit(ExitCodes.usage, "no run '\(idOrPrefix)' in \(global.databasePath) (see `runbook runs`)")
+        }
+        let registry = global.registry
+        let definition = try? RunbookParser.parse(source: run.definition, file: "run \(run.id)", registry: registry)
+        var secrets: [String: String] = [:]
+        for item in params {
+            guard let equals = item.firstIndex(of: "=") else { throw CLIExit.usage("--param '\(item)' must look like name=value") }
+            secrets[String(item[..<equals])] = String(item[item.index(after: equals)...])
+        }
+        for name in run.providedSecrets where secrets[name] == nil {
+            if let value = global.environment["RUNBOOK_PARAM_\(ParameterInput.environmentName(name))"] { secrets[name] = value }
+        }
+        var context = RunContext(run: run, stepIDs: definition?.steps.map(\.id) ?? [], secrets: secrets)
+        if let current = try? global.library.load(nameOrPath: run.runbook, registry: registry) {
+            context.currentFileHash = current.sourceHash
+            context.currentFilePath = current.origin
+        }
+        return context
+    }
+
+    func noteDefinitionChange() {
+        if let hash = currentFileHash, hash != run.definitionHash {
+            Terminal.warning("\(currentFilePath ?? run.runbook) changed since run \(run.id) started; resuming with the definition stored with the run (sha256 \(run.definitionHash.prefix(12)))")
+        }
+    }
+}
+
+/// Gathers parameter values from `--param-file`, `--param` and, for secrets, `RUNBOOK_PARAM_<NAME>`.
+enum ParameterInput {
+    static func collect(params: [String], file: String?, definition: RunbookDefinition, environment: [String: String]) throws -> [String: String] {
+        var values: [String: String] = [:]
+        if let file {
+            let text: String
+            do {
+                text = try String(contentsOfFile: file, encoding: .utf8)
+            } catch {
+                throw CLIExit.usage("cannot read parameter file \(file): \(error.localizedDescription)")
+            }
+            do {
+                guard let loaded = try Yams.load(yaml: text) else { return values }
+                guard let map = loaded as? [String: Any] else {
+                    throw CLIExit.usage("parameter file \(file) must be a YAML map of name: value")
+                }
+                for (key, value) in map { values[key] = "\(value)" }
+            } catch let error as CLIExit {
+                throw error
+            } catch {
+                throw CLIExit.usage("parameter file \(file) is not valid YAML: \(error)")
+            }
+        }
+        for item in params {
+            guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+                throw CLIExit.usage("--param '\(item)' must look like name=value")
+            }
+            values[String(item[..<equals])] = String(item[item.index(after: equals)...])
+        }
+        for parameter in definition.parameters where parameter.secret && values[parameter.name] == nil {
+            if let value = environment["RUNBOOK_PARAM_\(environmentName(parameter.name))"] { values[parameter.name] = value }
+        }
+        return values
+    }
+
+    static func environmentName(_ name: String) -> String {
+        String(name.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
+    }
+}
+
+/// Ctrl-C and SIGTERM stop scheduling, record the run as interrupted, and exit 5. A second one exits at once.
+enum Interruptible {
+    static func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let task = Task { try await body() }
+        let state = InterruptState()
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let sources = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                if state.markAndCheckRepeat() {
+                    Terminal.error("interrupted again; exiting now (the run stays resumable)")
+                    exit(ExitCodes.interrupted)
+                }
+                Terminal.warning("interrupted: finishing the current checkpoint and recording the run as interrupted (Ctrl-C again to exit at once)")
+                task.cancel()
+            }
+            source.resume()
+            return source
+        }
+        defer {
+            sources.forEach { $0.cancel() }
+            signal(SIGINT, SIG_DFL)
+            signal(SIGTERM, SIG_DFL)
+        }
+        return try await task.value
+    }
+}
+
+private final class InterruptState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var seen = false
+
+    func markAndCheckRepeat() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if seen { return true }
+        seen = true
+        return false
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import RunbookEngine
+
+/// The end of `run`, `resume`, `rollback`, `approve` and `cancel`: a summary (or one JSON object) and the exit code.
+enum RunReport {
+    static func finish(_ outcome: RunOutcome, json: Bool) throws {
+        if json {
+            Terminal.out(JSONOutput.render(runObject(outcome)))
+        } else {
+            let run = outcome.run
+            let end = run.finishedAt ?? wallClockMilliseconds()
+            Terminal.out("")
+            Terminal.out("run \(run.id) \(statusText(run.status)) after \(Timestamp.duration(from: run.createdAt, to: end))")
+            let width = outcome.steps.map(\.stepID.count).max() ?? 4
+            for step in outcome.steps {
+                let attempts = step.attempts == 1 ? "1 attempt" : "\(step.attempts) attempts"
+                var line = "  \(step.stepID.padding(toLength: width, withPad: " ", startingAt: 0))  \(step.status.rawValue.padding(toLength: 19, withPad: " ", startingAt: 0)) \(attempts)"
+                if step.polls > 0 { line += ", \(step.polls) polls" }
+                if let started = step.startedAt { line += ", \(Timestamp.duration(from: started, to: step.finishedAt))" }
+                if let error = step.error, step.status == .failed || step.status == .compensationFailed { line += " — \(error)" }
+                Terminal.out(line)
+            }
+            if let message = run.message { Terminal.out(message) }
+            switch run.status {
+            case .awaitingApproval: break
+            case .interrupted, .rollingBack: Terminal.out("continue with: runbook resume \(run.id)")
+            default: Terminal.out("history: runbook history \(run.id)")
+            }
+        }
+        let code = outcome.run.status.exitCode
+        if code != 0 { throw CLIExit(code) }
+    }
+
+    static func statusText(_ status: RunStatus) -> String {
+        switch status {
+        case .succeeded: return Terminal.color("succeeded", "32")
+        case .failed, .rollbackFailed: return Terminal.color(status.rawValue, "31")
+        case .rolledBack, .cancelled: return Terminal.color(status.rawValue, "33")
+        default: return status.rawValue
+        }
+    }
+
+    static func runObject(_ outcome: RunOutcome) -> [String: Any] {
+        let run = outcome.run
+        var object: [String: Any] = [
+            "id": run.id, "runbook": run.runbook, "status": run.status.rawValue,
+            "definition_sha256": run.definitionHash, "started_at": Timestamp.iso(run.createdAt),
+            "started_by": run.startedBy.description, "parameters": run.parameters,
+            "exit_code": Int(run.status.exitCode),
+        ]
+        object["finished_at"] = run.finishedAt.map(Timestamp.iso) ?? NSNull()
+        object["message"] = run.message ?? NSNull()
+        if outcome.alreadyFinished { object["already_finished"] = true }
+        object["steps"] = outcome.steps.map { step -> [String: Any] in
+            [
+                "id": step.stepID, "status": step.status.rawValue, "attempts": step.attempts, "polls": step.polls,
+                "started_at": step.startedAt.map(Timestamp.iso) ?? NSNull(),
+                "finished_at": step.finishedAt.map(Timestamp.iso) ?? NSNull(),
+                "outputs": step.outputs, "error": step.error ?? NSNull(),
+                "approved_by": step.approvedBy ?? NSNull(),
+            ]
+        }
+        return object
+    }
+}
+
+enum JSONOutput {
+    static func render(_ object: Any, pretty: Bool = true) -> String {
+        var options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes]
+        if pretty { options.insert(.prettyPrinted) }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: options) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,153 @@
+import ArgumentParser
+import Foundation
+import RunbookActions
+import RunbookEngine
+import RunbookSQLite
+
+/// The `runbook` command.
+public struct RunbookCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "runbook",
+        abstract: "Durable runbooks for database disaster recovery: checkpointed, resumable, rolled back in reverse, audited.",
+        discussion: """
+            Exit codes: 0 succeeded; 1 failed (rolled back or not); 2 usage or validation error;
+            3 awaiting approval; 4 run is driven by another process; 5 interrupted.
+            """,
+        subcommands: [
+            ListCommand.self, ShowCommand.self, ValidateCommand.self, PlanCommand.self, RunCommand.self,
+            ResumeCommand.self, RollbackCommand.self, ApproveCommand.self, CancelCommand.self,
+            RunsCommand.self, HistoryCommand.self, AuditCommand.self, AWSCommand.self,
+        ]
+    )
+
+    public init() {}
+
+    /// Parse `arguments`, run the command, and exit with the documented exit code. Never prints a stack trace.
+    public static func main(arguments: [String]) async -> Never {
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            exit(0)
+        } catch let exit as CLIExit {
+            if let message = exit.message { Terminal.error(message) }
+            Foundation.exit(exit.code)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            if let engine = error as? EngineError {
+                Terminal.error(engine.message)
+                Foundation.exit(engine.code == .leaseHeld ? ExitCodes.leaseHeld : ExitCodes.failed)
+            }
+            if error is ExitCode {
+                Foundation.exit((error as? ExitCode)?.rawValue ?? 1)
+            }
+            if error is DatabaseOpenError || error is ValidationError || code == .validationFailure {
+                Terminal.error(fullMessage(for: error).trimmingCharacters(in: .whitespacesAndNewlines))
+                Foundation.exit(ExitCodes.usage)
+            }
+            Terminal.error(String(describing: error))
+            Foundation.exit(ExitCodes.failed)
+        }
+    }
+}
+
+/// The documented exit codes.
+public enum ExitCodes {
+    public static let succeeded: Int32 = 0
+    public static let failed: Int32 = 1
+    public static let usage: Int32 = 2
+    public static let awaitingApproval: Int32 = 3
+    public static let leaseHeld: Int32 = 4
+    public static let interrupted: Int32 = 5
+}
+
+/// Leave with `code`, after printing `message` (one or two plain sentences) to stderr.
+struct CLIExit: Error {
+    var code: Int32
+    var message: String?
+
+    init(_ code: Int32, _ message: String? = nil) {
+        self.code = code
+        self.message = message
+    }
+
+    static func usage(_ message: String) -> CLIExit { CLIExit(ExitCodes.usage, message) }
+}
+
+/// Options every command shares.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The state database (env RUNBOOK_DB).", valueName: "path"))
+    var db: String?
+
+    @Option(name: .long, help: ArgumentHelp("Directory of runbooks (env RUNBOOK_PATH; default ./Runbooks).", valueName: "dir"))
+    var runbooks: String?
+
+    var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    /// `--db`, else `RUNBOOK_DB`, else `$XDG_STATE_HOME/runbook/runbook.sqlite`, else `~/.local/state/runbook/runbook.sqlite`.
+    var databasePath: String {
+        if let db, !db.isEmpty { return db }
+        if let env = environment["RUNBOOK_DB"], !env.isEmpty { return env }
+        if let state = environment["XDG_STATE_HOME"], !state.isEmpty { return state + "/runbook/runbook.sqlite" }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        return home + "/.local/state/runbook/runbook.sqlite"
+    }
+
+    var runbookDirectory: String {
+        if let runbooks, !runbooks.isEmpty { return runbooks }
+        return RunbookLibrary.defaultDirectory(environment: environment, cwd: FileManager.default.currentDirectoryPath)
+    }
+
+    var library: RunbookLibrary { RunbookLibrary(directory: runbookDirectory) }
+
+    /// The action registry: built-in and AWS actions.
+    var registry: ActionRegistry { ActionCatalog.registry() }
+
+    /// Open the store; `create: false` for commands that only read.
+    func openStore(create: Bool) throws -> SQLiteRunStore {
+        do {
+            return try SQLiteRunStore(path: databasePath, create: create)
+        } catch let error as DatabaseOpenError {
+            if !create && !FileManager.default.fileExists(atPath: databasePath) {
+                throw CLIExit.usage("no runbook database at \(databasePath): nothing has run yet with this database (set --db or RUNBOOK_DB to use another)")
+            }
+            throw CLIExit.usage(error.message)
+        }
+    }
+
+    /// Load a runbook by name or path, turning validation failures into exit code 2 with every diagnostic.
+    func loadDefinition(_ nameOrPath: String) throws -> RunbookDefinition {
+        do {
+            return try library.load(nameOrPath: nameOrPath, registry: registry)
+        } catch let failure as ValidationFailure {
+            throw CLIExit.usage(failure.diagnostics.map(\.description).joined(separator: "\n"))
+        } catch let error as CLIExit {
+            throw error
+        } catch {
+            throw CLIExit.usage(String(describing: error))
+        }
+    }
+
+    func engine(store: any RunStore, progress: @escaping @Sendable (ProgressEvent) -> Void) -> RunEngine {
+        let registry = self.registry
+        return RunEngine(environment: EngineEnvironment(
+            store: store, registry: registry, progress: progress,
+            parseDefinition: { source, origin in try RunbookParser.parse(source: source, file: origin, registry: registry) }))
+    }
+}
+
+/// Where the registry of actions is assembled: built-in actions plus the AWS actions.
+public enum ActionCatalog {
+    public static func registry() -> ActionRegistry {
+        var registry = BuiltinActions.registry()
+        for action in AWSActions.all { registry.register(action) }
+        return registry
+    }
+}
