@@ -685,6 +685,8 @@ def main(argv: list[str] | None = None) -> None:
 
     app = DomainDispatcherApplication(create_backend_app)
     server = make_server(args.host, args.port, app, threaded=True)
+    # Do not wait for idle keep-alive connections when shutting down.
+    server.block_on_close = False
     port = server.server_port
     # moto uses MOTO_PORT for URLs it hands out (e.g. SQS queue URLs)
     os.environ.setdefault("MOTO_PORT", str(port))
