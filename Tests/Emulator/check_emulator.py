@@ -257,6 +257,23 @@ def t_manual_delete_and_unset():
     assert describe(rds, "unset-db")["DBInstanceStatus"] == "available"
 
 
+def t_manual_stop_start_restore():
+    reset()
+    rds = client("rds")
+    create_instance(rds, "ss-db")
+    rds.create_db_snapshot(DBInstanceIdentifier="ss-db", DBSnapshotIdentifier="ss-snap")
+    manual(times=1)
+    assert rds.stop_db_instance(DBInstanceIdentifier="ss-db")["DBInstance"]["DBInstanceStatus"] == "stopping"
+    assert describe(rds, "ss-db")["DBInstanceStatus"] == "stopped"
+    assert rds.start_db_instance(DBInstanceIdentifier="ss-db")["DBInstance"]["DBInstanceStatus"] == "starting"
+    assert describe(rds, "ss-db")["DBInstanceStatus"] == "available"
+    r = rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier="ss-restored", DBSnapshotIdentifier="ss-snap"
+    )["DBInstance"]
+    assert r["DBInstanceStatus"] == "creating", r["DBInstanceStatus"]
+    assert statuses_until_available(rds, "ss-restored")[-1] == "available"
+
+
 def t_failover():
     reset()
     rds = client("rds")
@@ -492,6 +509,7 @@ def main():
                 ("transitions manual: create creating->backing-up->available", t_manual_create),
                 ("transitions manual: reboot, modify, snapshot", t_manual_reboot_modify_snapshot),
                 ("transitions manual: delete deleting->gone; unset", t_manual_delete_and_unset),
+                ("transitions manual: stop, start, restore from snapshot", t_manual_stop_start_restore),
                 ("forced failover swaps AZs; single-AZ refused", t_failover),
                 ("cross-region replica: region-local groups; promotion detaches",
                  t_cross_region_replica_promotion),

@@ -145,6 +145,12 @@ def install_patches() -> None:  # noqa: C901 - one place for every patch, on pur
 
     def begin(obj, model_name: str, statuses: list[str]) -> None:
         """Start a progression through `statuses` (first = current status)."""
+        if transitions_immediate(model_name):
+            # Final at once; no progression is left behind to resurface if a test
+            # switches transitions on later.
+            obj.__dict__["_emu_state"] = None
+            obj.__dict__["_emu_status"] = statuses[-1]
+            return
         transitions = list(zip(statuses, statuses[1:])) or [(statuses[0], statuses[0])]
         obj.__dict__["_emu_state"] = ManagedState(model_name, transitions)
 
