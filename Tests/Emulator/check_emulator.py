@@ -1,0 +1,545 @@
+#!/usr/bin/env python3
+"""Self-check for Tests/Emulator/emulator.py.
+
+Starts the launcher on a free loopback port, drives it with boto3 and asserts each
+behaviour the launcher adds. Last line: "N passed, N failed"; exit status 1 on failure.
+
+    python3 Tests/Emulator/check_emulator.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LAUNCHER = os.path.join(HERE, "emulator.py")
+EAST, WEST = "us-east-1", "us-west-2"
+ACCOUNT = "123456789012"
+
+passed = 0
+failed = 0
+endpoint = ""
+
+
+def check(name, fn):
+    global passed, failed
+    began = time.time()
+    try:
+        fn()
+    except Exception:  # noqa: BLE001 - report every failure and carry on
+        failed += 1
+        print(f"FAIL {name}")
+        traceback.print_exc(limit=4)
+    else:
+        passed += 1
+        print(f"ok   {name} ({time.time() - began:.1f} s)")
+
+
+def start_emulator(port_file, extra=()):
+    proc = subprocess.Popen(
+        [sys.executable, LAUNCHER, "--port", "0", "--port-file", port_file, *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if os.path.exists(port_file):
+            break
+        if proc.poll() is not None:
+            raise RuntimeError(f"launcher exited early with {proc.returncode}")
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        raise RuntimeError("launcher did not write its port file within 30 s")
+    return proc
+
+
+_clients: dict = {}
+
+
+def client(service, region=EAST):
+    key = (endpoint, service, region)
+    if key not in _clients:
+        _clients[key] = _new_client(service, region)
+    return _clients[key]
+
+
+def _new_client(service, region):
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def moto_api(path, body=None):
+    data = json.dumps(body).encode() if body is not None else b""
+    req = urllib.request.Request(f"{endpoint}/moto-api/{path}", data=data, method="POST")
+    with urllib.request.urlopen(req) as resp:
+        return resp.status
+
+
+def manual(model="rds::dbinstance", times=1):
+    moto_api(
+        "state-manager/set-transition",
+        {"model_name": model, "transition": {"progression": "manual", "times": times}},
+    )
+
+
+def unset(model="rds::dbinstance"):
+    moto_api("state-manager/unset-transition", {"model_name": model})
+
+
+def reset():
+    # Checks use distinct resource names, so they share one backend state (a full
+    # /moto-api/reset re-creates every backend and costs ~1.5 s each time); only the
+    # transitions are put back to their defaults.
+    unset("rds::dbinstance")
+    unset("rds::dbsnapshot")
+
+
+def expect_error(code, status, fn, *args, **kwargs):
+    try:
+        fn(*args, **kwargs)
+    except ClientError as exc:
+        err = exc.response["Error"]
+        got = (err.get("Code"), exc.response["ResponseMetadata"]["HTTPStatusCode"])
+        assert got == (code, status), f"expected {(code, status)}, got {got}: {err}"
+        assert err.get("Type") == "Sender", f"error Type {err.get('Type')!r}"
+        return err
+    raise AssertionError(f"expected {code}, call succeeded")
+
+
+def create_instance(rds, ident, **overrides):
+    kwargs = dict(
+        DBInstanceIdentifier=ident,
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        EngineVersion="15.4",
+        MasterUsername="dbadmin",
+        MasterUserPassword="FinancialDB2024!",
+        AllocatedStorage=20,
+        BackupRetentionPeriod=7,
+    )
+    kwargs.update(overrides)
+    return rds.create_db_instance(**kwargs)["DBInstance"]
+
+
+def describe(rds, ident):
+    return rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+
+
+def statuses_until_available(rds, ident, limit=20):
+    seen = []
+    for _ in range(limit):
+        status = describe(rds, ident)["DBInstanceStatus"]
+        seen.append(status)
+        if status == "available":
+            return seen
+    raise AssertionError(f"{ident} never became available: {seen}")
+
+
+def dedupe(seq):
+    out = []
+    for item in seq:
+        if not out or out[-1] != item:
+            out.append(item)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def t_immediate_default():
+    reset()
+    rds = client("rds")
+    db = create_instance(rds, "imm-db")
+    assert db["DBInstanceStatus"] == "available", db["DBInstanceStatus"]
+    assert describe(rds, "imm-db")["DBInstanceStatus"] == "available"
+    r = rds.reboot_db_instance(DBInstanceIdentifier="imm-db")["DBInstance"]
+    assert r["DBInstanceStatus"] == "available", r["DBInstanceStatus"]
+    moto_api(
+        "state-manager/set-transition",
+        {"model_name": "rds::dbinstance", "transition": {"progression": "immediate"}},
+    )
+    m = rds.modify_db_instance(
+        DBInstanceIdentifier="imm-db", AllocatedStorage=30, ApplyImmediately=True
+    )["DBInstance"]
+    assert m["DBInstanceStatus"] == "available", m["DBInstanceStatus"]
+    d = rds.delete_db_instance(DBInstanceIdentifier="imm-db", SkipFinalSnapshot=True)
+    assert d["DBInstance"]["DBInstanceStatus"] == "deleting"
+    expect_error("DBInstanceNotFound", 404, describe, rds, "imm-db")
+
+
+def t_manual_create():
+    reset()
+    manual(times=1)
+    rds = client("rds")
+    db = create_instance(rds, "man-db")
+    assert db["DBInstanceStatus"] == "creating", db["DBInstanceStatus"]
+    seen = ["creating"] + statuses_until_available(rds, "man-db")
+    assert dedupe(seen) == ["creating", "backing-up", "available"], seen
+    # times=N: each status is reported by N describes
+    manual(times=2)
+    create_instance(rds, "man-db2", BackupRetentionPeriod=0)
+    seen = statuses_until_available(rds, "man-db2")
+    assert seen == ["creating", "available"], seen
+
+
+def t_manual_reboot_modify_snapshot():
+    reset()
+    rds = client("rds")
+    create_instance(rds, "ops-db")
+    manual(times=1)
+    r = rds.reboot_db_instance(DBInstanceIdentifier="ops-db")["DBInstance"]
+    assert r["DBInstanceStatus"] == "rebooting", r["DBInstanceStatus"]
+    # AWS refuses operations on an instance that is not available
+    expect_error("InvalidDBInstanceState", 400, rds.reboot_db_instance, DBInstanceIdentifier="ops-db")
+    assert statuses_until_available(rds, "ops-db") == ["available"]
+
+    m = rds.modify_db_instance(
+        DBInstanceIdentifier="ops-db", DeletionProtection=False, ApplyImmediately=True
+    )["DBInstance"]
+    assert m["DBInstanceStatus"] == "modifying", m["DBInstanceStatus"]
+    assert statuses_until_available(rds, "ops-db") == ["available"]
+
+    # moto's "manual" semantics: the Nth describe after the change shows the next status
+    manual(times=2)
+    manual("rds::dbsnapshot", times=2)
+    snap = rds.create_db_snapshot(
+        DBInstanceIdentifier="ops-db", DBSnapshotIdentifier="ops-snap"
+    )["DBSnapshot"]
+    assert snap["Status"] == "creating", snap["Status"]
+    assert describe(rds, "ops-db")["DBInstanceStatus"] == "backing-up"
+    expect_error(
+        "InvalidDBInstanceState", 400,
+        rds.create_db_snapshot, DBInstanceIdentifier="ops-db", DBSnapshotIdentifier="ops-snap2",
+    )
+    assert describe(rds, "ops-db")["DBInstanceStatus"] == "available"
+    seen = [
+        rds.describe_db_snapshots(DBSnapshotIdentifier="ops-snap")["DBSnapshots"][0]["Status"]
+        for _ in range(2)
+    ]
+    assert seen == ["creating", "available"], seen
+
+
+def t_manual_delete_and_unset():
+    reset()
+    rds = client("rds")
+    create_instance(rds, "del-db")
+    manual(times=1)
+    d = rds.delete_db_instance(DBInstanceIdentifier="del-db", SkipFinalSnapshot=True)
+    assert d["DBInstance"]["DBInstanceStatus"] == "deleting"
+    expect_error(
+        "InvalidDBInstanceState", 400,
+        rds.delete_db_instance, DBInstanceIdentifier="del-db", SkipFinalSnapshot=True,
+    )
+    expect_error("DBInstanceNotFound", 404, describe, rds, "del-db")
+    # unset-transition: pending progressions finish at once
+    create_instance(rds, "unset-db")
+    unset()
+    assert describe(rds, "unset-db")["DBInstanceStatus"] == "available"
+
+
+def t_manual_stop_start_restore():
+    reset()
+    rds = client("rds")
+    create_instance(rds, "ss-db")
+    rds.create_db_snapshot(DBInstanceIdentifier="ss-db", DBSnapshotIdentifier="ss-snap")
+    manual(times=1)
+    assert rds.stop_db_instance(DBInstanceIdentifier="ss-db")["DBInstance"]["DBInstanceStatus"] == "stopping"
+    assert describe(rds, "ss-db")["DBInstanceStatus"] == "stopped"
+    assert rds.start_db_instance(DBInstanceIdentifier="ss-db")["DBInstance"]["DBInstanceStatus"] == "starting"
+    assert describe(rds, "ss-db")["DBInstanceStatus"] == "available"
+    r = rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier="ss-restored", DBSnapshotIdentifier="ss-snap"
+    )["DBInstance"]
+    assert r["DBInstanceStatus"] == "creating", r["DBInstanceStatus"]
+    assert statuses_until_available(rds, "ss-restored")[-1] == "available"
+
+
+def t_failover():
+    reset()
+    rds = client("rds")
+    create_instance(rds, "maz-db", MultiAZ=True)
+    before = describe(rds, "maz-db")
+    assert before["MultiAZ"] is True
+    az, sec = before["AvailabilityZone"], before.get("SecondaryAvailabilityZone")
+    assert sec and sec != az and sec.startswith(EAST), (az, sec)
+    manual(times=1)
+    r = rds.reboot_db_instance(DBInstanceIdentifier="maz-db", ForceFailover=True)["DBInstance"]
+    assert r["DBInstanceStatus"] == "rebooting"
+    assert statuses_until_available(rds, "maz-db") == ["available"]
+    after = describe(rds, "maz-db")
+    assert (after["AvailabilityZone"], after["SecondaryAvailabilityZone"]) == (sec, az), after
+    unset()
+    create_instance(rds, "saz-db")
+    assert "SecondaryAvailabilityZone" not in describe(rds, "saz-db")
+    expect_error(
+        "InvalidParameterCombination", 400,
+        rds.reboot_db_instance, DBInstanceIdentifier="saz-db", ForceFailover=True,
+    )
+
+
+def _subnet_group(region, name):
+    ec2 = client("ec2", region)
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{region}{z}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, z in ((1, "a"), (2, "b"))
+    ]
+    client("rds", region).create_db_subnet_group(
+        DBSubnetGroupName=name, DBSubnetGroupDescription="check", SubnetIds=subnets
+    )
+
+
+def t_cross_region_replica_promotion():
+    reset()
+    east, west = client("rds", EAST), client("rds", WEST)
+    east.create_db_parameter_group(
+        DBParameterGroupName="fin-pg", DBParameterGroupFamily="postgres15", Description="x"
+    )
+    _subnet_group(WEST, "west-only-subnets")
+    src = create_instance(east, "src-db", DBParameterGroupName="fin-pg", MultiAZ=True,
+                          DeletionProtection=True)
+    manual(times=1)
+    rep = west.create_db_instance_read_replica(
+        DBInstanceIdentifier="rep-db",
+        SourceDBInstanceIdentifier=src["DBInstanceArn"],
+        DBInstanceClass="db.t3.micro",
+        DBSubnetGroupName="west-only-subnets",
+    )["DBInstance"]
+    assert rep["DBInstanceStatus"] == "creating", rep["DBInstanceStatus"]
+    assert statuses_until_available(west, "rep-db")[-1] == "available"
+    unset()
+    rep = describe(west, "rep-db")  # would be HTTP 500 if fin-pg were kept
+    assert rep["ReadReplicaSourceDBInstanceIdentifier"] == src["DBInstanceArn"]
+    assert rep["DBSubnetGroup"]["DBSubnetGroupName"] == "west-only-subnets"
+    assert rep["AvailabilityZone"].startswith(WEST), rep["AvailabilityZone"]
+    assert rep["DBParameterGroups"][0]["DBParameterGroupName"].startswith("default."), rep[
+        "DBParameterGroups"
+    ]
+    assert rep["MultiAZ"] is False and rep["DeletionProtection"] is False
+    listed = describe(east, "src-db")["ReadReplicaDBInstanceIdentifiers"]
+    assert listed == [rep["DBInstanceArn"]], listed
+
+    manual(times=1)
+    p = west.promote_read_replica(DBInstanceIdentifier="rep-db")["DBInstance"]
+    assert p["DBInstanceStatus"] == "modifying", p["DBInstanceStatus"]
+    assert statuses_until_available(west, "rep-db") == ["available"]
+    unset()
+    assert "ReadReplicaSourceDBInstanceIdentifier" not in describe(west, "rep-db")
+    assert not describe(east, "src-db").get("ReadReplicaDBInstanceIdentifiers")
+    expect_error("InvalidDBInstanceState", 400, west.promote_read_replica,
+                 DBInstanceIdentifier="rep-db")
+    expect_error("InvalidDBInstanceState", 400, east.promote_read_replica,
+                 DBInstanceIdentifier="src-db")
+    expect_error("DBInstanceNotFound", 404, east.promote_read_replica,
+                 DBInstanceIdentifier="nope-db")
+
+
+def t_same_region_promotion():
+    reset()
+    rds = client("rds")
+    create_instance(rds, "sr-src")
+    rds.create_db_instance_read_replica(
+        DBInstanceIdentifier="sr-rep", SourceDBInstanceIdentifier="sr-src"
+    )
+    assert describe(rds, "sr-src")["ReadReplicaDBInstanceIdentifiers"] == ["sr-rep"]
+    rds.promote_read_replica(DBInstanceIdentifier="sr-rep")
+    assert not describe(rds, "sr-src").get("ReadReplicaDBInstanceIdentifiers")
+    assert "ReadReplicaSourceDBInstanceIdentifier" not in describe(rds, "sr-rep")
+
+
+def t_delete_cross_region_replica():
+    reset()
+    east, west = client("rds", EAST), client("rds", WEST)
+    src = create_instance(east, "dsrc-db")
+    west.create_db_instance_read_replica(
+        DBInstanceIdentifier="drep-db", SourceDBInstanceIdentifier=src["DBInstanceArn"]
+    )
+    resp = west.delete_db_instance(DBInstanceIdentifier="drep-db", SkipFinalSnapshot=True)
+    assert resp["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert resp["DBInstance"]["DBInstanceIdentifier"] == "drep-db"
+    expect_error("DBInstanceNotFound", 404, describe, west, "drep-db")
+    assert not describe(east, "dsrc-db").get("ReadReplicaDBInstanceIdentifiers")
+
+
+def t_backup_replication():
+    reset()
+    east, west = client("rds", EAST), client("rds", WEST)
+    src = create_instance(east, "bk-db")
+    arn = src["DBInstanceArn"]
+    b = west.start_db_instance_automated_backups_replication(
+        SourceDBInstanceArn=arn, BackupRetentionPeriod=7
+    )["DBInstanceAutomatedBackup"]
+    assert b["DBInstanceArn"] == arn and b["DBInstanceIdentifier"] == "bk-db", b
+    assert b["Region"] == EAST and b["Status"] == "replicating", b
+    assert b["BackupRetentionPeriod"] == 7, b
+    backups_arn = b["DBInstanceAutomatedBackupsArn"]
+    assert backups_arn.startswith(f"arn:aws:rds:{WEST}:{ACCOUNT}:auto-backup:ab-"), backups_arn
+
+    listed = west.describe_db_instance_automated_backups()["DBInstanceAutomatedBackups"]
+    assert [x["DBInstanceAutomatedBackupsArn"] for x in listed] == [backups_arn], listed
+    by_id = west.describe_db_instance_automated_backups(DBInstanceIdentifier="bk-db")
+    assert len(by_id["DBInstanceAutomatedBackups"]) == 1
+    by_arn = west.describe_db_instance_automated_backups(DBInstanceAutomatedBackupsArn=backups_arn)
+    assert by_arn["DBInstanceAutomatedBackups"][0]["Status"] == "replicating"
+    repl = describe(east, "bk-db")["DBInstanceAutomatedBackupsReplications"]
+    assert repl == [{"DBInstanceAutomatedBackupsArn": backups_arn}], repl
+
+    expect_error(
+        "InvalidDBInstanceAutomatedBackupState", 400,
+        west.start_db_instance_automated_backups_replication, SourceDBInstanceArn=arn,
+    )
+    expect_error(
+        "DBInstanceNotFound", 404,
+        west.start_db_instance_automated_backups_replication,
+        SourceDBInstanceArn=f"arn:aws:rds:{EAST}:{ACCOUNT}:db:missing-db",
+    )
+    s = west.stop_db_instance_automated_backups_replication(SourceDBInstanceArn=arn)
+    assert s["DBInstanceAutomatedBackup"]["DBInstanceAutomatedBackupsArn"] == backups_arn
+    assert s["DBInstanceAutomatedBackup"]["Status"] == "stopping"
+    assert west.describe_db_instance_automated_backups()["DBInstanceAutomatedBackups"] == []
+    assert not describe(east, "bk-db").get("DBInstanceAutomatedBackupsReplications")
+    err = expect_error(
+        "InvalidDBInstanceState", 400,
+        west.stop_db_instance_automated_backups_replication, SourceDBInstanceArn=arn,
+    )
+    assert "not replicating to the current region" in err["Message"], err
+    expect_error(
+        "DBInstanceAutomatedBackupNotFound", 404,
+        west.describe_db_instance_automated_backups, DBInstanceAutomatedBackupsArn=backups_arn,
+    )
+
+
+def t_managed_policies():
+    reset()
+    iam = client("iam")
+    iam.create_role(
+        RoleName="rds-promotion-role",
+        AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                           "Action": "sts:AssumeRole"}],
+        }),
+    )
+    for arn in (
+        "arn:aws:iam::aws:policy/AmazonRDSFullAccess",
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    ):
+        iam.attach_role_policy(RoleName="rds-promotion-role", PolicyArn=arn)
+    attached = iam.list_attached_role_policies(RoleName="rds-promotion-role")["AttachedPolicies"]
+    assert {p["PolicyName"] for p in attached} == {
+        "AmazonRDSFullAccess", "AWSLambdaBasicExecutionRole"}, attached
+
+
+def t_error_xml_shape():
+    body = "Action=DescribeDBInstances&Version=2014-10-31&DBInstanceIdentifier=absent-db"
+    req = urllib.request.Request(
+        endpoint + "/", data=body.encode(), method="POST",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/rds/aws4_request, "
+                             "SignedHeaders=host, Signature=0",
+        },
+    )
+    try:
+        urllib.request.urlopen(req)
+    except urllib.error.HTTPError as exc:
+        text = exc.read().decode()
+        assert exc.code == 404, exc.code
+        for piece in ("<ErrorResponse", "<Type>Sender</Type>", "<Code>DBInstanceNotFound</Code>",
+                      "<Message>", "<RequestId>"):
+            assert piece in text, (piece, text)
+    else:
+        raise AssertionError("expected HTTP 404")
+
+
+def t_parent_pid_exit():
+    with tempfile.TemporaryDirectory() as tmp:
+        parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        child = start_emulator(os.path.join(tmp, "port"), ["--parent-pid", str(parent.pid)])
+        try:
+            parent.kill()
+            parent.wait()
+            child.wait(timeout=5)
+            assert child.returncode == 0, child.returncode
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+
+
+def main():
+    global endpoint
+    started = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        port_file = os.path.join(tmp, "emulator.port")
+        proc = start_emulator(port_file)
+        try:
+            text = open(port_file).read()
+            assert text.strip().isdigit() and text.endswith("\n"), repr(text)
+            port = int(text)
+            endpoint = f"http://127.0.0.1:{port}"
+            line = proc.stdout.readline().strip()
+            check("listening line", lambda: _assert_eq(
+                line, f"runbook-emulator listening on http://127.0.0.1:{port}"))
+            check("/moto-api/reset answers 200", lambda: _assert_eq(moto_api("reset"), 200))
+            for name, fn in [
+                ("transitions off: immediate statuses", t_immediate_default),
+                ("transitions manual: create creating->backing-up->available", t_manual_create),
+                ("transitions manual: reboot, modify, snapshot", t_manual_reboot_modify_snapshot),
+                ("transitions manual: delete deleting->gone; unset", t_manual_delete_and_unset),
+                ("transitions manual: stop, start, restore from snapshot", t_manual_stop_start_restore),
+                ("forced failover swaps AZs; single-AZ refused", t_failover),
+                ("cross-region replica: region-local groups; promotion detaches",
+                 t_cross_region_replica_promotion),
+                ("same-region promotion detaches", t_same_region_promotion),
+                ("delete un-promoted cross-region replica answers 200", t_delete_cross_region_replica),
+                ("automated backups replication start/describe/stop", t_backup_replication),
+                ("AWS-managed IAM policies attachable", t_managed_policies),
+                ("error XML shape", t_error_xml_shape),
+                ("--parent-pid: exits when parent is gone", t_parent_pid_exit),
+            ]:
+                check(name, fn)
+
+            def sigterm():
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=5)
+                assert proc.returncode == 0, proc.returncode
+
+            check("SIGTERM exits cleanly", sigterm)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    print(f"({time.time() - started:.1f} s)")
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+def _assert_eq(a, b):
+    assert a == b, (a, b)
+
+
+if __name__ == "__main__":
+    main()
