@@ -1,1 +1,3 @@
-print("runbook")
+import RunbookCLI
+
+await RunbookCommand.main(arguments: Array(CommandLine.arguments.dropFirst()))

@@ -1,0 +1,148 @@
+import ArgumentParser
+import Foundation
+import RunbookEngine
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit", abstract: "Verify and export the hash-chained audit history.",
+        subcommands: [VerifyCommand.self, ExportCommand.self])
+
+    struct VerifyCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "verify",
+            abstract: "Recompute the hash chain; exit 1 naming the first event that does not match.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "A run id (default: every run).") var runID: String?
+
+        func run() async throws {
+            let store = try global.openStore(create: false)
+            var ids: [String]
+            if let runID {
+                guard let id = try await store.resolveRunID(runID) else {
+                    throw CLIExit.usage("no run '\(runID)' in \(global.databasePath)")
+                }
+                ids = [id]
+            } else {
+                ids = try await store.allRunIDs()
+            }
+            var broken = 0
+            var total = 0
+            for id in ids {
+                let run = try await store.run(id: id)
+                let events = try await store.events(runID: id)
+                total += events.count
+                if let problem = AuditChain.verify(run: run, events: events) {
+                    broken += 1
+                    Terminal.error(problem.description)
+                } else if runID != nil {
+                    Terminal.out("run \(id): \(events.count) events, hash chain intact (head \(events.last?.hash.prefix(16) ?? "none"))")
+                }
+            }
+            if broken > 0 {
+                throw CLIExit(ExitCodes.failed, "audit verification failed for \(broken) of \(ids.count) run\(ids.count == 1 ? "" : "s")")
+            }
+            if runID == nil { Terminal.out("\(ids.count) runs, \(total) events: every hash chain intact") }
+        }
+    }
+
+    struct ExportCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "export", abstract: "Write a run's full history for auditors (run, definition, steps, every event with its hashes).")
+        enum Format: String, ExpressibleByArgument, CaseIterable { case json, csv }
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The run id (or a unique prefix).") var runID: String
+        @Option(help: "json or csv.") var format: Format = .json
+        @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?
+
+        func run() async throws {
+            let store = try global.openStore(create: false)
+            guard let id = try await store.resolveRunID(runID), let run = try await store.run(id: id) else {
+                throw CLIExit.usage("no run '\(runID)' in \(global.databasePath)")
+            }
+            let events = try await store.events(runID: id)
+            let steps = try await store.steps(runID: id)
+            let problem = AuditChain.verify(run: run, events: events)
+            let text: String
+            switch format {
+            case .json:
+                text = JSONOutput.render([
+                    "format": "runbook-audit-export/1",
+                    "exported_at": Timestamp.iso(wallClockMilliseconds()),
+                    "exported_by": ActorIdentity.current().description,
+                    "hash_algorithm": "SHA-256 over previous hash + \"\\n\" + canonical JSON of the event",
+                    "verification": ["intact": problem == nil, "problem": problem?.description ?? NSNull()] as [String: Any],
+                    "run": AuditExport.runObject(run),
+                    "steps": steps.map(AuditExport.stepObject),
+                    "events": events.map(AuditExport.eventObject),
+                ])
+            case .csv:
+                text = AuditExport.csv(run: run, events: events)
+            }
+            if let output {
+                do {
+                    try Data((text + (text.hasSuffix("\n") ? "" : "\n")).utf8).write(to: URL(fileURLWithPath: output))
+                } catch {
+                    throw CLIExit(ExitCodes.failed, "cannot write \(output): \(error.localizedDescription)")
+                }
+                Terminal.warning("wrote \(events.count) events of run \(id) to \(output)")
+            } else {
+                Terminal.out(text)
+            }
+            if let problem { throw CLIExit(ExitCodes.failed, "exported, but the history fails verification: \(problem)") }
+        }
+    }
+}
+
+/// Shapes of exported records.
+enum AuditExport {
+    static func runObject(_ run: RunRecord) -> [String: Any] {
+        [
+            "id": run.id, "runbook": run.runbook, "status": run.status.rawValue, "message": run.message ?? NSNull(),
+            "definition_sha256": run.definitionHash, "definition": run.definition, "origin": run.origin,
+            "parameters": run.parameters, "secret_parameters_given": run.providedSecrets,
+            "options": ["yes": run.options.autoApprove, "parallelism": run.options.parallelism,
+                        "deadline": run.options.deadlineAt.map(Timestamp.iso) ?? NSNull(),
+                        "working_directory": run.options.workingDirectory] as [String: Any],
+            "started_at": Timestamp.iso(run.createdAt), "finished_at": run.finishedAt.map(Timestamp.iso) ?? NSNull(),
+            "started_by": ["user": run.startedBy.user, "host": run.startedBy.host, "pid": Int(run.startedBy.pid)],
+        ]
+    }
+
+    static func stepObject(_ step: StepRecord) -> [String: Any] {
+        [
+            "id": step.stepID, "status": step.status.rawValue, "attempts": step.attempts, "polls": step.polls,
+            "compensation_attempts": step.compensationAttempts,
+            "started_at": step.startedAt.map(Timestamp.iso) ?? NSNull(), "finished_at": step.finishedAt.map(Timestamp.iso) ?? NSNull(),
+            "outputs": step.outputs, "error": step.error ?? NSNull(), "approved_by": step.approvedBy ?? NSNull(),
+        ]
+    }
+
+    static func eventObject(_ event: AuditEvent) -> [String: Any] {
+        [
+            "seq": Int(event.seq), "at": Timestamp.iso(event.at), "at_ms": Int(event.at), "run": event.runID,
+            "step": event.stepID ?? NSNull(), "attempt": event.attempt ?? NSNull(), "kind": event.kind,
+            "detail": event.detail, "actor": ["user": event.actor.user, "host": event.actor.host, "pid": Int(event.actor.pid)],
+            "previous_hash": event.previousHash, "hash": event.hash,
+        ]
+    }
+
+    static func csv(run: RunRecord, events: [AuditEvent]) -> String {
+        var lines = ["seq,time,run_id,runbook,step,attempt,kind,detail,actor_user,actor_host,actor_pid,previous_hash,hash"]
+        for event in events {
+            let fields: [String] = [
+                String(event.seq), Timestamp.iso(event.at), event.runID, run.runbook, event.stepID ?? "",
+                event.attempt.map(String.init) ?? "", event.kind, JSONOutput.render(event.detail, pretty: false),
+                event.actor.user, event.actor.host, String(event.actor.pid), event.previousHash, event.hash,
+            ]
+            lines.append(fields.map(quote).joined(separator: ","))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// RFC 4180 quoting.
+    static func quote(_ field: String) -> String {
+        guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
+        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
