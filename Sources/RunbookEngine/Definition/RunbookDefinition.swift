@@ -202,6 +202,8 @@ public struct StepDefinition: Sendable, Equatable {
     public var wait: WaiterDefinition?
     /// The explicit undo; when nil the action's own undo (if it has one) is used.
     public var compensate: ActionCall?
+    /// The retry policy for the compensation: `compensate.retry` over the step's effective `retry`.
+    public var compensateRetry: RetryPolicy
     /// A pivot: once it has succeeded, a later failure does not roll back past it.
     public var irreversible: Bool
     /// A manual gate before the step runs.
@@ -212,7 +214,7 @@ public struct StepDefinition: Sendable, Equatable {
         id: String, description: String = "", needs: [String] = [], when: String? = nil, call: ActionCall,
         retry: RetryPolicy = .once, timeout: Duration? = nil, wait: WaiterDefinition? = nil,
         compensate: ActionCall? = nil, irreversible: Bool = false, approvalRequired: Bool = false,
-        location: SourceLocation
+        location: SourceLocation, compensateRetry: RetryPolicy? = nil
     ) {
         self.id = id
         self.description = description
@@ -223,6 +225,7 @@ public struct StepDefinition: Sendable, Equatable {
         self.timeout = timeout
         self.wait = wait
         self.compensate = compensate
+        self.compensateRetry = compensateRetry ?? retry
         self.irreversible = irreversible
         self.approvalRequired = approvalRequired
         self.location = location
