@@ -2,11 +2,11 @@
 enum Suggestion {
     /// The candidate closest to `word` by edit distance, when it is close enough to be a likely typo.
     static func closest(to word: String, among candidates: some Sequence<String>) -> String? {
-        let limit = max(1, min(3, word.count / 3))
+        let limit = min(3, max(1, (word.count + 1) / 2))
         var best: (name: String, distance: Int)?
         for candidate in candidates {
             let distance = editDistance(word.lowercased(), candidate.lowercased())
-            guard distance <= limit else { continue }
+            guard distance <= limit, distance < candidate.count else { continue }
             if let current = best, current.distance <= distance { continue }
             best = (candidate, distance)
         }
