@@ -202,7 +202,7 @@ public struct StepDefinition: Sendable, Equatable {
     public var wait: WaiterDefinition?
     /// The explicit undo; when nil the action's own undo (if it has one) is used.
     public var compensate: ActionCall?
-    /// The compensation's retry policy (its own `retry:`, else the step's effective policy).
+    /// The retry policy for the compensation: `compensate.retry` over the step's effective `retry`.
     public var compensateRetry: RetryPolicy
     /// A pivot: once it has succeeded, a later failure does not roll back past it.
     public var irreversible: Bool
@@ -213,8 +213,8 @@ public struct StepDefinition: Sendable, Equatable {
     public init(
         id: String, description: String = "", needs: [String] = [], when: String? = nil, call: ActionCall,
         retry: RetryPolicy = .once, timeout: Duration? = nil, wait: WaiterDefinition? = nil,
-        compensate: ActionCall? = nil, compensateRetry: RetryPolicy? = nil, irreversible: Bool = false,
-        approvalRequired: Bool = false, location: SourceLocation
+        compensate: ActionCall? = nil, irreversible: Bool = false, approvalRequired: Bool = false,
+        location: SourceLocation, compensateRetry: RetryPolicy? = nil
     ) {
         self.id = id
         self.description = description
