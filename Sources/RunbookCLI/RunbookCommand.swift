@@ -25,16 +25,16 @@ public struct RunbookCommand: AsyncParsableCommand {
     /// Parse `arguments`, run the command, and exit with the documented exit code. Never prints a stack trace.
     public static func main(arguments: [String]) async -> Never {
         do {
-            var command = try parseAsRoot(arguments)
+            var command = try parseAsRoot(hoistingGlobalOptions(arguments))
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
-            exit(0)
-        } catch let exit as CLIExit {
-            if let message = exit.message { Terminal.error(message) }
-            Foundation.exit(exit.code)
+            Foundation.exit(0)
+        } catch let stop as CLIExit {
+            if let message = stop.message { Terminal.error(message) }
+            Foundation.exit(stop.code)
         } catch {
             let code = exitCode(for: error)
             if code == .success {
@@ -55,6 +55,38 @@ public struct RunbookCommand: AsyncParsableCommand {
             Terminal.error(String(describing: error))
             Foundation.exit(ExitCodes.failed)
         }
+    }
+}
+
+extension RunbookCommand {
+    /// Global options may come before the subcommand (`runbook --db x.sqlite runs`); ArgumentParser reads them
+    /// after it, so move them there (after the last subcommand word, e.g. `audit verify`).
+    static func hoistingGlobalOptions(_ arguments: [String]) -> [String] {
+        var hoisted: [String] = []
+        var rest: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "--db" || argument == "--runbooks", index + 1 < arguments.count, rest.isEmpty {
+                hoisted += [argument, arguments[index + 1]]
+                index += 2
+                continue
+            }
+            if (argument.hasPrefix("--db=") || argument.hasPrefix("--runbooks=")) && rest.isEmpty {
+                hoisted.append(argument)
+                index += 1
+                continue
+            }
+            rest = Array(arguments[index...])
+            break
+        }
+        guard !hoisted.isEmpty, !rest.isEmpty else { return arguments }
+        // Keep subcommand words (and `aws`/`audit` second words) first.
+        var words = 0
+        let groups: Set<String> = ["audit", "aws"]
+        if !rest[0].hasPrefix("-") { words = 1 }
+        if words == 1, groups.contains(rest[0]), rest.count > 1, !rest[1].hasPrefix("-") { words = 2 }
+        return Array(rest[..<words]) + hoisted + Array(rest[words...])
     }
 }
 

@@ -35,7 +35,7 @@ struct ShowCommand: AsyncParsableCommand {
 
     func run() async throws {
         let definition = try global.loadDefinition(name)
-        let graph = RunbookGraph(definition)
+        let graph = RunbookGraph(definition: definition)
         switch format {
         case .text: Terminal.out(graph.renderText())
         case .mermaid: Terminal.out(graph.renderMermaid())

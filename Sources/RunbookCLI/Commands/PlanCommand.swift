@@ -25,13 +25,13 @@ struct PlanCommand: AsyncParsableCommand {
         let registry = global.registry
         let secretNames = Set(definition.parameters.filter(\.secret).map(\.name))
         var rows: [(step: String, action: String, plan: ActionPlan)] = []
-        for id in RunbookGraph(definition).topologicalOrder {
+        for id in RunbookGraph(definition: definition).topologicalOrder {
             guard let step = definition.step(id) else { continue }
             guard let action = registry.action(named: step.call.action) else { continue }
             let context = TemplateContext(params: resolved, stepOutputs: [:], ownOutputs: [:], runID: "plan", runbook: definition.name)
             let plan: ActionPlan
             do {
-                let inputs = try Template.renderInputs(step.call.inputs, context)
+                let inputs = try step.call.renderedInputs(context)
                 let invocation = ActionInvocation(
                     runID: "plan", runbook: definition.name, stepID: id, attempt: 0, purpose: .plan, inputs: inputs,
                     parameters: resolved, secretParameterNames: secretNames,

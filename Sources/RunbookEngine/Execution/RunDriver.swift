@@ -103,8 +103,8 @@ final class RunDriver {
         context.event(kind, step: step, attempt: attempt, detail)
     }
 
-    private func templateContext(own: [String: String] = [:]) -> BridgeContext {
-        BridgeContext(params: context.parameters, stepOutputs: outputsByStep, ownOutputs: own, runID: run.id, runbook: definition.name)
+    private func templateContext(own: [String: String] = [:]) -> TemplateContext {
+        TemplateContext(params: context.parameters, stepOutputs: outputsByStep, ownOutputs: own, runID: run.id, runbook: definition.name)
     }
 
     private var succeededPivot: StepRecord? {
@@ -202,7 +202,7 @@ final class RunDriver {
                         if let when = step.when {
                             let decision: Bool
                             do {
-                                decision = Bridge.isTruthy(try Bridge.render(when, templateContext()))
+                                decision = Template.isTruthy(try Template.render(when, templateContext()))
                             } catch {
                                 record.status = .failed
                                 record.finishedAt = env.clock.now()
@@ -368,15 +368,15 @@ final class RunDriver {
     }
 
     private func makeRunner(_ step: StepDefinition, _ record: StepRecord) throws -> StepRunner {
-        let inputs = try Bridge.renderInputs(step.call.inputs, templateContext())
+        let inputs = try step.call.renderedInputs(templateContext())
         let base = templateContext()
-        let waitInputs = step.wait?.call.inputs ?? [:]
+        let waitCall = step.wait?.call
         return StepRunner(
             context: context, step: step, inputs: inputs,
             renderWaiterInputs: { own in
                 var ctx = base
                 ctx.ownOutputs = own
-                return try Bridge.renderInputs(waitInputs, ctx)
+                return try waitCall?.renderedInputs(ctx) ?? [:]
             },
             budgetStart: record.status == .waiting ? record.attempts : record.attempts)
     }
@@ -524,7 +524,7 @@ final class RunDriver {
         let action = env.registry.action(named: call?.action ?? step.call.action)
         let inputs: [String: InputValue]
         do {
-            inputs = try Bridge.renderInputs(call?.inputs ?? step.call.inputs, templateContext(own: own))
+            inputs = try (call ?? step.call).renderedInputs(templateContext(own: own))
         } catch {
             return try await recordCompensationFailure(step, &record, "cannot render compensation inputs: \(error)", final: true, pending: &pending)
         }
