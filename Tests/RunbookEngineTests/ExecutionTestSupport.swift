@@ -130,10 +130,10 @@ final class RecordingClock: EngineClock, @unchecked Sendable {
 
     func sleep(for duration: Duration) async throws {
         try Task.checkCancellation()
-        lock.lock()
-        recorded.append(duration)
-        current += DurationText.milliseconds(duration)
-        lock.unlock()
+        lock.withLock {
+            recorded.append(duration)
+            current += DurationText.milliseconds(duration)
+        }
         await Task.yield()
     }
 

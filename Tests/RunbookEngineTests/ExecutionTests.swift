@@ -356,11 +356,12 @@ import Testing
 
         // A holder on another host whose heartbeat is old is taken over, and the takeover is recorded.
         let gone = ActorIdentity(user: "other", host: "bastion-that-died", pid: 4242)
-        try await store.releaseLease(runID: outcome.run.id, leaseToken: (try await store.lease(runID: outcome.run.id))!.token)
+        let current = try #require(await store.lease(runID: outcome.run.id))
+        await store.releaseLease(runID: outcome.run.id, leaseToken: current.token)
         let stale = try await store.acquireLease(runID: outcome.run.id, holder: gone, staleAfter: 30_000, now: h.clock.now() - 120_000)
         let approved = try await h.engine.approve(runID: outcome.run.id, stepID: "gate")
         #expect(approved.run.status == .succeeded)
-        let takeover = try await store.events(runID: outcome.run.id).last { $0.kind == "lease_taken" }
+        let takeover = await store.events(runID: outcome.run.id).last { $0.kind == "lease_taken" }
         #expect(takeover?.detail["previous_holder"] == gone.description)
         // The old holder is fenced out: its writes are refused.
         await #expect {

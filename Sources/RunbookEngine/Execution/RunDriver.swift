@@ -449,7 +449,6 @@ final class RunDriver {
                 if record.status == .succeeded || record.status == .compensating || record.status == .compensationFailed {
                     record.status = .compensated
                 }
-                record.error = record.status == .compensated ? nil : record.error
                 steps[id] = record
                 pending.steps.append(record)
                 pending.events.append(event(.compensationNotNeeded, step: id, ["reason": "the step has no compensation: nothing to undo"]))
@@ -549,7 +548,6 @@ final class RunDriver {
                 }
                 try writer.checkpoint(.afterSideEffect(step: step.id, purpose: .compensation))
                 record.status = .compensated
-                record.error = nil
                 pending.steps.append(record)
                 pending.events.append(event(.compensationSucceeded, step: step.id, attempt: attempt, context.redactor.redact(outputs)))
                 return true
