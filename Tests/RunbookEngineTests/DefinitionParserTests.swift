@@ -69,6 +69,18 @@ import Testing
         #expect(report.call.inputs["items"] == .list([.scalar("a"), .scalar("b")]))
     }
 
+    @Test func documentedExampleIsValid() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../docs/runbook-format.md").standardized.path
+        let text = try String(contentsOfFile: docs, encoding: .utf8)
+        let start = try #require(text.range(of: "```yaml\n"))
+        let end = try #require(text.range(of: "```", range: start.upperBound..<text.endIndex))
+        let example = String(text[start.upperBound..<end.lowerBound])
+        let definition = try RunbookParser.parse(source: example, file: "restore-replica.yaml", registry: registry)
+        #expect(definition.steps.map(\.id) == ["check", "make-dir", "report"])
+        #expect(definition.step("make-dir")?.compensateRetry.maxAttempts == 2)
+    }
+
     @Test func noDefaultsMeansOneAttemptAndNoTimeout() throws {
         let source = DefinitionFixtures.runbook(steps: "  - id: a\n    action: pass\n")
         let definition = try RunbookParser.parse(source: source, file: "test.yaml", registry: registry)
