@@ -29,11 +29,12 @@ extension RunbookValidator {
     mutating func step(
         _ node: Node, number: Int, defaults: StepDefaults, firstByID: inout [String: SourceLocation]
     ) -> (StepDefinition, [Need])? {
-        guard let block = fields(node, context: "step \(number)", allowed: Self.stepKeys, what: "a step") else { return nil }
+        // Name the step by its id in every message, including those about its other keys.
         var context = "step \(number)"
+        if case .scalar(let id)? = node["id"], !Self.isNull(.scalar(id)) { context = "step '\(id.string)'" }
+        guard let block = fields(node, context: context, allowed: Self.stepKeys, what: "a step") else { return nil }
         var validID: String?
         if let idNode = block["id"], let id = text(idNode, context: context, key: "id") {
-            context = "step '\(id)'"
             if !Self.isStepID(id) {
                 report(idNode, "", "step id '\(id)' is not valid; use lower-case letters, digits and '-', not starting with '-'")
             } else if let first = firstByID[id] {
