@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "runbook", targets: ["runbook"]),
+        .executable(name: "runbook-bench", targets: ["runbook-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -65,14 +66,21 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "runbook", dependencies: ["RunbookCLI"]),
+        // Engine benchmarks (issue: per-step cost vs one durable SQLite commit, vs DBOS).
+        .target(
+            name: "RunbookBenchmarks",
+            dependencies: ["RunbookEngine", "RunbookSQLite", "RunbookActions", "CSQLite"]
+        ),
+        .executableTarget(name: "runbook-bench", dependencies: ["RunbookBenchmarks"]),
         // Test helpers shared by the test targets: the local AWS emulator (moto) launcher, temp dirs.
         .target(name: "RunbookTestSupport", path: "Tests/Support"),
 
-        .testTarget(name: "RunbookEngineTests", dependencies: ["RunbookEngine"]),
+        .testTarget(name: "RunbookEngineTests", dependencies: ["RunbookEngine"], exclude: ["Fixtures"]),
         .testTarget(name: "RunbookSQLiteTests", dependencies: ["RunbookSQLite", "RunbookEngine", "CSQLite"]),
         .testTarget(name: "RunbookAWSTests", dependencies: ["RunbookAWS", "RunbookTestSupport"]),
         .testTarget(name: "RunbookActionsTests", dependencies: ["RunbookActions", "RunbookEngine", "RunbookAWS", "RunbookSQLite", "RunbookTestSupport"]),
         .testTarget(name: "RunbookCLITests", dependencies: ["RunbookCLI", "CSQLite", "RunbookTestSupport"]),
+        .testTarget(name: "RunbookBenchmarksTests", dependencies: ["RunbookBenchmarks"]),
     ],
     swiftLanguageModes: [.v6]
 )
