@@ -394,3 +394,10 @@ enum JSONText {
         try? JSONDecoder().decode(type, from: Data(text.utf8))
     }
 }
+
+extension SQLiteRunStore {
+    /// Run `body` on the store's connection (tests and diagnostics only).
+    func connectionForTests<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        try queue.sync { try body(connection) }
+    }
+}
