@@ -46,7 +46,9 @@ public struct AWSError: Error, Sendable, Equatable, CustomStringConvertible {
     /// XML (e.g. an HTML 500 page) yields a generic code naming the status.
     static func parse(body: Data, statusCode: Int, headers: [(String, String)], operation: String) -> AWSError {
         let headerRequestID = headers.first { ["x-amzn-requestid", "x-amz-request-id"].contains($0.0.lowercased()) }?.1
-        guard let root = XMLNode.parse(body), root.name.lowercased() != "html" else {
+        let head = String(decoding: body.prefix(64), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        let looksLikeHTML = head.hasPrefix("<!doctype html") || head.hasPrefix("<html")
+        guard !looksLikeHTML, let root = XMLNode.parse(body), root.name.lowercased() != "html" else {
             return AWSError(code: genericCode(statusCode), message: "HTTP \(statusCode) with a non-XML body: \(snippet(body))",
                             statusCode: statusCode, requestID: headerRequestID, operation: operation)
         }

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Form parameters of an AWS Query request, with helpers for the list and structure encodings
-/// (`Parameters.member.1.ParameterName`, `Tags.member.2.Key`, EC2's `Filter.1.Value.1`).
+/// (`Parameters.Parameter.1.ParameterName` in RDS, `Dimensions.member.2.Name` in CloudWatch, EC2's
+/// `Filter.1.Value.1`): the list item name is the model's `locationName` (`member` when it has none).
 public struct QueryParameters: Sendable, Equatable {
     public private(set) var items: [(String, String)] = []
 

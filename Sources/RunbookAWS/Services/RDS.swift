@@ -37,7 +37,7 @@ public struct RDS: Sendable {
         p.set("DBParameterGroupName", name)
         p.set("DBParameterGroupFamily", family)
         p.set("Description", description)
-        p.setTags("Tags.member", tags)
+        p.setTags("Tags.Tag", tags)
         let r = try await call("CreateDBParameterGroup", p, idempotent: false)
         return DBParameterGroup(r.node("DBParameterGroup") ?? r)
     }
@@ -69,7 +69,7 @@ public struct RDS: Sendable {
         try RDS.require(name, "DBParameterGroupName", "ModifyDBParameterGroup")
         var p = QueryParameters()
         p.set("DBParameterGroupName", name)
-        p.setList("Parameters.member", parameters) { param, q in
+        p.setList("Parameters.Parameter", parameters) { param, q in
             q.set("ParameterName", param.name)
             q.set("ParameterValue", param.value)
             q.set("ApplyMethod", param.applyMethod)
@@ -101,6 +101,17 @@ public struct RDS: Sendable {
         p.set("Marker", marker)
         let r = try await call("DescribeDBParameterGroups", p, idempotent: true)
         return AWSPage(items: r.list("DBParameterGroups").map(DBParameterGroup.init), nextToken: r.string("Marker"))
+    }
+
+    /// One parameter group; throws `DBParameterGroupNotFound` if absent (also when an emulator
+    /// answers an empty list instead of the error).
+    public func describeDBParameterGroup(name: String) async throws -> DBParameterGroup {
+        try RDS.require(name, "DBParameterGroupName", "DescribeDBParameterGroups")
+        guard let group = try await describeDBParameterGroups(name: name).items.first(where: { $0.name == name }) else {
+            throw AWSError(code: AWSErrorCode.dbParameterGroupNotFound, message: "DBParameterGroup \(name) not found.", statusCode: 404,
+                           requestID: nil, operation: "rds:DescribeDBParameterGroups")
+        }
+        return group
     }
 
     /// `DeleteDBParameterGroup`.
@@ -136,8 +147,8 @@ public struct RDS: Sendable {
         var p = QueryParameters()
         p.set("DBSubnetGroupName", name)
         p.set("DBSubnetGroupDescription", description)
-        p.setList("SubnetIds.member", subnetIDs)
-        p.setTags("Tags.member", tags)
+        p.setList("SubnetIds.SubnetIdentifier", subnetIDs)
+        p.setTags("Tags.Tag", tags)
         let r = try await call("CreateDBSubnetGroup", p, idempotent: false)
         return DBSubnetGroup(r.node("DBSubnetGroup") ?? r)
     }
@@ -269,7 +280,7 @@ public struct RDS: Sendable {
         p.set("StorageEncrypted", r.storageEncrypted)
         p.set("MultiAZ", r.multiAZ)
         p.set("DBSubnetGroupName", r.dbSubnetGroupName)
-        p.setList("VpcSecurityGroupIds.member", r.vpcSecurityGroupIDs)
+        p.setList("VpcSecurityGroupIds.VpcSecurityGroupId", r.vpcSecurityGroupIDs)
         p.set("DBParameterGroupName", r.dbParameterGroupName)
         p.set("BackupRetentionPeriod", r.backupRetentionPeriod)
         p.set("PreferredBackupWindow", r.preferredBackupWindow)
@@ -281,7 +292,7 @@ public struct RDS: Sendable {
         p.set("DeletionProtection", r.deletionProtection)
         p.set("PubliclyAccessible", r.publiclyAccessible)
         p.set("AvailabilityZone", r.availabilityZone)
-        p.setTags("Tags.member", r.tags)
+        p.setTags("Tags.Tag", r.tags)
         let x = try await call("CreateDBInstance", p, idempotent: false)
         return DBInstance(x.node("DBInstance") ?? x)
     }
@@ -326,14 +337,14 @@ public struct RDS: Sendable {
         p.set("KmsKeyId", r.kmsKeyID)
         p.set("MultiAZ", r.multiAZ)
         p.set("DBSubnetGroupName", r.dbSubnetGroupName)
-        p.setList("VpcSecurityGroupIds.member", r.vpcSecurityGroupIDs)
+        p.setList("VpcSecurityGroupIds.VpcSecurityGroupId", r.vpcSecurityGroupIDs)
         p.set("DBParameterGroupName", r.dbParameterGroupName)
         p.set("EnablePerformanceInsights", r.enablePerformanceInsights)
         p.set("PerformanceInsightsRetentionPeriod", r.performanceInsightsRetentionPeriod)
         p.set("MonitoringInterval", r.monitoringInterval)
         p.set("MonitoringRoleArn", r.monitoringRoleARN)
         p.set("DeletionProtection", r.deletionProtection)
-        p.setTags("Tags.member", r.tags)
+        p.setTags("Tags.Tag", r.tags)
         let x = try await call("CreateDBInstanceReadReplica", p, idempotent: false)
         return DBInstance(x.node("DBInstance") ?? x)
     }
@@ -458,7 +469,7 @@ public struct RDS: Sendable {
         var p = QueryParameters()
         p.set("DBSnapshotIdentifier", snapshotIdentifier)
         p.set("DBInstanceIdentifier", instanceIdentifier)
-        p.setTags("Tags.member", tags)
+        p.setTags("Tags.Tag", tags)
         let x = try await call("CreateDBSnapshot", p, idempotent: false)
         return DBSnapshot(x.node("DBSnapshot") ?? x)
     }
@@ -514,9 +525,9 @@ public struct RDS: Sendable {
         p.set("MultiAZ", r.multiAZ)
         p.set("DBSubnetGroupName", r.dbSubnetGroupName)
         p.set("DBParameterGroupName", r.dbParameterGroupName)
-        p.setList("VpcSecurityGroupIds.member", r.vpcSecurityGroupIDs)
+        p.setList("VpcSecurityGroupIds.VpcSecurityGroupId", r.vpcSecurityGroupIDs)
         p.set("DeletionProtection", r.deletionProtection)
-        p.setTags("Tags.member", r.tags)
+        p.setTags("Tags.Tag", r.tags)
         let x = try await call("RestoreDBInstanceFromDBSnapshot", p, idempotent: false)
         return DBInstance(x.node("DBInstance") ?? x)
     }
@@ -527,7 +538,7 @@ public struct RDS: Sendable {
     public func addTagsToResource(arn: String, tags: [AWSTag]) async throws {
         var p = QueryParameters()
         p.set("ResourceName", arn)
-        p.setTags("Tags.member", tags)
+        p.setTags("Tags.Tag", tags)
         _ = try await call("AddTagsToResource", p, idempotent: true)
     }
 
