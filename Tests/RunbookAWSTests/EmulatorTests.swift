@@ -34,6 +34,21 @@ import Testing
         }
     }
 
+    @Test func assumedRoleProfileSignsWithTemporaryCredentials() async throws {
+        let emulator = try await LocalAWSEmulator.shared()
+        let home = try TemporaryDirectory()
+        defer { home.remove() }
+        try home.write(".aws/credentials", "[base]\naws_access_key_id=testing\naws_secret_access_key=testing\n")
+        try home.write(".aws/config", "[profile dr]\nrole_arn = arn:aws:iam::123456789012:role/dr-operator\nsource_profile = base\nrole_session_name = drill\nregion = us-west-2\n")
+        let configuration = try AWSConfiguration.resolve(environment: ["AWS_PROFILE": "dr", "AWS_ENDPOINT_URL": emulator.endpoint], homeDirectory: home.path)
+        let client = AWSClient(configuration: configuration)
+        let me = try await client.whoami()
+        try await client.shutdown()
+        #expect(me.arn == "arn:aws:sts::123456789012:assumed-role/dr-operator/drill")
+        #expect(me.region == "us-west-2")
+        #expect(me.credentialSource.contains("assume-role arn:aws:iam::123456789012:role/dr-operator"))
+    }
+
     @Test func parameterGroupsInTwoRegionsWithPaginationAndErrors() async throws {
         try await withClient { client in
             let prefix = LocalAWSEmulator.uniqueName("pg")
