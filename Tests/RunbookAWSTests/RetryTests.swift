@@ -86,10 +86,12 @@ import Testing
     }
 
     @Test func connectionRefusedOnLoopbackIsAConnectFailureAndIsRetried() async throws {
-        // Port 9 (discard) is closed on loopback here: connect is refused.
+        // Port 9 (discard) is closed on loopback here: connect is refused (AsyncHTTPClient retries the
+        // connection until its connect timeout, hence the short one).
         let sleeper = RecordingSleeper()
         let c = AWSClient(configuration: TestConfig.configuration(endpoint: "http://127.0.0.1:9"),
-                          retryPolicy: AWSRetryPolicy(random: { 0 }), sleeper: sleeper)
+                          retryPolicy: AWSRetryPolicy(random: { 0 }),
+                          transport: AsyncHTTPTransport(connectTimeout: .milliseconds(300)), sleeper: sleeper)
         await #expect { _ = try await c.rds().describeDBInstances() } throws: { ($0 as? AWSTransportError)?.kind == .connectFailed }
         #expect(sleeper.delays.count == 2)
         try await c.shutdown()
