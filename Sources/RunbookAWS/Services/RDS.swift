@@ -1,0 +1,609 @@
+import Foundation
+
+/// Amazon RDS (Query, 2014-10-31) in one region: the operations the DR runbooks use.
+public struct RDS: Sendable {
+    let client: AWSClient
+    public let region: String
+
+    func call(_ action: String, _ p: QueryParameters, idempotent: Bool) async throws -> XMLNode {
+        try await client.query(service: .rds, region: region, action: action, parameters: p, idempotent: idempotent)
+    }
+
+    static func require(_ value: String?, _ name: String, _ action: String) throws {
+        guard let value, !value.isEmpty else {
+            throw AWSValidationError(operation: "rds:\(action)", message: "\(name) is required")
+        }
+    }
+
+    // MARK: Parameter groups
+
+    public struct DBParameterGroup: Sendable, Equatable {
+        public var name: String
+        public var family: String
+        public var description: String
+        public var arn: String?
+        init(_ n: XMLNode) {
+            name = n.string("DBParameterGroupName") ?? ""
+            family = n.string("DBParameterGroupFamily") ?? ""
+            description = n.string("Description") ?? ""
+            arn = n.string("DBParameterGroupArn")
+        }
+    }
+
+    /// `CreateDBParameterGroup`. Not idempotent (a replay answers AlreadyExists).
+    public func createDBParameterGroup(name: String, family: String, description: String, tags: [AWSTag] = []) async throws -> DBParameterGroup {
+        try RDS.require(name, "DBParameterGroupName", "CreateDBParameterGroup")
+        var p = QueryParameters()
+        p.set("DBParameterGroupName", name)
+        p.set("DBParameterGroupFamily", family)
+        p.set("Description", description)
+        p.setTags("Tags.Tag", tags)
+        let r = try await call("CreateDBParameterGroup", p, idempotent: false)
+        return DBParameterGroup(r.node("DBParameterGroup") ?? r)
+    }
+
+    public struct Parameter: Sendable, Equatable {
+        public var name: String
+        public var value: String?
+        public var applyMethod: String?
+        public var source: String?
+        public var applyType: String?
+        public var isModifiable: Bool?
+        public init(name: String, value: String?, applyMethod: String? = "immediate") {
+            self.name = name
+            self.value = value
+            self.applyMethod = applyMethod
+        }
+        init(_ n: XMLNode) {
+            name = n.string("ParameterName") ?? ""
+            value = n.string("ParameterValue")
+            applyMethod = n.string("ApplyMethod")
+            source = n.string("Source")
+            applyType = n.string("ApplyType")
+            isModifiable = n.bool("IsModifiable")
+        }
+    }
+
+    /// `ModifyDBParameterGroup` (up to 20 parameters per call). Idempotent: setting values again is harmless.
+    public func modifyDBParameterGroup(name: String, parameters: [Parameter]) async throws {
+        try RDS.require(name, "DBParameterGroupName", "ModifyDBParameterGroup")
+        var p = QueryParameters()
+        p.set("DBParameterGroupName", name)
+        p.setList("Parameters.Parameter", parameters) { param, q in
+            q.set("ParameterName", param.name)
+            q.set("ParameterValue", param.value)
+            q.set("ApplyMethod", param.applyMethod)
+        }
+        _ = try await call("ModifyDBParameterGroup", p, idempotent: true)
+    }
+
+    /// `DescribeDBParameters`, one page; `source` is `user`, `system` or `engine-default`.
+    public func describeDBParameters(name: String, source: String? = nil, maxRecords: Int? = nil, marker: String? = nil) async throws -> AWSPage<Parameter> {
+        var p = QueryParameters()
+        p.set("DBParameterGroupName", name)
+        p.set("Source", source)
+        p.set("MaxRecords", maxRecords)
+        p.set("Marker", marker)
+        let r = try await call("DescribeDBParameters", p, idempotent: true)
+        return AWSPage(items: r.list("Parameters").map(Parameter.init), nextToken: r.string("Marker"))
+    }
+
+    /// Every parameter (all pages).
+    public func describeAllDBParameters(name: String, source: String? = nil, maxRecords: Int? = nil) async throws -> [Parameter] {
+        try await collectAllPages { try await describeDBParameters(name: name, source: source, maxRecords: maxRecords, marker: $0) }
+    }
+
+    /// `DescribeDBParameterGroups`, one page.
+    public func describeDBParameterGroups(name: String? = nil, maxRecords: Int? = nil, marker: String? = nil) async throws -> AWSPage<DBParameterGroup> {
+        var p = QueryParameters()
+        p.set("DBParameterGroupName", name)
+        p.set("MaxRecords", maxRecords)
+        p.set("Marker", marker)
+        let r = try await call("DescribeDBParameterGroups", p, idempotent: true)
+        return AWSPage(items: r.list("DBParameterGroups").map(DBParameterGroup.init), nextToken: r.string("Marker"))
+    }
+
+    /// One parameter group; throws `DBParameterGroupNotFound` if absent (also when an emulator
+    /// answers an empty list instead of the error).
+    public func describeDBParameterGroup(name: String) async throws -> DBParameterGroup {
+        try RDS.require(name, "DBParameterGroupName", "DescribeDBParameterGroups")
+        guard let group = try await describeDBParameterGroups(name: name).items.first(where: { $0.name == name }) else {
+            throw AWSError(code: AWSErrorCode.dbParameterGroupNotFound, message: "DBParameterGroup \(name) not found.", statusCode: 404,
+                           requestID: nil, operation: "rds:DescribeDBParameterGroups")
+        }
+        return group
+    }
+
+    /// `DeleteDBParameterGroup`.
+    public func deleteDBParameterGroup(name: String) async throws {
+        try RDS.require(name, "DBParameterGroupName", "DeleteDBParameterGroup")
+        var p = QueryParameters()
+        p.set("DBParameterGroupName", name)
+        _ = try await call("DeleteDBParameterGroup", p, idempotent: false)
+    }
+
+    // MARK: Subnet groups
+
+    public struct DBSubnetGroup: Sendable, Equatable {
+        public var name: String
+        public var description: String
+        public var vpcID: String?
+        public var status: String?
+        public var subnetIDs: [String]
+        public var arn: String?
+        init(_ n: XMLNode) {
+            name = n.string("DBSubnetGroupName") ?? ""
+            description = n.string("DBSubnetGroupDescription") ?? ""
+            vpcID = n.string("VpcId")
+            status = n.string("SubnetGroupStatus")
+            subnetIDs = n.list("Subnets").compactMap { $0.string("SubnetIdentifier") }
+            arn = n.string("DBSubnetGroupArn")
+        }
+    }
+
+    /// `CreateDBSubnetGroup`.
+    public func createDBSubnetGroup(name: String, description: String, subnetIDs: [String], tags: [AWSTag] = []) async throws -> DBSubnetGroup {
+        try RDS.require(name, "DBSubnetGroupName", "CreateDBSubnetGroup")
+        var p = QueryParameters()
+        p.set("DBSubnetGroupName", name)
+        p.set("DBSubnetGroupDescription", description)
+        p.setList("SubnetIds.SubnetIdentifier", subnetIDs)
+        p.setTags("Tags.Tag", tags)
+        let r = try await call("CreateDBSubnetGroup", p, idempotent: false)
+        return DBSubnetGroup(r.node("DBSubnetGroup") ?? r)
+    }
+
+    /// `DescribeDBSubnetGroups`, one page.
+    public func describeDBSubnetGroups(name: String? = nil, maxRecords: Int? = nil, marker: String? = nil) async throws -> AWSPage<DBSubnetGroup> {
+        var p = QueryParameters()
+        p.set("DBSubnetGroupName", name)
+        p.set("MaxRecords", maxRecords)
+        p.set("Marker", marker)
+        let r = try await call("DescribeDBSubnetGroups", p, idempotent: true)
+        return AWSPage(items: r.list("DBSubnetGroups").map(DBSubnetGroup.init), nextToken: r.string("Marker"))
+    }
+
+    /// `DeleteDBSubnetGroup`.
+    public func deleteDBSubnetGroup(name: String) async throws {
+        try RDS.require(name, "DBSubnetGroupName", "DeleteDBSubnetGroup")
+        var p = QueryParameters()
+        p.set("DBSubnetGroupName", name)
+        _ = try await call("DeleteDBSubnetGroup", p, idempotent: false)
+    }
+
+    // MARK: Instances
+
+    public struct DBInstance: Sendable, Equatable {
+        public var identifier: String
+        public var status: String
+        public var arn: String?
+        public var engine: String?
+        public var engineVersion: String?
+        public var instanceClass: String?
+        public var availabilityZone: String?
+        public var secondaryAvailabilityZone: String?
+        public var multiAZ: Bool
+        public var endpointAddress: String?
+        public var endpointPort: Int?
+        public var readReplicaSourceDBInstanceIdentifier: String?
+        public var readReplicaDBInstanceIdentifiers: [String]
+        public var deletionProtection: Bool
+        public var storageEncrypted: Bool
+        public var backupRetentionPeriod: Int?
+        public var dbSubnetGroupName: String?
+        /// Parameter group names with their apply status.
+        public var parameterGroups: [(name: String, status: String)]
+        public var tags: [AWSTag]
+        public var dbiResourceID: String?
+
+        init(_ n: XMLNode) {
+            identifier = n.string("DBInstanceIdentifier") ?? ""
+            status = n.string("DBInstanceStatus") ?? ""
+            arn = n.string("DBInstanceArn")
+            engine = n.string("Engine")
+            engineVersion = n.string("EngineVersion")
+            instanceClass = n.string("DBInstanceClass")
+            availabilityZone = n.string("AvailabilityZone")
+            secondaryAvailabilityZone = n.string("SecondaryAvailabilityZone")
+            multiAZ = n.bool("MultiAZ") ?? false
+            endpointAddress = n.string("Endpoint/Address")
+            endpointPort = n.int("Endpoint/Port")
+            readReplicaSourceDBInstanceIdentifier = n.string("ReadReplicaSourceDBInstanceIdentifier")
+            readReplicaDBInstanceIdentifiers = n.list("ReadReplicaDBInstanceIdentifiers").map(\.text)
+            deletionProtection = n.bool("DeletionProtection") ?? false
+            storageEncrypted = n.bool("StorageEncrypted") ?? false
+            backupRetentionPeriod = n.int("BackupRetentionPeriod")
+            dbSubnetGroupName = n.string("DBSubnetGroup/DBSubnetGroupName")
+            parameterGroups = n.list("DBParameterGroups").map { ($0.string("DBParameterGroupName") ?? "", $0.string("ParameterApplyStatus") ?? "") }
+            tags = n.list("TagList").map(AWSTag.decode)
+            dbiResourceID = n.string("DbiResourceId")
+        }
+
+        public static func == (a: DBInstance, b: DBInstance) -> Bool {
+            a.identifier == b.identifier && a.status == b.status && a.arn == b.arn && a.availabilityZone == b.availabilityZone
+                && a.secondaryAvailabilityZone == b.secondaryAvailabilityZone && a.multiAZ == b.multiAZ
+                && a.readReplicaSourceDBInstanceIdentifier == b.readReplicaSourceDBInstanceIdentifier
+                && a.readReplicaDBInstanceIdentifiers == b.readReplicaDBInstanceIdentifiers && a.deletionProtection == b.deletionProtection
+                && a.tags == b.tags && a.parameterGroups.map(\.name) == b.parameterGroups.map(\.name)
+        }
+    }
+
+    /// Fields of `CreateDBInstance` used by the runbooks.
+    public struct CreateDBInstanceRequest: Sendable {
+        public var identifier: String
+        public var instanceClass: String
+        public var engine: String
+        public var engineVersion: String?
+        public var masterUsername: String?
+        /// Sent to AWS only; never logged.
+        public var masterUserPassword: String?
+        public var manageMasterUserPassword: Bool?
+        public var allocatedStorage: Int?
+        public var storageType: String?
+        public var storageEncrypted: Bool?
+        public var multiAZ: Bool?
+        public var dbSubnetGroupName: String?
+        public var vpcSecurityGroupIDs: [String]?
+        public var dbParameterGroupName: String?
+        public var backupRetentionPeriod: Int?
+        public var preferredBackupWindow: String?
+        public var preferredMaintenanceWindow: String?
+        public var enablePerformanceInsights: Bool?
+        public var performanceInsightsRetentionPeriod: Int?
+        public var monitoringInterval: Int?
+        public var monitoringRoleARN: String?
+        public var deletionProtection: Bool?
+        public var publiclyAccessible: Bool?
+        public var availabilityZone: String?
+        public var tags: [AWSTag]
+        public init(identifier: String, instanceClass: String, engine: String, tags: [AWSTag] = []) {
+            self.identifier = identifier
+            self.instanceClass = instanceClass
+            self.engine = engine
+            self.tags = tags
+        }
+    }
+
+    /// `CreateDBInstance`. Not idempotent: a replay answers `DBInstanceAlreadyExists`.
+    public func createDBInstance(_ r: CreateDBInstanceRequest) async throws -> DBInstance {
+        try RDS.require(r.identifier, "DBInstanceIdentifier", "CreateDBInstance")
+        var p = QueryParameters()
+        p.set("DBInstanceIdentifier", r.identifier)
+        p.set("DBInstanceClass", r.instanceClass)
+        p.set("Engine", r.engine)
+        p.set("EngineVersion", r.engineVersion)
+        p.set("MasterUsername", r.masterUsername)
+        p.set("MasterUserPassword", r.masterUserPassword)
+        p.set("ManageMasterUserPassword", r.manageMasterUserPassword)
+        p.set("AllocatedStorage", r.allocatedStorage)
+        p.set("StorageType", r.storageType)
+        p.set("StorageEncrypted", r.storageEncrypted)
+        p.set("MultiAZ", r.multiAZ)
+        p.set("DBSubnetGroupName", r.dbSubnetGroupName)
+        p.setList("VpcSecurityGroupIds.VpcSecurityGroupId", r.vpcSecurityGroupIDs)
+        p.set("DBParameterGroupName", r.dbParameterGroupName)
+        p.set("BackupRetentionPeriod", r.backupRetentionPeriod)
+        p.set("PreferredBackupWindow", r.preferredBackupWindow)
+        p.set("PreferredMaintenanceWindow", r.preferredMaintenanceWindow)
+        p.set("EnablePerformanceInsights", r.enablePerformanceInsights)
+        p.set("PerformanceInsightsRetentionPeriod", r.performanceInsightsRetentionPeriod)
+        p.set("MonitoringInterval", r.monitoringInterval)
+        p.set("MonitoringRoleArn", r.monitoringRoleARN)
+        p.set("DeletionProtection", r.deletionProtection)
+        p.set("PubliclyAccessible", r.publiclyAccessible)
+        p.set("AvailabilityZone", r.availabilityZone)
+        p.setTags("Tags.Tag", r.tags)
+        let x = try await call("CreateDBInstance", p, idempotent: false)
+        return DBInstance(x.node("DBInstance") ?? x)
+    }
+
+    /// Fields of `CreateDBInstanceReadReplica`; for a cross-region replica call it in the target
+    /// region with the source's ARN and `sourceRegion`.
+    public struct CreateDBInstanceReadReplicaRequest: Sendable {
+        public var identifier: String
+        public var sourceDBInstanceIdentifier: String
+        public var sourceRegion: String?
+        public var instanceClass: String?
+        public var storageEncrypted: Bool?
+        public var kmsKeyID: String?
+        public var multiAZ: Bool?
+        public var dbSubnetGroupName: String?
+        public var vpcSecurityGroupIDs: [String]?
+        public var dbParameterGroupName: String?
+        public var enablePerformanceInsights: Bool?
+        public var performanceInsightsRetentionPeriod: Int?
+        public var monitoringInterval: Int?
+        public var monitoringRoleARN: String?
+        public var deletionProtection: Bool?
+        public var tags: [AWSTag]
+        public init(identifier: String, sourceDBInstanceIdentifier: String, sourceRegion: String? = nil, tags: [AWSTag] = []) {
+            self.identifier = identifier
+            self.sourceDBInstanceIdentifier = sourceDBInstanceIdentifier
+            self.sourceRegion = sourceRegion
+            self.tags = tags
+        }
+    }
+
+    /// `CreateDBInstanceReadReplica`. Not idempotent.
+    public func createDBInstanceReadReplica(_ r: CreateDBInstanceReadReplicaRequest) async throws -> DBInstance {
+        try RDS.require(r.identifier, "DBInstanceIdentifier", "CreateDBInstanceReadReplica")
+        try RDS.require(r.sourceDBInstanceIdentifier, "SourceDBInstanceIdentifier", "CreateDBInstanceReadReplica")
+        var p = QueryParameters()
+        p.set("DBInstanceIdentifier", r.identifier)
+        p.set("SourceDBInstanceIdentifier", r.sourceDBInstanceIdentifier)
+        p.set("SourceRegion", r.sourceRegion)
+        p.set("DBInstanceClass", r.instanceClass)
+        p.set("StorageEncrypted", r.storageEncrypted)
+        p.set("KmsKeyId", r.kmsKeyID)
+        p.set("MultiAZ", r.multiAZ)
+        p.set("DBSubnetGroupName", r.dbSubnetGroupName)
+        p.setList("VpcSecurityGroupIds.VpcSecurityGroupId", r.vpcSecurityGroupIDs)
+        p.set("DBParameterGroupName", r.dbParameterGroupName)
+        p.set("EnablePerformanceInsights", r.enablePerformanceInsights)
+        p.set("PerformanceInsightsRetentionPeriod", r.performanceInsightsRetentionPeriod)
+        p.set("MonitoringInterval", r.monitoringInterval)
+        p.set("MonitoringRoleArn", r.monitoringRoleARN)
+        p.set("DeletionProtection", r.deletionProtection)
+        p.setTags("Tags.Tag", r.tags)
+        let x = try await call("CreateDBInstanceReadReplica", p, idempotent: false)
+        return DBInstance(x.node("DBInstance") ?? x)
+    }
+
+    /// `DescribeDBInstances`, one page (identifier may be a name or an ARN).
+    public func describeDBInstances(identifier: String? = nil, maxRecords: Int? = nil, marker: String? = nil) async throws -> AWSPage<DBInstance> {
+        var p = QueryParameters()
+        p.set("DBInstanceIdentifier", identifier)
+        p.set("MaxRecords", maxRecords)
+        p.set("Marker", marker)
+        let r = try await call("DescribeDBInstances", p, idempotent: true)
+        return AWSPage(items: r.list("DBInstances").map(DBInstance.init), nextToken: r.string("Marker"))
+    }
+
+    /// One instance; throws `DBInstanceNotFound` if absent.
+    public func describeDBInstance(identifier: String) async throws -> DBInstance {
+        try RDS.require(identifier, "DBInstanceIdentifier", "DescribeDBInstances")
+        guard let first = try await describeDBInstances(identifier: identifier).items.first else {
+            throw AWSError(code: AWSErrorCode.dbInstanceNotFound, message: "DBInstance \(identifier) not found.", statusCode: 404, requestID: nil, operation: "rds:DescribeDBInstances")
+        }
+        return first
+    }
+
+    /// Fields of `ModifyDBInstance` used by the runbooks.
+    public struct ModifyDBInstanceRequest: Sendable {
+        public var identifier: String
+        public var applyImmediately: Bool?
+        public var deletionProtection: Bool?
+        public var backupRetentionPeriod: Int?
+        public var multiAZ: Bool?
+        public var instanceClass: String?
+        public var dbParameterGroupName: String?
+        public var monitoringInterval: Int?
+        public var monitoringRoleARN: String?
+        public var enablePerformanceInsights: Bool?
+        public init(identifier: String, applyImmediately: Bool? = nil, deletionProtection: Bool? = nil) {
+            self.identifier = identifier
+            self.applyImmediately = applyImmediately
+            self.deletionProtection = deletionProtection
+        }
+    }
+
+    /// `ModifyDBInstance`. Idempotent: applying the same settings twice has the same result.
+    public func modifyDBInstance(_ r: ModifyDBInstanceRequest) async throws -> DBInstance {
+        try RDS.require(r.identifier, "DBInstanceIdentifier", "ModifyDBInstance")
+        var p = QueryParameters()
+        p.set("DBInstanceIdentifier", r.identifier)
+        p.set("ApplyImmediately", r.applyImmediately)
+        p.set("DeletionProtection", r.deletionProtection)
+        p.set("BackupRetentionPeriod", r.backupRetentionPeriod)
+        p.set("MultiAZ", r.multiAZ)
+        p.set("DBInstanceClass", r.instanceClass)
+        p.set("DBParameterGroupName", r.dbParameterGroupName)
+        p.set("MonitoringInterval", r.monitoringInterval)
+        p.set("MonitoringRoleArn", r.monitoringRoleARN)
+        p.set("EnablePerformanceInsights", r.enablePerformanceInsights)
+        let x = try await call("ModifyDBInstance", p, idempotent: true)
+        return DBInstance(x.node("DBInstance") ?? x)
+    }
+
+    /// `DeleteDBInstance`. Give either `skipFinalSnapshot: true` or a final snapshot identifier.
+    public func deleteDBInstance(identifier: String, skipFinalSnapshot: Bool, finalDBSnapshotIdentifier: String? = nil,
+                                 deleteAutomatedBackups: Bool? = nil) async throws -> DBInstance {
+        try RDS.require(identifier, "DBInstanceIdentifier", "DeleteDBInstance")
+        if !skipFinalSnapshot && (finalDBSnapshotIdentifier ?? "").isEmpty {
+            throw AWSValidationError(operation: "rds:DeleteDBInstance", message: "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is true")
+        }
+        var p = QueryParameters()
+        p.set("DBInstanceIdentifier", identifier)
+        p.set("SkipFinalSnapshot", skipFinalSnapshot)
+        p.set("FinalDBSnapshotIdentifier", finalDBSnapshotIdentifier)
+        p.set("DeleteAutomatedBackups", deleteAutomatedBackups)
+        let x = try await call("DeleteDBInstance", p, idempotent: false)
+        return DBInstance(x.node("DBInstance") ?? x)
+    }
+
+    /// `RebootDBInstance`; `forceFailover` fails a Multi-AZ instance over to its standby.
+    public func rebootDBInstance(identifier: String, forceFailover: Bool? = nil) async throws -> DBInstance {
+        try RDS.require(identifier, "DBInstanceIdentifier", "RebootDBInstance")
+        var p = QueryParameters()
+        p.set("DBInstanceIdentifier", identifier)
+        p.set("ForceFailover", forceFailover)
+        let x = try await call("RebootDBInstance", p, idempotent: false)
+        return DBInstance(x.node("DBInstance") ?? x)
+    }
+
+    /// `PromoteReadReplica`.
+    public func promoteReadReplica(identifier: String, backupRetentionPeriod: Int? = nil, preferredBackupWindow: String? = nil) async throws -> DBInstance {
+        try RDS.require(identifier, "DBInstanceIdentifier", "PromoteReadReplica")
+        var p = QueryParameters()
+        p.set("DBInstanceIdentifier", identifier)
+        p.set("BackupRetentionPeriod", backupRetentionPeriod)
+        p.set("PreferredBackupWindow", preferredBackupWindow)
+        let x = try await call("PromoteReadReplica", p, idempotent: false)
+        return DBInstance(x.node("DBInstance") ?? x)
+    }
+
+    // MARK: Snapshots
+
+    public struct DBSnapshot: Sendable, Equatable {
+        public var identifier: String
+        public var instanceIdentifier: String
+        public var status: String
+        public var arn: String?
+        public var snapshotType: String?
+        public var engine: String?
+        public var createdAt: Date?
+        init(_ n: XMLNode) {
+            identifier = n.string("DBSnapshotIdentifier") ?? ""
+            instanceIdentifier = n.string("DBInstanceIdentifier") ?? ""
+            status = n.string("Status") ?? ""
+            arn = n.string("DBSnapshotArn")
+            snapshotType = n.string("SnapshotType")
+            engine = n.string("Engine")
+            createdAt = n.date("SnapshotCreateTime")
+        }
+    }
+
+    /// `CreateDBSnapshot`.
+    public func createDBSnapshot(snapshotIdentifier: String, instanceIdentifier: String, tags: [AWSTag] = []) async throws -> DBSnapshot {
+        try RDS.require(snapshotIdentifier, "DBSnapshotIdentifier", "CreateDBSnapshot")
+        var p = QueryParameters()
+        p.set("DBSnapshotIdentifier", snapshotIdentifier)
+        p.set("DBInstanceIdentifier", instanceIdentifier)
+        p.setTags("Tags.Tag", tags)
+        let x = try await call("CreateDBSnapshot", p, idempotent: false)
+        return DBSnapshot(x.node("DBSnapshot") ?? x)
+    }
+
+    /// `DescribeDBSnapshots`, one page.
+    public func describeDBSnapshots(snapshotIdentifier: String? = nil, instanceIdentifier: String? = nil, snapshotType: String? = nil,
+                                    maxRecords: Int? = nil, marker: String? = nil) async throws -> AWSPage<DBSnapshot> {
+        var p = QueryParameters()
+        p.set("DBSnapshotIdentifier", snapshotIdentifier)
+        p.set("DBInstanceIdentifier", instanceIdentifier)
+        p.set("SnapshotType", snapshotType)
+        p.set("MaxRecords", maxRecords)
+        p.set("Marker", marker)
+        let r = try await call("DescribeDBSnapshots", p, idempotent: true)
+        return AWSPage(items: r.list("DBSnapshots").map(DBSnapshot.init), nextToken: r.string("Marker"))
+    }
+
+    /// `DeleteDBSnapshot`.
+    public func deleteDBSnapshot(snapshotIdentifier: String) async throws -> DBSnapshot {
+        try RDS.require(snapshotIdentifier, "DBSnapshotIdentifier", "DeleteDBSnapshot")
+        var p = QueryParameters()
+        p.set("DBSnapshotIdentifier", snapshotIdentifier)
+        let x = try await call("DeleteDBSnapshot", p, idempotent: false)
+        return DBSnapshot(x.node("DBSnapshot") ?? x)
+    }
+
+    /// Fields of `RestoreDBInstanceFromDBSnapshot`.
+    public struct RestoreDBInstanceFromDBSnapshotRequest: Sendable {
+        public var identifier: String
+        public var snapshotIdentifier: String
+        public var instanceClass: String?
+        public var multiAZ: Bool?
+        public var dbSubnetGroupName: String?
+        public var dbParameterGroupName: String?
+        public var vpcSecurityGroupIDs: [String]?
+        public var deletionProtection: Bool?
+        public var tags: [AWSTag]
+        public init(identifier: String, snapshotIdentifier: String, tags: [AWSTag] = []) {
+            self.identifier = identifier
+            self.snapshotIdentifier = snapshotIdentifier
+            self.tags = tags
+        }
+    }
+
+    /// `RestoreDBInstanceFromDBSnapshot`.
+    public func restoreDBInstanceFromDBSnapshot(_ r: RestoreDBInstanceFromDBSnapshotRequest) async throws -> DBInstance {
+        try RDS.require(r.identifier, "DBInstanceIdentifier", "RestoreDBInstanceFromDBSnapshot")
+        try RDS.require(r.snapshotIdentifier, "DBSnapshotIdentifier", "RestoreDBInstanceFromDBSnapshot")
+        var p = QueryParameters()
+        p.set("DBInstanceIdentifier", r.identifier)
+        p.set("DBSnapshotIdentifier", r.snapshotIdentifier)
+        p.set("DBInstanceClass", r.instanceClass)
+        p.set("MultiAZ", r.multiAZ)
+        p.set("DBSubnetGroupName", r.dbSubnetGroupName)
+        p.set("DBParameterGroupName", r.dbParameterGroupName)
+        p.setList("VpcSecurityGroupIds.VpcSecurityGroupId", r.vpcSecurityGroupIDs)
+        p.set("DeletionProtection", r.deletionProtection)
+        p.setTags("Tags.Tag", r.tags)
+        let x = try await call("RestoreDBInstanceFromDBSnapshot", p, idempotent: false)
+        return DBInstance(x.node("DBInstance") ?? x)
+    }
+
+    // MARK: Tags
+
+    /// `AddTagsToResource` (resource by ARN). Idempotent.
+    public func addTagsToResource(arn: String, tags: [AWSTag]) async throws {
+        var p = QueryParameters()
+        p.set("ResourceName", arn)
+        p.setTags("Tags.Tag", tags)
+        _ = try await call("AddTagsToResource", p, idempotent: true)
+    }
+
+    /// `ListTagsForResource` (resource by ARN).
+    public func listTagsForResource(arn: String) async throws -> [AWSTag] {
+        var p = QueryParameters()
+        p.set("ResourceName", arn)
+        return try await call("ListTagsForResource", p, idempotent: true).list("TagList").map(AWSTag.decode)
+    }
+
+    /// `RemoveTagsFromResource`. Idempotent.
+    public func removeTagsFromResource(arn: String, tagKeys: [String]) async throws {
+        var p = QueryParameters()
+        p.set("ResourceName", arn)
+        p.setList("TagKeys.member", tagKeys)
+        _ = try await call("RemoveTagsFromResource", p, idempotent: true)
+    }
+
+    // MARK: Automated backups replication
+
+    public struct DBInstanceAutomatedBackup: Sendable, Equatable {
+        public var instanceIdentifier: String
+        public var arn: String?
+        public var status: String
+        public var region: String?
+        public var dbiResourceID: String?
+        public var backupRetentionPeriod: Int?
+        init(_ n: XMLNode) {
+            instanceIdentifier = n.string("DBInstanceIdentifier") ?? ""
+            arn = n.string("DBInstanceAutomatedBackupsArn")
+            status = n.string("Status") ?? ""
+            region = n.string("Region")
+            dbiResourceID = n.string("DbiResourceId")
+            backupRetentionPeriod = n.int("BackupRetentionPeriod")
+        }
+    }
+
+    /// `StartDBInstanceAutomatedBackupsReplication`, called in the destination region.
+    public func startDBInstanceAutomatedBackupsReplication(sourceDBInstanceARN: String, backupRetentionPeriod: Int? = nil,
+                                                           kmsKeyID: String? = nil) async throws -> DBInstanceAutomatedBackup {
+        try RDS.require(sourceDBInstanceARN, "SourceDBInstanceArn", "StartDBInstanceAutomatedBackupsReplication")
+        var p = QueryParameters()
+        p.set("SourceDBInstanceArn", sourceDBInstanceARN)
+        p.set("BackupRetentionPeriod", backupRetentionPeriod)
+        p.set("KmsKeyId", kmsKeyID)
+        let x = try await call("StartDBInstanceAutomatedBackupsReplication", p, idempotent: false)
+        return DBInstanceAutomatedBackup(x.node("DBInstanceAutomatedBackup") ?? x)
+    }
+
+    /// `StopDBInstanceAutomatedBackupsReplication`, called in the destination region.
+    public func stopDBInstanceAutomatedBackupsReplication(sourceDBInstanceARN: String) async throws -> DBInstanceAutomatedBackup {
+        try RDS.require(sourceDBInstanceARN, "SourceDBInstanceArn", "StopDBInstanceAutomatedBackupsReplication")
+        var p = QueryParameters()
+        p.set("SourceDBInstanceArn", sourceDBInstanceARN)
+        let x = try await call("StopDBInstanceAutomatedBackupsReplication", p, idempotent: false)
+        return DBInstanceAutomatedBackup(x.node("DBInstanceAutomatedBackup") ?? x)
+    }
+
+    /// `DescribeDBInstanceAutomatedBackups`, one page.
+    public func describeDBInstanceAutomatedBackups(instanceIdentifier: String? = nil, maxRecords: Int? = nil, marker: String? = nil) async throws -> AWSPage<DBInstanceAutomatedBackup> {
+        var p = QueryParameters()
+        p.set("DBInstanceIdentifier", instanceIdentifier)
+        p.set("MaxRecords", maxRecords)
+        p.set("Marker", marker)
+        let r = try await call("DescribeDBInstanceAutomatedBackups", p, idempotent: true)
+        return AWSPage(items: r.list("DBInstanceAutomatedBackups").map(DBInstanceAutomatedBackup.init), nextToken: r.string("Marker"))
+    }
+}
