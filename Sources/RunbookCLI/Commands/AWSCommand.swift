@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RunbookAWS
 
 struct AWSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,7 +13,39 @@ struct AWSCommand: AsyncParsableCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
-            throw CLIExit(1, "not wired yet")
+            let configuration: AWSConfiguration
+            do {
+                configuration = try AWSConfiguration.resolve(environment: ProcessInfo.processInfo.environment)
+            } catch {
+                throw CLIExit.usage("\(error)")
+            }
+            let client = AWSClient(configuration: configuration)
+            let result: Result<AWSIdentity, any Error>
+            do {
+                result = .success(try await client.whoami(region: region))
+            } catch {
+                result = .failure(error)
+            }
+            try? await client.shutdown()
+            let identity: AWSIdentity
+            switch result {
+            case .success(let value): identity = value
+            case .failure(let error as AWSConfigurationError): throw CLIExit.usage("\(error)")
+            case .failure(let error): throw CLIExit(ExitCodes.failed, "sts:GetCallerIdentity failed: \(error)")
+            }
+            if json {
+                Terminal.out(JSONOutput.render([
+                    "account": identity.account, "arn": identity.arn, "user_id": identity.userID,
+                    "region": identity.region, "endpoint": identity.endpoint, "credentials": identity.credentialSource,
+                ]))
+                return
+            }
+            Terminal.out("account      \(identity.account)")
+            Terminal.out("arn          \(identity.arn)")
+            Terminal.out("user id      \(identity.userID)")
+            Terminal.out("region       \(identity.region)")
+            Terminal.out("endpoint     \(identity.endpoint)")
+            Terminal.out("credentials  \(identity.credentialSource)")
         }
     }
 }
