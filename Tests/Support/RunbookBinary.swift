@@ -42,6 +42,12 @@ public struct CommandResult: Sendable {
     public var exitCode: Int32
     public var stdout: String
     public var stderr: String
+
+    public init(exitCode: Int32, stdout: String, stderr: String) {
+        self.exitCode = exitCode
+        self.stdout = stdout
+        self.stderr = stderr
+    }
 }
 
 /// Runs the `runbook` binary (or any program) with arguments and environment, as a user would.
