@@ -438,4 +438,19 @@ import Testing
         edited.parameters["extra"] = "x"
         #expect(AuditChain.verify(run: edited, events: events)?.reason.contains("parameters") == true)
     }
+
+    @Test func aPassedRunDeadlineFailsTheRunAndRollsBack() async throws {
+        let h = EngineHarness()
+        let definition = try h.definition("""
+            name: test
+            steps:
+              - { id: a, action: note, with: { key: a } }
+              - { id: slow, needs: [a], action: hang, with: { duration: 30s } }
+            """)
+        let options = RunOptions(deadlineAt: h.clock.now() + 300, workingDirectory: "/tmp")
+        let outcome = try await h.engine.start(definition: definition, parameters: [:], options: options)
+        #expect(outcome.run.status == .rolledBack)
+        #expect(outcome.run.message?.contains("deadline passed") == true)
+        #expect(h.log.all.last == "undo:a")
+    }
 }

@@ -145,14 +145,27 @@ final class ProgressPrinter: @unchecked Sendable {
         }
     }
 
+    static var columns: Int {
+        var size = winsize()
+        if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        return 100
+    }
+
     private func redraw() {
         var lines: [String] = []
         let width = order.map(\.count).max() ?? 10
         for id in order {
             let state = states[id] ?? ("pending", "")
-            lines.append(" \(symbol(state.status)) \(id.padding(toLength: width, withPad: " ", startingAt: 0))  \(state.status)")
+            var line = " \(symbol(state.status)) \(id.padding(toLength: width, withPad: " ", startingAt: 0))  \(state.status.padding(toLength: 19, withPad: " ", startingAt: 0))"
+            if !state.note.isEmpty, state.status != "succeeded" {
+                let room = max(10, Self.columns - width - 26)
+                let note = state.note.count > room ? String(state.note.prefix(room - 1)) + "…" : state.note
+                line += " " + Terminal.color(note, "90")
+            }
+            lines.append(line)
         }
-        lines.append(Terminal.color("   \(lastLine)", "90"))
+        let room = max(10, Self.columns - 4)
+        lines.append(Terminal.color("   " + (lastLine.count > room ? String(lastLine.prefix(room - 1)) + "…" : lastLine), "90"))
         var out = ""
         if drawnLines > 0 { out += "\u{1B}[\(drawnLines)A" }
         for line in lines { out += "\u{1B}[2K" + line + "\n" }
