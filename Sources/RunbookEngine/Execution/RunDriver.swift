@@ -65,6 +65,8 @@ final class RunDriver {
     private let dependents: [String: [String]]
     private var outputsByStep: [String: [String: String]] = [:]
     private var nextCompletionOrder: Int
+    /// Step results, cancel requests, deadline and lease signals, for the forward loop.
+    let mailbox = Mailbox<DriverMessage>()
 
     init(env: EngineEnvironment, definition: RunbookDefinition, run: RunRecord, steps: [StepRecord], lease: Lease, parameters: [String: String]) {
         self.env = env
@@ -116,7 +118,7 @@ final class RunDriver {
 
     /// Run steps until the run succeeds, pauses, stops or fails; returns the status it ended in.
     func forward(resumeNote: [NewEvent] = []) async throws -> RunStatus {
-        let mailbox = Mailbox<DriverMessage>()
+        let mailbox = self.mailbox
         var pending = RunChanges(events: resumeNote)
         var running: Set<String> = []
         var failure: String?
@@ -154,9 +156,6 @@ final class RunDriver {
 
         let deadline = run.options.deadlineAt
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { [env, lease] in
-                await Self.heartbeat(env: env, lease: lease, mailbox: mailbox)
-            }
             if let deadline {
                 group.addTask { [env] in
                     let wait = deadline - env.clock.now()
@@ -381,7 +380,9 @@ final class RunDriver {
             budgetStart: record.status == .waiting ? record.attempts : record.attempts)
     }
 
-    private static func heartbeat(env: EngineEnvironment, lease: Lease, mailbox: Mailbox<DriverMessage>) async {
+    /// Refresh the lease until cancelled (the whole time the driver holds it, rollback included); report
+    /// cancel requests and a lost lease through the mailbox.
+    static func heartbeat(env: EngineEnvironment, lease: Lease, mailbox: Mailbox<DriverMessage>) async {
         while !Task.isCancelled {
             do {
                 try await Task.sleep(for: env.heartbeatInterval)

@@ -241,6 +241,10 @@ public struct RunEngine: Sendable {
     /// Run `body`, then release the lease and report the run as stored.
     private func drive(_ driver: RunDriver, _ body: (RunDriver) async throws -> RunStatus) async throws -> RunOutcome {
         let env = environment
+        let heartbeat = Task { [lease = driver.lease, mailbox = driver.mailbox] in
+            await RunDriver.heartbeat(env: env, lease: lease, mailbox: mailbox)
+        }
+        defer { heartbeat.cancel() }
         do {
             _ = try await body(driver)
         } catch let halt as EngineHalt {
