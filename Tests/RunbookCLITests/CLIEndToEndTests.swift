@@ -304,4 +304,29 @@ private let killableRunbook = """
         #expect((export["run"] as? [String: Any])?["definition"] as? String == (try String(contentsOfFile: ws.runbooks + "/diamond.yaml", encoding: .utf8)))
         #expect((export["verification"] as? [String: Any])?["intact"] as? Bool == true)
     }
+
+    @Test func cancelFromAnotherTerminalStopsTheDriverAndRollsBack() async throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        try ws.write(runbook: "cancellable", """
+            name: cancellable
+            steps:
+              - id: made
+                action: shell
+                with: { run: 'echo made >> log' }
+                compensate: { action: shell, with: { run: 'echo unmade >> log' } }
+              - { id: long, needs: [made], action: shell, with: { run: 'echo waiting >> log; sleep 60' } }
+            """)
+        let driver = try ws.start(["run", "cancellable"])
+        #expect(try await eventually { ws.lines("log").contains("waiting") })
+        let id = try #require(CommandResult(exitCode: 0, stdout: driver.stdout, stderr: "").runID)
+        let cancel = try ws.runbook(["cancel", id])
+        #expect(cancel.exitCode == 0, "\(cancel.stderr)")
+        #expect(cancel.stdout.contains("to stop and roll back"))
+        driver.process.waitUntilExit()
+        #expect(driver.process.terminationStatus == 1)
+        #expect(ws.lines("log") == ["made", "waiting", "unmade"])
+        let runs = try ws.runbook(["runs", "--json"])
+        #expect(runs.stdout.contains("\"status\" : \"cancelled\""))
+    }
 }

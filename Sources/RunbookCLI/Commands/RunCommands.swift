@@ -48,27 +48,41 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
+/// The arguments shared by the commands that act on a stored run.
+struct StoredRunOptions: ParsableArguments {
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The run id (or a unique prefix).") var runID: String
+    @Option(name: .customLong("param"), help: ArgumentHelp("A secret parameter's value again (secrets are never stored).", valueName: "name=value")) var params: [String] = []
+    @Flag(help: "Print one JSON object at the end instead of progress.") var json = false
+
+    /// Load the run, build an engine that prints progress, run `body` under Ctrl-C handling.
+    func drive(noteChanges: Bool = false, _ body: @escaping @Sendable (RunEngine, RunContext) async throws -> RunOutcome?) async throws -> (RunOutcome?, RunContext, SQLiteRunStore) {
+        let store = try global.openStore(create: false)
+        let context = try await RunContext.load(runID, store: store, global: global, params: params)
+        if noteChanges && !json { context.noteDefinitionChange() }
+        let printer = ProgressPrinter(stepIDs: context.stepIDs, quiet: json)
+        let engine = global.engine(store: store, progress: printer.handle)
+        let outcome = try await Interruptible.run { try await body(engine, context) }
+        return (outcome, context, store)
+    }
+}
+
 struct ResumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resume", abstract: "Continue an interrupted run where it stopped.",
         discussion: "Uses the definition and parameters stored with the run. Secret parameters must be given again.")
 
-    @OptionGroup var global: GlobalOptions
-    @Argument(help: "The run id (or a unique prefix).") var runID: String
-    @Option(name: .customLong("param"), help: ArgumentHelp("A secret parameter's value again (never stored).", valueName: "name=value")) var params: [String] = []
-    @Flag(help: "Print one JSON object at the end instead of progress.") var json = false
+    @OptionGroup var options: StoredRunOptions
 
     func run() async throws {
-        let store = try global.openStore(create: false)
-        let context = try await RunContext.load(runID, store: store, global: global, params: params)
-        if !json { context.noteDefinitionChange() }
-        let printer = ProgressPrinter(stepIDs: context.stepIDs, quiet: json)
-        let engine = global.engine(store: store, progress: printer.handle)
-        let outcome = try await Interruptible.run { try await engine.resume(runID: context.run.id, secrets: context.secrets) }
-        if outcome.alreadyFinished && !json {
+        let (result, _, _) = try await options.drive(noteChanges: true) { engine, context in
+            try await engine.resume(runID: context.run.id, secrets: context.secrets)
+        }
+        guard let outcome = result else { return }
+        if outcome.alreadyFinished && !options.json {
             Terminal.out("run \(outcome.run.id) already finished (\(outcome.run.status.rawValue)); nothing to do")
         }
-        try RunReport.finish(outcome, json: json)
+        try RunReport.finish(outcome, json: options.json)
     }
 }
 
@@ -76,21 +90,17 @@ struct RollbackCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollback", abstract: "Undo what a run did, in reverse order (also retries a failed rollback).")
 
-    @OptionGroup var global: GlobalOptions
-    @Argument(help: "The run id (or a unique prefix).") var runID: String
-    @Option(name: .customLong("param"), help: ArgumentHelp("A secret parameter's value again.", valueName: "name=value")) var params: [String] = []
-    @Flag(help: "Print one JSON object at the end instead of progress.") var json = false
+    @OptionGroup var options: StoredRunOptions
 
     func run() async throws {
-        let store = try global.openStore(create: false)
-        let context = try await RunContext.load(runID, store: store, global: global, params: params)
-        let printer = ProgressPrinter(stepIDs: context.stepIDs, quiet: json)
-        let engine = global.engine(store: store, progress: printer.handle)
-        let outcome = try await Interruptible.run { try await engine.rollback(runID: context.run.id, secrets: context.secrets) }
-        if outcome.alreadyFinished && !json {
+        let (result, _, _) = try await options.drive { engine, context in
+            try await engine.rollback(runID: context.run.id, secrets: context.secrets)
+        }
+        guard let outcome = result else { return }
+        if outcome.alreadyFinished && !options.json {
             Terminal.out("run \(outcome.run.id) is already \(outcome.run.status.rawValue); nothing to undo")
         }
-        try RunReport.finish(outcome, json: json)
+        try RunReport.finish(outcome, json: options.json)
     }
 }
 
@@ -98,19 +108,16 @@ struct ApproveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "approve", abstract: "Approve a step's gate (recorded with who approved), then continue the run.")
 
-    @OptionGroup var global: GlobalOptions
-    @Argument(help: "The run id (or a unique prefix).") var runID: String
+    @OptionGroup var options: StoredRunOptions
     @Argument(help: "The step to approve.") var step: String
-    @Option(name: .customLong("param"), help: ArgumentHelp("A secret parameter's value again.", valueName: "name=value")) var params: [String] = []
-    @Flag(help: "Print one JSON object at the end instead of progress.") var json = false
 
     func run() async throws {
-        let store = try global.openStore(create: false)
-        let context = try await RunContext.load(runID, store: store, global: global, params: params)
-        let printer = ProgressPrinter(stepIDs: context.stepIDs, quiet: json)
-        let engine = global.engine(store: store, progress: printer.handle)
-        let outcome = try await Interruptible.run { try await engine.approve(runID: context.run.id, stepID: step, secrets: context.secrets) }
-        try RunReport.finish(outcome, json: json)
+        let step = self.step
+        let (result, _, _) = try await options.drive { engine, context in
+            try await engine.approve(runID: context.run.id, stepID: step, secrets: context.secrets)
+        }
+        guard let outcome = result else { return }
+        try RunReport.finish(outcome, json: options.json)
     }
 }
 
@@ -119,22 +126,18 @@ struct CancelCommand: AsyncParsableCommand {
         commandName: "cancel", abstract: "Stop a run and roll it back.",
         discussion: "When another process is driving the run, it is asked to stop and roll back.")
 
-    @OptionGroup var global: GlobalOptions
-    @Argument(help: "The run id (or a unique prefix).") var runID: String
-    @Option(name: .customLong("param"), help: ArgumentHelp("A secret parameter's value again.", valueName: "name=value")) var params: [String] = []
-    @Flag(help: "Print one JSON object at the end instead of progress.") var json = false
+    @OptionGroup var options: StoredRunOptions
 
     func run() async throws {
-        let store = try global.openStore(create: false)
-        let context = try await RunContext.load(runID, store: store, global: global, params: params)
-        let printer = ProgressPrinter(stepIDs: context.stepIDs, quiet: json)
-        let engine = global.engine(store: store, progress: printer.handle)
-        guard let outcome = try await Interruptible.run({ try await engine.cancel(runID: context.run.id, secrets: context.secrets) }) else {
+        let (result, context, store) = try await options.drive { engine, context in
+            try await engine.cancel(runID: context.run.id, secrets: context.secrets)
+        }
+        guard let outcome = result else {
             let holder = try await store.lease(runID: context.run.id)?.holder.description ?? "another process"
             Terminal.out("asked \(holder), which is driving run \(context.run.id), to stop and roll back")
             return
         }
-        try RunReport.finish(outcome, json: json)
+        try RunReport.finish(outcome, json: options.json)
     }
 }
 

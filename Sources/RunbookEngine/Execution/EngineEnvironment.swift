@@ -67,7 +67,7 @@ public struct EngineEnvironment: Sendable {
         progress: @escaping @Sendable (ProgressEvent) -> Void = { _ in },
         checkpointHook: (@Sendable (Checkpoint) throws -> Void)? = nil,
         parseDefinition: @escaping @Sendable (String, String) throws -> RunbookDefinition,
-        leaseStaleAfter: Int64 = 30_000, heartbeatInterval: Duration = .seconds(5)
+        leaseStaleAfter: Int64 = 30_000, heartbeatInterval: Duration = .seconds(2)
     ) {
         self.store = store
         self.registry = registry
