@@ -259,7 +259,7 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
                     runID: runID, stepID: row.text(0), status: StepStatus(rawValue: row.text(1)) ?? .pending,
                     attempts: Int(row.int(2)), polls: Int(row.int(3)), compensationAttempts: Int(row.int(4)),
                     startedAt: row.optionalInt(5), finishedAt: row.optionalInt(6),
-                    outputs: JSONText.decode([String: String].self, row.text(7)) ?? [:], error: row.optionalText(8),
+                    outputs: JSONText.decodeMap(row.text(7)), error: row.optionalText(8),
                     completionOrder: row.optionalInt(9).map(Int.init), waiterDeadline: row.optionalInt(10),
                     approvedBy: row.optionalText(11))
             }
@@ -301,7 +301,7 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
     private static func decodeEvent(_ row: SQLiteStatement) -> AuditEvent {
         AuditEvent(
             seq: row.int(0), runID: row.text(1), stepID: row.optionalText(2), attempt: row.optionalInt(3).map(Int.init),
-            kind: row.text(4), detail: JSONText.decode([String: String].self, row.text(5)) ?? [:], at: row.int(6),
+            kind: row.text(4), detail: JSONText.decodeMap(row.text(5)), at: row.int(6),
             actor: JSONText.decode(ActorIdentity.self, row.text(7)) ?? ActorIdentity(user: "?", host: "?", pid: 0),
             previousHash: row.text(8), hash: row.text(9))
     }
@@ -392,6 +392,17 @@ enum JSONText {
 
     static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? {
         try? JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+
+    /// A string map (outputs, details): JSONSerialization is several times faster than JSONDecoder here,
+    /// which matters when a resume reads thousands of rows.
+    static func decodeMap(_ text: String) -> [String: String] {
+        if text == "{}" { return [:] }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { return [:] }
+        var map: [String: String] = [:]
+        map.reserveCapacity(object.count)
+        for (key, value) in object { map[key] = value as? String ?? "\(value)" }
+        return map
     }
 }
 

@@ -36,6 +36,8 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
 /// before the engine goes on, so a run killed at any moment resumes where it was.
 public struct RunEngine: Sendable {
     public let environment: EngineEnvironment
+    /// Stored definitions already parsed, by hash: a definition is parsed once per engine, not per call.
+    private let parsed = DefinitionCache()
 
     public init(environment: EngineEnvironment) {
         self.environment = environment
@@ -195,8 +197,11 @@ public struct RunEngine: Sendable {
     }
 
     private func parse(_ run: RunRecord) throws -> RunbookDefinition {
+        if let cached = parsed[run.definitionHash] { return cached }
         do {
-            return try environment.parseDefinition(run.definition, "run \(run.id)")
+            let definition = try environment.parseDefinition(run.definition, "run \(run.id)")
+            parsed[run.definitionHash] = definition
+            return definition
         } catch {
             throw EngineError(.definition, "the definition stored with run \(run.id) no longer validates: \(error)")
         }
@@ -258,8 +263,18 @@ public struct RunEngine: Sendable {
         guard let run = try await env.store.run(id: driver.run.id) else {
             throw EngineError(.runNotFound, "run \(driver.run.id) disappeared from the database")
         }
-        let steps = try await env.store.steps(runID: run.id)
-        let byID = Dictionary(steps.map { ($0.stepID, $0) }, uniquingKeysWith: { a, _ in a })
-        return RunOutcome(run: run, steps: driver.definition.steps.compactMap { byID[$0.id] })
+        // The driver's step records are what it committed; no need to read them back.
+        return RunOutcome(run: run, steps: driver.definition.steps.compactMap { driver.steps[$0.id] })
+    }
+}
+
+/// Parsed definitions by source hash (a definition's hash names its exact text).
+final class DefinitionCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var byHash: [String: RunbookDefinition] = [:]
+
+    subscript(hash: String) -> RunbookDefinition? {
+        get { lock.withLock { byHash[hash] } }
+        set { lock.withLock { byHash[hash] = newValue } }
     }
 }
