@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The main job on this machine, with nothing but the repository: build runbook, start the local AWS
+# emulator on a loopback port, provision the multi-region DR topology, promote the secondary region,
+# and print the history. Never talks to real AWS: every AWS call goes to the emulator it starts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+scripts/ensure-emulator.sh
+echo "== building runbook (the first build compiles the dependencies: several minutes)"
+swift build --product runbook
+bin="$(swift build --show-bin-path)/runbook"
+
+demo="$root/.demo"
+mkdir -p "$demo"
+rm -f "$demo/port"
+python3 Tests/Emulator/emulator.py --port 0 --port-file "$demo/port" --parent-pid $$ > "$demo/emulator.log" 2>&1 &
+emulator=$!
+trap 'kill $emulator 2>/dev/null || true' EXIT
+for _ in $(seq 1 150); do
+  [ -s "$demo/port" ] && break
+  kill -0 $emulator 2>/dev/null || { echo "the emulator did not start:"; cat "$demo/emulator.log"; exit 1; }
+  sleep 0.2
+done
+[ -s "$demo/port" ] || { echo "the emulator did not start in 30 s:"; cat "$demo/emulator.log"; exit 1; }
+endpoint="http://127.0.0.1:$(cat "$demo/port")"
+echo "== local AWS emulator at $endpoint (log: .demo/emulator.log)"
+
+# Only the emulator: dummy credentials, no profile, every service at the loopback endpoint.
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE
+export AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_REGION=us-east-1
+export RUNBOOK_DB="$demo/runbook.sqlite" RUNBOOK_PATH="$root/Runbooks"
+
+# Make RDS behave like AWS: instances pass through creating/modifying/rebooting for a few polls,
+# so the waiters have something to wait for.
+for model in rds::dbinstance rds::dbsnapshot; do
+  curl -fsS -X POST "$endpoint/moto-api/state-manager/set-transition" \
+    -d "{\"model_name\": \"$model\", \"transition\": {\"progression\": \"manual\", \"times\": 2}}" > /dev/null
+done
+
+name="financial-db-$(head -c 3 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+"$bin" aws whoami
+echo
+echo "== runbook run provision --param name=$name"
+"$bin" run provision --param name="$name" --param poll_interval=100ms
+echo
+echo "== runbook run promote-secondary --param name=$name --yes"
+set +e
+"$bin" run promote-secondary --param name="$name" --param poll_interval=100ms --param force=true --yes | tee "$demo/promote.out"
+status=${PIPESTATUS[0]}
+set -e
+promote=$(head -1 "$demo/promote.out" | awk '{print $2}')
+echo
+echo "== runbook history $promote"
+"$bin" history "$promote"
+echo
+echo "== runbook runs"
+"$bin" runs
+echo
+"$bin" audit verify
+echo "state: $RUNBOOK_DB (try: RUNBOOK_DB=$RUNBOOK_DB $bin audit export $promote --format csv)"
+exit "$status"
