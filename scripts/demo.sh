@@ -33,10 +33,12 @@ export RUNBOOK_DB="$demo/runbook.sqlite" RUNBOOK_PATH="$root/Runbooks"
 
 # Make RDS behave like AWS: instances pass through creating/modifying/rebooting for a few polls,
 # so the waiters have something to wait for.
-for model in rds::dbinstance rds::dbsnapshot; do
-  curl -fsS -X POST "$endpoint/moto-api/state-manager/set-transition" \
-    -d "{\"model_name\": \"$model\", \"transition\": {\"progression\": \"manual\", \"times\": 2}}" > /dev/null
-done
+python3 - "$endpoint" <<'PY'
+import json, sys, urllib.request
+for model in ("rds::dbinstance", "rds::dbsnapshot"):
+    body = json.dumps({"model_name": model, "transition": {"progression": "manual", "times": 2}}).encode()
+    urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/moto-api/state-manager/set-transition", data=body, method="POST")).read()
+PY
 
 name="financial-db-$(head -c 3 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 "$bin" aws whoami
