@@ -353,19 +353,21 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
     /// in other processes (an approval, a cancel request) keep it linear.
     private static func append(runID: String, _ events: [NewEvent], _ db: SQLiteConnection) throws {
         guard !events.isEmpty else { return }
-        var previous = try db.query("SELECT hash FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", [.text(runID)]) { $0.text(0) }.first
-            ?? AuditChain.genesis
-        var seq = (try db.scalarInt("SELECT max(seq) FROM events") ?? 0) + 1
+        let head = try db.query("SELECT seq, hash FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", [.text(runID)]) {
+            ($0.int(0), $0.text(1))
+        }.first
+        var previous = head?.1 ?? AuditChain.genesis
+        var seq = (head?.0 ?? 0) + 1
         for event in events {
             let canonical = AuditChain.canonicalContent(
                 seq: seq, runID: runID, stepID: event.stepID, attempt: event.attempt, kind: event.kind.rawValue,
                 detail: event.detail, at: event.at, actor: event.actor)
             let hash = AuditChain.hash(previous: previous, canonical: canonical)
             try db.run("""
-                INSERT INTO events (seq, run_id, step_id, attempt, kind, detail, at, actor, prev_hash, hash)
+                INSERT INTO events (run_id, seq, step_id, attempt, kind, detail, at, actor, prev_hash, hash)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [
-                    .integer(seq), .text(runID), event.stepID.map { .text($0) } ?? .null,
+                    .text(runID), .integer(seq), event.stepID.map { .text($0) } ?? .null,
                     event.attempt.map { .integer(Int64($0)) } ?? .null, .text(event.kind.rawValue),
                     .text(JSONText.encode(event.detail)), .integer(event.at), .text(JSONText.encode(event.actor)),
                     .text(previous), .text(hash),
@@ -383,6 +385,26 @@ private final class ResultBox<T>: @unchecked Sendable {
 
 /// Compact JSON with sorted keys for stored columns.
 enum JSONText {
+    /// A string map as compact JSON with sorted keys, written by hand: JSONEncoder costs more than the
+    /// fsync on the hot path (several maps per step transition).
+    static func encode(_ map: [String: String]) -> String {
+        if map.isEmpty { return "{}" }
+        var out = "{"
+        var first = true
+        for key in map.keys.sorted() {
+            if !first { out += "," }
+            first = false
+            out += AuditChain.jsonString(key)
+            out += ":"
+            out += AuditChain.jsonString(map[key] ?? "")
+        }
+        return out + "}"
+    }
+
+    static func encode(_ actor: ActorIdentity) -> String {
+        "{\"host\":\(AuditChain.jsonString(actor.host)),\"pid\":\(actor.pid),\"user\":\(AuditChain.jsonString(actor.user))}"
+    }
+
     static func encode<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

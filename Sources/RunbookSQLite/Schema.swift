@@ -48,8 +48,8 @@ enum Schema {
             PRIMARY KEY (run_id, step_id)
         ) WITHOUT ROWID;
         CREATE TABLE events (
-            seq INTEGER PRIMARY KEY,
             run_id TEXT NOT NULL REFERENCES runs(id),
+            seq INTEGER NOT NULL,
             step_id TEXT,
             attempt INTEGER,
             kind TEXT NOT NULL,
@@ -57,9 +57,9 @@ enum Schema {
             at INTEGER NOT NULL,
             actor TEXT NOT NULL,
             prev_hash TEXT NOT NULL,
-            hash TEXT NOT NULL
-        );
-        CREATE INDEX events_by_run ON events(run_id, seq);
+            hash TEXT NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        ) WITHOUT ROWID;
         CREATE TRIGGER events_are_append_only_update BEFORE UPDATE ON events
             BEGIN SELECT RAISE(ABORT, 'audit events are append-only: UPDATE refused'); END;
         CREATE TRIGGER events_are_append_only_delete BEFORE DELETE ON events
