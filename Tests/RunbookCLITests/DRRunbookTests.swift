@@ -149,11 +149,11 @@ struct DRRunbookTests {
         let afterProvision = try await h.state(name, zone: zone)
         #expect(afterProvision.contains("instance us-east-1 NAME available multiAZ=true source=- run=\(provision["id"] as? String ?? "")"))
         #expect(afterProvision.contains { $0.hasPrefix("instance us-west-2 NAME-replica available multiAZ=false source=arn:aws:rds:us-east-1:") })
-        #expect(afterProvision.contains { $0.hasPrefix("record db.\(zone). db-primary PRIMARY NAME.") })
-        #expect(afterProvision.contains { $0.hasPrefix("record db.\(zone). db-secondary SECONDARY NAME-replica.") })
+        #expect(afterProvision.contains { $0.hasPrefix("record db.NAME.internal. db-primary PRIMARY NAME.") })
+        #expect(afterProvision.contains { $0.hasPrefix("record db.NAME.internal. db-secondary SECONDARY NAME-replica.") })
         #expect(afterProvision.filter { $0.hasPrefix("alarm ") }.count == 2)
         #expect(afterProvision.contains { $0.hasPrefix("health-check NAME-primary CLOUDWATCH_METRIC") })
-        #expect(afterProvision.contains { $0.hasPrefix("zone \(zone) private=true") })
+        #expect(afterProvision.contains { $0.hasPrefix("zone NAME.internal private=true") })
         #expect(afterProvision.filter { $0.contains("run=none") }.isEmpty, "every resource carries the run's tags: \(afterProvision)")
 
         let azBefore = try await h.withAWS { try await $0.rds(region: "us-east-1").describeDBInstance(identifier: name).availabilityZone }
@@ -182,7 +182,7 @@ struct DRRunbookTests {
         let afterPromote = try await h.state(name, zone: zone)
         #expect(afterPromote.contains { $0.hasPrefix("instance us-west-2 NAME-replica available multiAZ=false source=- ") }, "\(afterPromote)")
         #expect(afterPromote.contains { $0.hasPrefix("instance us-east-1 NAME available") }, "the old primary is never deleted")
-        #expect(afterPromote.contains { $0.hasPrefix("record db.\(zone). db-primary PRIMARY NAME-replica.") }, "\(afterPromote)")
+        #expect(afterPromote.contains { $0.hasPrefix("record db.NAME.internal. db-primary PRIMARY NAME-replica.") }, "\(afterPromote)")
         #expect(afterPromote.contains { $0.hasPrefix("alarm us-west-2 NAME-replica-connections NAME-replica") })
 
         let (cleaned, _) = try h.runJSON(["run", "cleanup", "--param", "name=\(name)", "--param", "zone=\(zone)"] + Self.fast)
@@ -225,7 +225,7 @@ struct DRRunbookTests {
         defer { h.directory.remove() }
         try await h.setTransitions(times: 2)
         let reference = LocalAWSEmulator.uniqueName("ref"), name = LocalAWSEmulator.uniqueName("crash")
-        let slow = ["--param", "poll_interval=150ms"]
+        let slow = ["--param", "poll_interval=400ms"]
 
         let (clean, cleanRun) = try h.runJSON(["run", "provision", "--param", "name=\(reference)", "--param", "zone=\(reference).internal"] + slow)
         #expect(clean.exitCode == 0)
@@ -233,7 +233,7 @@ struct DRRunbookTests {
 
         var runID: String?
         var kills = 0
-        for delay in [0.3, 0.5, 0.8, 1.2, 1.7] {
+        for delay in [0.25, 0.4, 0.55, 0.7, 0.85] {
             let args = runID.map { ["resume", $0] } ?? (["run", "provision", "--param", "name=\(name)", "--param", "zone=\(name).internal"] + slow)
             let started = try CommandRunner.start(h.binary, h.arguments(args), environment: h.emulator.environment)
             try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
