@@ -234,9 +234,17 @@ public struct Route53: Sendable {
         public var failureThreshold: Int?
         public var childHealthChecks: [String]
         public var healthThreshold: Int?
+        /// `CLOUDWATCH_METRIC` checks: the alarm's region and name, and the status while the alarm has insufficient data.
+        public var alarmRegion: String?
+        public var alarmName: String?
+        public var insufficientDataHealthStatus: String?
         public init(type: String, fullyQualifiedDomainName: String? = nil, port: Int? = nil, resourcePath: String? = nil,
                     requestInterval: Int? = nil, failureThreshold: Int? = nil, ipAddress: String? = nil,
-                    childHealthChecks: [String] = [], healthThreshold: Int? = nil) {
+                    childHealthChecks: [String] = [], healthThreshold: Int? = nil,
+                    alarmRegion: String? = nil, alarmName: String? = nil, insufficientDataHealthStatus: String? = nil) {
+            self.alarmRegion = alarmRegion
+            self.alarmName = alarmName
+            self.insufficientDataHealthStatus = insufficientDataHealthStatus
             self.type = type
             self.fullyQualifiedDomainName = fullyQualifiedDomainName
             self.port = port
@@ -257,6 +265,9 @@ public struct Route53: Sendable {
             failureThreshold = n.int("FailureThreshold")
             childHealthChecks = n.list("ChildHealthChecks").map(\.text)
             healthThreshold = n.int("HealthThreshold")
+            alarmRegion = n.string("AlarmIdentifier/Region")
+            alarmName = n.string("AlarmIdentifier/Name")
+            insufficientDataHealthStatus = n.string("InsufficientDataHealthStatus")
         }
     }
 
@@ -287,6 +298,13 @@ public struct Route53: Sendable {
                 if !config.childHealthChecks.isEmpty {
                     c.element("ChildHealthChecks") { ch in for id in config.childHealthChecks { ch.element("ChildHealthCheck", id) } }
                 }
+                if let alarmName = config.alarmName {
+                    c.element("AlarmIdentifier") { a in
+                        a.element("Region", config.alarmRegion)
+                        a.element("Name", alarmName)
+                    }
+                }
+                c.element("InsufficientDataHealthStatus", config.insufficientDataHealthStatus)
             }
         }
         let r = try await call("POST", "/healthcheck", body: body, operation: "CreateHealthCheck", idempotent: true)

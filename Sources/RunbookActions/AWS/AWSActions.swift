@@ -1,6 +1,27 @@
 import RunbookEngine
 
-/// The AWS step actions.
+/// The AWS step actions, all sharing one lazily created client.
 public enum AWSActions {
-    public static var all: [any StepAction] { [] }
+    /// Every AWS action, using the process-wide client (created from the environment at first use).
+    public static var all: [any StepAction] { all(provider: .process) }
+
+    /// Every AWS action, using `provider`'s client.
+    public static func all(provider: AWSClientProvider) -> [any StepAction] {
+        [
+            CreateNetworkAction(provider: provider), DeleteNetworkAction(provider: provider),
+            CreateDBParameterGroupAction(provider: provider), DeleteDBParameterGroupAction(provider: provider),
+            CreateDBSubnetGroupAction(provider: provider), DeleteDBSubnetGroupAction(provider: provider),
+            CreateDBInstanceAction(provider: provider), CreateDBInstanceReadReplicaAction(provider: provider),
+            DescribeDBInstanceAction(provider: provider), AssertDBInstanceAction(provider: provider),
+            RebootDBInstanceAction(provider: provider), PromoteReadReplicaAction(provider: provider), DeleteDBInstanceAction(provider: provider),
+            CreateDBSnapshotAction(provider: provider), DescribeDBSnapshotAction(provider: provider), DeleteDBSnapshotAction(provider: provider),
+            StartBackupReplicationAction(provider: provider), StopBackupReplicationAction(provider: provider),
+            PutMetricAlarmAction(provider: provider), DeleteAlarmsAction(provider: provider), GetReplicaLagAction(provider: provider),
+            CreateTopicAction(provider: provider), DeleteTopicAction(provider: provider),
+            CreateRoleAction(provider: provider), DeleteRoleAction(provider: provider),
+            CreateHostedZoneAction(provider: provider), DeleteHostedZoneAction(provider: provider),
+            CreateHealthCheckAction(provider: provider), DeleteHealthCheckAction(provider: provider),
+            UpsertRecordAction(provider: provider), GetRecordAction(provider: provider), DeleteRecordAction(provider: provider),
+        ]
+    }
 }
