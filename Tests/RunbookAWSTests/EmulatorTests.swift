@@ -152,6 +152,8 @@ import Testing
             try await rds.dbSnapshotAvailableWaiter(snapshotIdentifier: snapshotID, delay: .milliseconds(20), maxAttempts: 200).wait()
             let snapshots = try await rds.describeDBSnapshots(instanceIdentifier: id)
             #expect(snapshots.items.map(\.identifier).contains(snapshotID))
+            // The instance itself is backing-up while AWS takes the snapshot.
+            try await rds.dbInstanceAvailableWaiter(identifier: id, delay: .milliseconds(20), maxAttempts: 200).wait()
 
             // Deletion protection must be turned off first.
             await #expect { _ = try await rds.deleteDBInstance(identifier: id, skipFinalSnapshot: true) } throws: {

@@ -15,7 +15,7 @@ struct DRHarness {
     var runbooks: String { RunbookBinary.repositoryRoot() + "/Runbooks" }
 
     init() async throws {
-        emulator = try await LocalAWSEmulator.shared()
+        emulator = try await LocalAWSEmulator.dedicated("dr-runbooks")
         directory = try TemporaryDirectory(prefix: "runbook-dr")
         binary = try RunbookBinary.path()
     }

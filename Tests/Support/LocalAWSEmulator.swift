@@ -59,6 +59,7 @@ public final class LocalAWSEmulator: Sendable {
     private actor Starter {
         static let instance = Starter()
         var task: Task<LocalAWSEmulator, any Error>?
+        var dedicated: [String: Task<LocalAWSEmulator, any Error>] = [:]
 
         func get() async throws -> LocalAWSEmulator {
             if let task { return try await task.value }
@@ -66,6 +67,19 @@ public final class LocalAWSEmulator: Sendable {
             task = t
             return try await t.value
         }
+
+        func get(_ key: String) async throws -> LocalAWSEmulator {
+            if let task = dedicated[key] { return try await task.value }
+            let t = Task { try await LocalAWSEmulator.start() }
+            dedicated[key] = t
+            return try await t.value
+        }
+    }
+
+    /// An emulator of its own for the suites that share `key` (started once per test process): for tests
+    /// that change global emulator settings, such as status transitions, without affecting other suites.
+    public static func dedicated(_ key: String) async throws -> LocalAWSEmulator {
+        try await Starter.instance.get(key)
     }
 
     /// The directory holding Package.swift, found by walking up from this file.

@@ -9,7 +9,6 @@ public actor InMemoryRunStore: RunStore {
     private var stepsByRun: [String: [String: StepRecord]] = [:]
     private var eventsByRun: [String: [AuditEvent]] = [:]
     private var leases: [String: Lease] = [:]
-    private var nextSeq: Int64 = 1
     private var runOrder: [String] = []
 
     public init() {}
@@ -94,9 +93,9 @@ public actor InMemoryRunStore: RunStore {
 
     private func append(_ runID: String, _ events: [NewEvent]) {
         var previous = eventsByRun[runID]?.last?.hash ?? AuditChain.genesis
+        var seq = eventsByRun[runID]?.last?.seq ?? 0
         for event in events {
-            let seq = nextSeq
-            nextSeq += 1
+            seq += 1
             let hash = AuditChain.hash(previous: previous, canonical: AuditChain.canonicalContent(
                 seq: seq, runID: runID, stepID: event.stepID, attempt: event.attempt, kind: event.kind.rawValue,
                 detail: event.detail, at: event.at, actor: event.actor))
