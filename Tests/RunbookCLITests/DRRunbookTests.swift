@@ -225,7 +225,7 @@ struct DRRunbookTests {
         defer { h.directory.remove() }
         try await h.setTransitions(times: 2)
         let reference = LocalAWSEmulator.uniqueName("ref"), name = LocalAWSEmulator.uniqueName("crash")
-        let slow = ["--param", "poll_interval=400ms"]
+        let slow = ["--param", "poll_interval=800ms"]
 
         let (clean, cleanRun) = try h.runJSON(["run", "provision", "--param", "name=\(reference)", "--param", "zone=\(reference).internal"] + slow)
         #expect(clean.exitCode == 0)

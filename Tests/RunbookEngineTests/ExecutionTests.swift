@@ -453,4 +453,24 @@ import Testing
         #expect(outcome.run.message?.contains("deadline passed") == true)
         #expect(h.log.all.last == "undo:a")
     }
+
+    @Test func aWaiterPacedByAParameterSleepsThatLong() async throws {
+        let h = EngineHarness()
+        let outcome = try await h.start("""
+            name: test
+            parameters:
+              poll_interval: { type: duration, default: 30s }
+            steps:
+              - id: create
+                action: note
+                with: { key: db }
+                wait:
+                  action: probe
+                  with: { states: "creating,available" }
+                  until: { output: state, equals: available }
+                  interval: "${{ params.poll_interval }}"
+            """, parameters: ["poll_interval": "75ms"])
+        #expect(outcome.run.status == .succeeded)
+        #expect(h.clock.sleeps == [.milliseconds(75)])
+    }
 }

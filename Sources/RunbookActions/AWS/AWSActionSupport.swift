@@ -138,14 +138,9 @@ enum AWSStep {
         String(format: "%.1f", Double(nowMilliseconds() - start) / 1000)
     }
 
-    /// Waiter pacing: the engine's waiter `interval` is a literal in the YAML, so a poll action paces itself
-    /// with its `pace` input (a runbook parameter) before every poll after the first.
-    static func pace(_ invocation: ActionInvocation) async throws {
-        guard invocation.purpose == .poll, invocation.attempt > 1, let pace = try invocation.duration("pace") else { return }
-        try await Task.sleep(for: pace)
-    }
-
-    static let paceInput = ActionInputSpec("pace", description: "when polled by a waiter: wait this long before each poll after the first (e.g. 30s)")
+    /// How often an action polls AWS itself while it waits inside an undo or a delete (waiters proper are the
+    /// runbook's `wait:` blocks, paced by their `interval`).
+    static let paceInput = ActionInputSpec("pace", description: "how often undo/delete poll AWS while they wait (default 30s)")
 
     /// A comma-separated or list input as a list of non-empty strings.
     static func list(_ invocation: ActionInvocation, _ name: String) throws -> [String] {

@@ -455,13 +455,12 @@ public struct CreateDBInstanceReadReplicaAction: StepAction {
 public struct DescribeDBInstanceAction: StepAction {
     public let name = "aws.rds.describe-db-instance"
     public let summary = "Describe a DB instance: status, endpoint, AZs, Multi-AZ, replica source (not found = status deleted)"
-    public let inputs = [ActionInputSpec("identifier", required: true), AWSStep.regionInput, AWSStep.paceInput,
+    public let inputs = [ActionInputSpec("identifier", required: true), AWSStep.regionInput,
                          ActionInputSpec("since", description: "a timestamp (epoch ms or ISO-8601); outputs seconds_since")]
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        try await AWSStep.pace(invocation)
         let rds = try RDSSupport.rds(provider, invocation)
         let id = try invocation.requiredString("identifier").lowercased()
         var out = try await RDSSupport.find(rds, id).map(RDSSupport.outputs) ?? ["identifier": id, "status": "deleted", "exists": "false"]
@@ -684,12 +683,11 @@ enum DBSnapshots {
 public struct DescribeDBSnapshotAction: StepAction {
     public let name = "aws.rds.describe-db-snapshot"
     public let summary = "Describe a DB snapshot (not found = status deleted)"
-    public let inputs = [ActionInputSpec("snapshot_identifier", required: true), AWSStep.regionInput, AWSStep.paceInput]
+    public let inputs = [ActionInputSpec("snapshot_identifier", required: true), AWSStep.regionInput]
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        try await AWSStep.pace(invocation)
         let rds = try RDSSupport.rds(provider, invocation)
         let snapshotID = try invocation.requiredString("snapshot_identifier").lowercased()
         guard let snapshot = try await DBSnapshots.find(rds, snapshotID) else { return ["snapshot_identifier": snapshotID, "status": "deleted"] }

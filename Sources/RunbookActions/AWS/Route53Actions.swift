@@ -376,12 +376,11 @@ public struct GetRecordAction: StepAction {
     public let name = "aws.route53.get-record"
     public let summary = "Read a record set's values"
     public let inputs = Route53Support.zoneInputs([ActionInputSpec("name", required: true), ActionInputSpec("type"), ActionInputSpec("set_identifier"),
-                                                   ActionInputSpec("expect", description: "fail unless the record holds this value"), AWSStep.paceInput])
+                                                   ActionInputSpec("expect", description: "fail unless the record holds this value")])
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        try await AWSStep.pace(invocation)
         let r53 = try Route53Support.route53(provider)
         let zone = try await Route53Support.requireZone(r53, invocation)
         let name = Route53Support.fqdn(try invocation.requiredString("name"))

@@ -176,13 +176,33 @@ public struct WaiterDefinition: Sendable, Equatable {
     public var failIf: OutputMatcher?
     public var interval: Duration
     public var timeout: Duration
+    /// `interval: "${{ params.X }}"`: rendered when the waiter starts (then `interval` is only the default).
+    public var intervalTemplate: String?
+    /// `timeout: "${{ params.X }}"`: rendered when the waiter starts.
+    public var timeoutTemplate: String?
 
-    public init(call: ActionCall, until: OutputMatcher, failIf: OutputMatcher? = nil, interval: Duration, timeout: Duration) {
+    public init(call: ActionCall, until: OutputMatcher, failIf: OutputMatcher? = nil, interval: Duration, timeout: Duration,
+                intervalTemplate: String? = nil, timeoutTemplate: String? = nil) {
         self.call = call
         self.until = until
         self.failIf = failIf
         self.interval = interval
         self.timeout = timeout
+        self.intervalTemplate = intervalTemplate
+        self.timeoutTemplate = timeoutTemplate
+    }
+
+    /// The interval and timeout for a run with these parameters (templates rendered and parsed).
+    public func durations(parameters: [String: String]) throws -> (interval: Duration, timeout: Duration) {
+        func resolve(_ template: String?, _ fallback: Duration, _ key: String) throws -> Duration {
+            guard let template else { return fallback }
+            let text = try Template.render(template, TemplateContext(params: parameters))
+            guard let value = DurationText.parse(text) else {
+                throw ActionFailure("waiter \(key) '\(template)' rendered '\(text)', which is not a duration", retryable: false)
+            }
+            return value
+        }
+        return (try resolve(intervalTemplate, interval, "interval"), try resolve(timeoutTemplate, timeout, "timeout"))
     }
 }
 

@@ -128,10 +128,36 @@ extension RunbookValidator {
             report(node, context, "missing key 'until' (the condition that ends the wait)")
         }
         let failIf = block["fail_if"].flatMap { matcher($0, context: context + " fail_if") }
-        let interval = block["interval"].map { duration($0, context: context, key: "interval") } ?? Self.defaultWaitInterval
-        let timeout = block["timeout"].map { duration($0, context: context, key: "timeout") } ?? Self.defaultWaitTimeout
+        let (interval, intervalTemplate) = waiterDuration(block["interval"], context: context, key: "interval", fallback: Self.defaultWaitInterval)
+        let (timeout, timeoutTemplate) = waiterDuration(block["timeout"], context: context, key: "timeout", fallback: Self.defaultWaitTimeout)
         guard let call, let until, let interval, let timeout else { return nil }
-        return WaiterDefinition(call: call, until: until, failIf: failIf, interval: interval, timeout: timeout)
+        return WaiterDefinition(call: call, until: until, failIf: failIf, interval: interval, timeout: timeout,
+                                intervalTemplate: intervalTemplate, timeoutTemplate: timeoutTemplate)
+    }
+
+    /// A waiter's `interval`/`timeout`: a literal duration, or `${{ params.X }}` naming a `duration` parameter
+    /// (so runbooks can poll AWS every 30 s and tests every few milliseconds).
+    mutating func waiterDuration(_ node: Node?, context: String, key: String, fallback: Duration) -> (Duration?, String?) {
+        guard let node else { return (fallback, nil) }
+        guard let value = text(node, context: context, key: key) else { return (nil, nil) }
+        guard Template.containsExpression(value) else { return (duration(node, context: context, key: key), nil) }
+        let references = Template.references(in: value)
+        let valid = !references.isEmpty && references.allSatisfy {
+            if case .param = $0 { return true }
+            return false
+        }
+        guard valid, TemplateScanner.segments(of: value).allSatisfy({ if case .unterminated = $0 { return false }; return true }) else {
+            report(node, context, "\(key) '\(value)' may only use ${{ params.NAME }} naming a duration parameter")
+            return (nil, nil)
+        }
+        for case .param(let name) in references {
+            if !parameterNames.contains(name) {
+                report(node, context, "${{ params.\(name) }} names unknown parameter '\(name)'\(Suggestion.didYouMean(name, among: parameterNames.sorted()))")
+            } else if let type = parameterTypes[name], type != .duration {
+                report(node, context, "\(key) uses parameter '\(name)', which is of type \(type.rawValue); declare it with type: duration")
+            }
+        }
+        return (fallback, value)
     }
 
     mutating func matcher(_ node: Node, context: String) -> OutputMatcher? {

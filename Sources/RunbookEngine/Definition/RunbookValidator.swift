@@ -75,6 +75,7 @@ struct RunbookValidator {
     let registry: ActionRegistry
     private(set) var diagnostics: [Diagnostic] = []
     var parameterNames: Set<String> = []
+    var parameterTypes: [String: ParameterType] = [:]
     var stepOutputUses: [StepOutputUse] = []
 
     init(file: String, registry: ActionRegistry) {
@@ -138,6 +139,7 @@ struct RunbookValidator {
                     report(typeNode, context, "type '\(typeName)' is not one of \(names.joined(separator: ", "))\(Suggestion.didYouMean(typeName, among: names))")
                 }
             }
+            if typeIsValid { parameterTypes[name] = type }
             let required = spec["required"].flatMap { bool($0, context: context, key: "required") } ?? false
             let secret = spec["secret"].flatMap { bool($0, context: context, key: "secret") } ?? false
             let description = spec["description"].flatMap { text($0, context: context, key: "description") } ?? ""

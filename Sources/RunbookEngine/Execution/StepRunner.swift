@@ -185,14 +185,22 @@ struct StepRunner: Sendable {
             record.error = "unknown waiter action '\(wait.call.action)'"
             return .failed(record, record.error ?? "")
         }
+        let interval: Duration, timeout: Duration
+        do {
+            (interval, timeout) = try wait.durations(parameters: context.parameters)
+        } catch {
+            record.status = .failed
+            record.error = "step '\(step.id)': \(error)"
+            return .failed(record, record.error ?? "")
+        }
         if record.status != .waiting {
             record.status = .waiting
-            record.waiterDeadline = context.clock.now() + DurationText.milliseconds(wait.timeout)
+            record.waiterDeadline = context.clock.now() + DurationText.milliseconds(timeout)
             try await context.writer.commit("waiter of \(step.id) started", RunChanges(steps: [record], events: [
                 context.event(.attemptSucceeded, step: step.id, attempt: record.attempts, record.outputs),
                 context.event(.waiterStarted, step: step.id, attempt: record.attempts, [
                     "until": "\(wait.until.output) in [\(wait.until.values.joined(separator: ", "))]",
-                    "timeout": DurationText.format(wait.timeout),
+                    "timeout": DurationText.format(timeout), "interval": DurationText.format(interval),
                 ]),
             ]))
         }
@@ -205,7 +213,7 @@ struct StepRunner: Sendable {
             record.error = "waiter of step '\(step.id)': \(error)"
             return .failed(record, record.error ?? "")
         }
-        let deadline = record.waiterDeadline ?? (context.clock.now() + DurationText.milliseconds(wait.timeout))
+        let deadline = record.waiterDeadline ?? (context.clock.now() + DurationText.milliseconds(timeout))
         var lastState = "unknown"
         while true {
             let poll = record.polls + 1
@@ -260,14 +268,14 @@ struct StepRunner: Sendable {
             default:
                 if now >= deadline {
                     record.status = .failed
-                    record.error = "waiter of step '\(step.id)' timed out after \(DurationText.format(wait.timeout)) (\(poll) polls, last state '\(lastState)')"
+                    record.error = "waiter of step '\(step.id)' timed out after \(DurationText.format(timeout)) (\(poll) polls, last state '\(lastState)')"
                     try await context.writer.commit("poll \(poll) of \(step.id)", RunChanges(
                         steps: [record], events: [context.event(.waiterPoll, step: step.id, attempt: poll, detail)]))
                     return .failed(record, record.error ?? "")
                 }
                 try await context.writer.commit("poll \(poll) of \(step.id)", RunChanges(
                     steps: [record], events: [context.event(.waiterPoll, step: step.id, attempt: poll, detail)]))
-                let wake = min(DurationText.milliseconds(wait.interval), max(0, deadline - context.clock.now()))
+                let wake = min(DurationText.milliseconds(interval), max(0, deadline - context.clock.now()))
                 try await context.clock.sleep(for: .milliseconds(wake))
             }
         }

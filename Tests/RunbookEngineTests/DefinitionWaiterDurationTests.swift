@@ -1,0 +1,39 @@
+import Testing
+@testable import RunbookEngine
+
+@Suite struct DefinitionWaiterDurationTests {
+    static func runbook(_ interval: String, type: String = "duration") -> String {
+        """
+        name: test
+        parameters:
+          poll: { type: \(type), default: \(type == "duration" ? "30s" : "3") }
+        steps:
+          - id: create
+            action: pass
+            wait:
+              action: pass
+              with: { state: ready }
+              until: { output: state, equals: ready }
+              interval: \(interval)
+              timeout: "${{ params.poll }}"
+        """
+    }
+
+    @Test func aDurationParameterMayPaceAWaiter() throws {
+        let definition = try RunbookParser.parse(source: Self.runbook("\"${{ params.poll }}\""), file: "test.yaml", registry: DefinitionFixtures.registry)
+        let wait = try #require(definition.steps.first?.wait)
+        #expect(wait.intervalTemplate == "${{ params.poll }}")
+        let durations = try wait.durations(parameters: ["poll": "250ms"])
+        #expect(durations.interval == .milliseconds(250))
+        #expect(durations.timeout == .milliseconds(250))
+    }
+
+    @Test func onlyDurationParametersAreAccepted() {
+        let wrongType = DefinitionFixtures.diagnostics(Self.runbook("\"${{ params.poll }}\"", type: "int"))
+        #expect(wrongType.contains { $0.hasPrefix("test.yaml:11:17: ") && $0.contains("parameter 'poll', which is of type int; declare it with type: duration") })
+        let notAParam = DefinitionFixtures.diagnostics(Self.runbook("\"${{ run.id }}\""))
+        #expect(notAParam.contains { $0.contains("may only use ${{ params.NAME }}") })
+        let unknown = DefinitionFixtures.diagnostics(Self.runbook("\"${{ params.pol }}\""))
+        #expect(unknown.contains { $0.contains("unknown parameter 'pol'") })
+    }
+}
