@@ -19,6 +19,15 @@ final class Mailbox<Message: Sendable>: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Whatever has arrived, without waiting.
+    func takeAvailable() -> [Message] {
+        lock.lock()
+        defer { lock.unlock() }
+        let taken = items
+        items.removeAll()
+        return taken
+    }
+
     func takeAll() async -> [Message] {
         await withCheckedContinuation { continuation in
             lock.lock()
@@ -255,7 +264,16 @@ final class RunDriver {
                 }
                 if running.isEmpty { break }
 
-                for message in await mailbox.takeAll() {
+                var messages = await mailbox.takeAll()
+                // Group commit: steps finishing at nearly the same moment share the next checkpoint. Give the
+                // other running steps a moment (a scheduler turn, no timer) to report before committing.
+                var turns = 0
+                while messages.count < running.count && turns < 3 {
+                    await Task.yield()
+                    messages += mailbox.takeAvailable()
+                    turns += 1
+                }
+                for message in messages {
                     switch message {
                     case .step(let id, let outcome):
                         running.remove(id)

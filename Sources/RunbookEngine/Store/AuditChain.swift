@@ -34,9 +34,11 @@ public enum AuditChain {
     /// The hash of an event given its predecessor's hash.
     public static func hash(previous: String, canonical: String) -> String {
         var hasher = SHA256()
-        hasher.update(data: Data(previous.utf8))
-        hasher.update(data: Data("\n".utf8))
-        hasher.update(data: Data(canonical.utf8))
+        var previous = previous
+        var canonical = canonical
+        previous.append("\n")
+        previous.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        canonical.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
         return hex(hasher.finalize())
     }
 
@@ -51,19 +53,21 @@ public enum AuditChain {
     public static func sha256Hex(_ text: String) -> String { hex(SHA256.hash(data: Data(text.utf8))) }
 
     static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        var s = ""
-        s.reserveCapacity(64)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64)
         for byte in digest {
-            s.append(hexDigits[Int(byte >> 4)])
-            s.append(hexDigits[Int(byte & 0x0f)])
+            bytes.append(hexDigits[Int(byte >> 4)])
+            bytes.append(hexDigits[Int(byte & 0x0f)])
         }
-        return s
+        return String(decoding: bytes, as: UTF8.self)
     }
 
-    private static let hexDigits: [Character] = Array("0123456789abcdef")
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// A JSON string literal for `s`.
     public static func jsonString(_ s: String) -> String {
+        // Fast path: nothing to escape (the common case for ids, kinds and most values).
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5c }) { return "\"" + s + "\"" }
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
