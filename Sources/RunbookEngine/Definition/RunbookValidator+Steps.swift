@@ -31,7 +31,12 @@ extension RunbookValidator {
     ) -> (StepDefinition, [Need])? {
         // Name the step by its id in every message, including those about its other keys.
         var context = "step \(number)"
-        if case .scalar(let id)? = node["id"], !Self.isNull(.scalar(id)) { context = "step '\(id.string)'" }
+        // (Compare key text directly: Yams' Node subscript resolves every key's tag with a regex.)
+        if case .mapping(let mapping) = node,
+           let entry = mapping.first(where: { if case .scalar(let key) = $0.key { return key.string == "id" }; return false }),
+           case .scalar(let id) = entry.value, !Self.isNull(.scalar(id)) {
+            context = "step '\(id.string)'"
+        }
         guard let block = fields(node, context: context, allowed: Self.stepKeys, what: "a step") else { return nil }
         var validID: String?
         if let idNode = block["id"], let id = text(idNode, context: context, key: "id") {

@@ -86,6 +86,10 @@ public struct RunEngine: Sendable {
     /// `secrets` supplies the secret parameters again (they are never stored).
     public func resume(runID: String, secrets: [String: String] = [:]) async throws -> RunOutcome {
         let (run, steps) = try await load(runID)
+        return try await resume(run, steps, secrets: secrets)
+    }
+
+    private func resume(_ run: RunRecord, _ steps: [StepRecord], secrets: [String: String]) async throws -> RunOutcome {
         if run.status.isFinished {
             return RunOutcome(run: run, steps: ordered(steps, run), alreadyFinished: true)
         }
@@ -162,7 +166,8 @@ public struct RunEngine: Sendable {
         let approved = NewEvent(stepID: stepID, kind: .stepApproved, detail: ["by": env.actor.user, "host": env.actor.host], at: env.clock.now(), actor: env.actor)
         try await env.store.appendUnleased(runID: run.id, steps: [record], events: [approved])
         env.progress(ProgressEvent(runID: run.id, stepID: stepID, attempt: nil, kind: .stepApproved, detail: approved.detail, at: approved.at))
-        return try await resume(runID: run.id, secrets: secrets)
+        let updated = steps.map { $0.stepID == stepID ? record : $0 }
+        return try await resume(run, updated, secrets: secrets)
     }
 
     /// Stop a run and roll it back. When another live process drives it, ask that process to do it.
