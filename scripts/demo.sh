@@ -45,10 +45,20 @@ name="financial-db-$(head -c 3 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 echo
 echo "== runbook run provision --param name=$name"
 "$bin" run provision --param name="$name" --param poll_interval=100ms
+
+# The emulator has no real replication: publish the replica's lag (AWS/RDS ReplicaLag, 4 s) the way RDS would,
+# so promote-secondary's pre-check has a data-loss window to measure instead of needing --param force=true.
+python3 - "$endpoint" "$name" <<'PY'
+import sys, boto3
+cw = boto3.client("cloudwatch", endpoint_url=sys.argv[1], region_name="us-west-2",
+                  aws_access_key_id="demo", aws_secret_access_key="demo")
+cw.put_metric_data(Namespace="AWS/RDS", MetricData=[{"MetricName": "ReplicaLag", "Value": 4.0, "Unit": "Seconds",
+    "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": sys.argv[2] + "-replica"}]}])
+PY
 echo
 echo "== runbook run promote-secondary --param name=$name --yes"
 set +e
-"$bin" run promote-secondary --param name="$name" --param poll_interval=100ms --param force=true --yes | tee "$demo/promote.out"
+"$bin" run promote-secondary --param name="$name" --param poll_interval=100ms --yes | tee "$demo/promote.out"
 status=${PIPESTATUS[0]}
 set -e
 promote=$(head -1 "$demo/promote.out" | awk '{print $2}')

@@ -44,7 +44,7 @@ struct RunCommand: AsyncParsableCommand {
         let outcome = try await Interruptible.run {
             try await engine.start(definition: definition, parameters: resolved, options: options, runID: runID)
         }
-        try RunReport.finish(outcome, json: json)
+        try RunReport.finish(outcome, json: json, definition: definition)
     }
 }
 
@@ -75,14 +75,14 @@ struct ResumeCommand: AsyncParsableCommand {
     @OptionGroup var options: StoredRunOptions
 
     func run() async throws {
-        let (result, _, _) = try await options.drive(noteChanges: true) { engine, context in
+        let (result, context, _) = try await options.drive(noteChanges: true) { engine, context in
             try await engine.resume(runID: context.run.id, secrets: context.secrets)
         }
         guard let outcome = result else { return }
         if outcome.alreadyFinished && !options.json {
             Terminal.out("run \(outcome.run.id) already finished (\(outcome.run.status.rawValue)); nothing to do")
         }
-        try RunReport.finish(outcome, json: options.json)
+        try RunReport.finish(outcome, json: options.json, definition: context.definition)
     }
 }
 
@@ -93,14 +93,14 @@ struct RollbackCommand: AsyncParsableCommand {
     @OptionGroup var options: StoredRunOptions
 
     func run() async throws {
-        let (result, _, _) = try await options.drive { engine, context in
+        let (result, context, _) = try await options.drive { engine, context in
             try await engine.rollback(runID: context.run.id, secrets: context.secrets)
         }
         guard let outcome = result else { return }
         if outcome.alreadyFinished && !options.json {
             Terminal.out("run \(outcome.run.id) is already \(outcome.run.status.rawValue); nothing to undo")
         }
-        try RunReport.finish(outcome, json: options.json)
+        try RunReport.finish(outcome, json: options.json, definition: context.definition)
     }
 }
 
@@ -113,11 +113,11 @@ struct ApproveCommand: AsyncParsableCommand {
 
     func run() async throws {
         let step = self.step
-        let (result, _, _) = try await options.drive { engine, context in
+        let (result, context, _) = try await options.drive { engine, context in
             try await engine.approve(runID: context.run.id, stepID: step, secrets: context.secrets)
         }
         guard let outcome = result else { return }
-        try RunReport.finish(outcome, json: options.json)
+        try RunReport.finish(outcome, json: options.json, definition: context.definition)
     }
 }
 
@@ -137,13 +137,14 @@ struct CancelCommand: AsyncParsableCommand {
             Terminal.out("asked \(holder), which is driving run \(context.run.id), to stop and roll back")
             return
         }
-        try RunReport.finish(outcome, json: options.json)
+        try RunReport.finish(outcome, json: options.json, definition: context.definition)
     }
 }
 
 /// A stored run and what commands acting on it need: its steps, the secrets given again, the current file.
 struct RunContext {
     var run: RunRecord
+    var definition: RunbookDefinition?
     var stepIDs: [String]
     var secrets: [String: String]
     var currentFileHash: String?
@@ -163,7 +164,7 @@ struct RunContext {
         for name in run.providedSecrets where secrets[name] == nil {
             if let value = global.environment["RUNBOOK_PARAM_\(ParameterInput.environmentName(name))"] { secrets[name] = value }
         }
-        var context = RunContext(run: run, stepIDs: definition?.steps.map(\.id) ?? [], secrets: secrets)
+        var context = RunContext(run: run, definition: definition, stepIDs: definition?.steps.map(\.id) ?? [], secrets: secrets)
         if let current = try? global.library.load(nameOrPath: run.runbook, registry: registry) {
             context.currentFileHash = current.sourceHash
             context.currentFilePath = current.origin

@@ -3,7 +3,9 @@ import RunbookEngine
 
 /// The end of `run`, `resume`, `rollback`, `approve` and `cancel`: a summary (or one JSON object) and the exit code.
 enum RunReport {
-    static func finish(_ outcome: RunOutcome, json: Bool) throws {
+    /// - Parameter definition: when given, the outputs of its final steps (those nothing depends on) are shown
+    ///   as the run's results, e.g. a drill's measured recovery time.
+    static func finish(_ outcome: RunOutcome, json: Bool, definition: RunbookDefinition? = nil) throws {
         if json {
             Terminal.out(JSONOutput.render(runObject(outcome)))
         } else {
@@ -19,6 +21,16 @@ enum RunReport {
                 if let started = step.startedAt { line += ", \(Timestamp.duration(from: started, to: step.finishedAt))" }
                 if let error = step.error, step.status == .failed || step.status == .compensationFailed { line += " — \(error)" }
                 Terminal.out(line)
+            }
+            if let definition, run.status == .succeeded {
+                let needed = Set(definition.steps.flatMap(\.needs))
+                let hidden: Set<String> = ["stdout", "exit_code"]
+                for step in outcome.steps where !needed.contains(step.stepID) {
+                    let shown = step.outputs.filter { !hidden.contains($0.key) && !$0.value.isEmpty }
+                    guard !shown.isEmpty else { continue }
+                    Terminal.out("results of \(step.stepID):")
+                    for key in shown.keys.sorted() { Terminal.out("  \(key) = \(shown[key] ?? "")") }
+                }
             }
             if let message = run.message { Terminal.out(message) }
             switch run.status {
