@@ -11,7 +11,8 @@ public final class CountingStore: RunStore, @unchecked Sendable {
 
     public init(_ base: any RunStore) { self.base = base }
 
-    /// Durable write calls (createRun, commit, appendUnleased, lease changes, heartbeats).
+    /// Durable write calls made by the run's transitions (createRun, commit, appendUnleased, lease changes).
+    /// Lease heartbeats (every 2 s, in the background) are not counted: they depend on wall time, not on steps.
     public var writes: Int { lock.withLock { _writes } }
     /// Summed wall time inside those calls (meaningful for sequential paths; overlapping calls add up).
     public var writeSeconds: Double { lock.withLock { Double(_writeNanoseconds) / 1e9 } }
@@ -45,7 +46,7 @@ public final class CountingStore: RunStore, @unchecked Sendable {
         try await timed { try await base.acquireLease(runID: runID, holder: holder, staleAfter: staleAfter, now: now) }
     }
     public func heartbeat(runID: String, leaseToken: String, now: Int64) async throws -> Bool {
-        try await timed { try await base.heartbeat(runID: runID, leaseToken: leaseToken, now: now) }
+        try await base.heartbeat(runID: runID, leaseToken: leaseToken, now: now)
     }
     public func releaseLease(runID: String, leaseToken: String) async throws {
         try await timed { try await base.releaseLease(runID: runID, leaseToken: leaseToken) }
