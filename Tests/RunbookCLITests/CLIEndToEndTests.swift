@@ -50,33 +50,33 @@ private let killableRunbook = """
             try await Task.sleep(for: .milliseconds(Int.random(in: 50...500, using: &generator)))
             if !current.process.isRunning { break }
             kill(current.process.processIdentifier, SIGKILL)
-            current.process.waitUntilExit()
+            await current.exited()
             kills += 1
             current = try ws.start(["resume", id])
         }
-        current.process.waitUntilExit()
-        var final = try ws.runbook(["resume", id, "--json"])
+        await current.exited()
+        var final = try await ws.runbook(["resume", id, "--json"])
         if final.json?["already_finished"] == nil {
             // The last resume may itself have finished; either way the run must now be complete.
-            final = try ws.runbook(["resume", id, "--json"])
+            final = try await ws.runbook(["resume", id, "--json"])
         }
         #expect(final.exitCode == 0, "\(final.stderr)")
         #expect(final.json?["status"] as? String == "succeeded")
         #expect(ws.lines("ledger").sorted() == ["a", "b", "c", "d", "e", "f", "g", "h"])
         #expect(kills >= 1, "first run output: \(first.stdout) \(first.stderr)")
-        let history = try ws.runbook(["history", id, "--json"])
+        let history = try await ws.runbook(["history", id, "--json"])
         let events = (history.json?["events"] as? [[String: Any]]) ?? []
         // A kill can land before a resuming process has taken the run over, so not every kill leaves a
         // run_resumed event; at least one resume must have happened, and none can be double counted.
         let resumes = events.filter { $0["kind"] as? String == "run_resumed" }.count
         #expect(resumes >= 1 && resumes <= kills + 2)
         #expect(events.filter { $0["kind"] as? String == "step_succeeded" }.count == 8)
-        let verify = try ws.runbook(["audit", "verify", id])
+        let verify = try await ws.runbook(["audit", "verify", id])
         #expect(verify.exitCode == 0, "\(verify.stderr)")
         #expect(verify.stdout.contains("hash chain intact"))
     }
 
-    @Test func validationReportsEveryErrorWithFileLineAndColumnAndExits2() throws {
+    @Test func validationReportsEveryErrorWithFileLineAndColumnAndExits2() async throws {
         let ws = try Workspace()
         defer { ws.remove() }
         try ws.write(runbook: "broken", """
@@ -91,7 +91,7 @@ private let killableRunbook = """
                 with: { run: 'echo ${{ params.nope }}' }
                 timeout: 10 minutes
             """)
-        let result = try ws.runbook(["validate", "broken"])
+        let result = try await ws.runbook(["validate", "broken"])
         #expect(result.exitCode == 2)
         let path = ws.runbooks + "/broken.yaml"
         #expect(result.stderr.contains("\(path):4:13: "))
@@ -101,12 +101,12 @@ private let killableRunbook = """
         #expect(result.stderr.contains("pass values through env"))
         #expect(result.stderr.contains("10 minutes"))
         #expect(!result.stderr.contains("Fatal error"))
-        let run = try ws.runbook(["run", "broken"])
+        let run = try await ws.runbook(["run", "broken"])
         #expect(run.exitCode == 2)
         #expect(!FileManager.default.fileExists(atPath: ws.database))
     }
 
-    @Test func approvalGateExits3ThenApproveFinishesAndRecordsWho() throws {
+    @Test func approvalGateExits3ThenApproveFinishesAndRecordsWho() async throws {
         let ws = try Workspace()
         defer { ws.remove() }
         try ws.write(runbook: "gated", """
@@ -115,12 +115,12 @@ private let killableRunbook = """
               - { id: check, action: shell, with: { run: 'echo checked >> log' } }
               - { id: go, needs: [check], approval: required, action: shell, with: { run: 'echo went >> log' } }
             """)
-        let paused = try ws.runbook(["run", "gated"])
+        let paused = try await ws.runbook(["run", "gated"])
         #expect(paused.exitCode == 3)
         #expect(paused.stdout.contains("runbook approve"))
         #expect(ws.lines("log") == ["checked"])
         let id = try #require(paused.runID)
-        let approved = try ws.runbook(["approve", id, "go", "--json"])
+        let approved = try await ws.runbook(["approve", id, "go", "--json"])
         #expect(approved.exitCode == 0, "\(approved.stderr)")
         #expect(ws.lines("log") == ["checked", "went"])
         let steps = (approved.json?["steps"] as? [[String: Any]]) ?? []
@@ -138,10 +138,10 @@ private let killableRunbook = """
         let driver = try ws.start(["run", "slow"])
         var runID: String?
         #expect(try await eventually { runID = CommandResult(exitCode: 0, stdout: driver.stdout, stderr: "").runID; return runID != nil })
-        let second = try ws.runbook(["resume", try #require(runID)])
+        let second = try await ws.runbook(["resume", try #require(runID)])
         #expect(second.exitCode == 4)
         #expect(second.stderr.contains("being driven by another process"))
-        driver.process.waitUntilExit()
+        await driver.exited()
         #expect(driver.process.terminationStatus == 0)
     }
 
@@ -158,24 +158,24 @@ private let killableRunbook = """
         let driver = try ws.start(["run", "stoppable"])
         #expect(try await eventually { ws.lines("log").contains("started") })
         kill(driver.process.processIdentifier, SIGINT)
-        driver.process.waitUntilExit()
+        await driver.exited()
         #expect(driver.process.terminationStatus == 5)
         #expect(driver.stdout.contains("interrupted"))
         let id = try #require(CommandResult(exitCode: 0, stdout: driver.stdout, stderr: "").runID)
-        let runs = try ws.runbook(["runs", "--json"])
+        let runs = try await ws.runbook(["runs", "--json"])
         #expect(runs.stdout.contains("\"status\" : \"interrupted\""))
         // Make the long step quick for the resume: the stored definition is used, so change the world instead.
         try ws.write(runbook: "stoppable", "name: stoppable\nsteps:\n  - { id: only, action: shell, with: { run: 'true' } }\n")
         let resumed = try ws.start(["resume", id])
         #expect(try await eventually { ws.lines("log").filter { $0 == "started" }.count == 2 })
         kill(resumed.process.processIdentifier, SIGTERM)
-        resumed.process.waitUntilExit()
+        await resumed.exited()
         #expect(resumed.process.terminationStatus == 5)
         #expect(resumed.stderr.contains("changed since run"))
         #expect(ws.lines("log").filter { $0 == "first" }.count == 1)
     }
 
-    @Test func failingRunRollsBackInReverseAndExits1() throws {
+    @Test func failingRunRollsBackInReverseAndExits1() async throws {
         let ws = try Workspace()
         defer { ws.remove() }
         try ws.write(runbook: "doomed", """
@@ -192,14 +192,14 @@ private let killableRunbook = """
                 compensate: { action: shell, with: { run: 'echo undo-two >> log' } }
               - { id: three, needs: [two], action: fail, with: { message: "the replica is not in sync" } }
             """)
-        let result = try ws.runbook(["run", "doomed"])
+        let result = try await ws.runbook(["run", "doomed"])
         #expect(result.exitCode == 1)
         #expect(ws.lines("log") == ["one", "two", "undo-two", "undo-one"])
         #expect(result.stdout.contains("rolled_back"))
         #expect(result.stdout.contains("the replica is not in sync"))
     }
 
-    @Test func secretsNeverReachOutputOrTheDatabase() throws {
+    @Test func secretsNeverReachOutputOrTheDatabase() async throws {
         let ws = try Workspace()
         defer { ws.remove() }
         let secret = "hunter2-\(UUID().uuidString.prefix(6))"
@@ -214,13 +214,13 @@ private let killableRunbook = """
                   run: 'echo "connecting with $PW"; echo "dsn=postgres://admin:$PW@db" >> "$RUNBOOK_OUTPUT"; test "$RUNBOOK_PARAM_PASSWORD" = "$PW"'
                   env: { PW: "${{ params.password }}" }
             """)
-        let result = try ws.runbook(["run", "secretive", "--json"], environment: ["RUNBOOK_PARAM_PASSWORD": secret])
+        let result = try await ws.runbook(["run", "secretive", "--json"], environment: ["RUNBOOK_PARAM_PASSWORD": secret])
         #expect(result.exitCode == 0, "\(result.stderr)")
         #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret))
         #expect(result.stdout.contains("postgres://admin:***@db"))
         let id = try #require(result.json?["id"] as? String)
         for args in [["history", id], ["history", id, "--json"], ["audit", "export", id, "--format", "csv"], ["runs"]] {
-            let out = try ws.runbook(args)
+            let out = try await ws.runbook(args)
             #expect(!out.stdout.contains(secret), "\(args)")
         }
         var bytes = Data()
@@ -230,7 +230,7 @@ private let killableRunbook = """
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
     }
 
-    @Test func auditVerifyNamesAnEventEditedWithTheSQLiteAPI() throws {
+    @Test func auditVerifyNamesAnEventEditedWithTheSQLiteAPI() async throws {
         let ws = try Workspace()
         defer { ws.remove() }
         try ws.write(runbook: "small", """
@@ -238,9 +238,9 @@ private let killableRunbook = """
             steps:
               - { id: a, action: shell, with: { run: 'echo "state=ok" >> "$RUNBOOK_OUTPUT"' } }
             """)
-        let result = try ws.runbook(["run", "small", "--json"])
+        let result = try await ws.runbook(["run", "small", "--json"])
         let id = try #require(result.json?["id"] as? String)
-        #expect(try ws.runbook(["audit", "verify"]).exitCode == 0)
+        #expect(try await ws.runbook(["audit", "verify"]).exitCode == 0)
         var db: OpaquePointer?
         #expect(sqlite3_open(ws.database, &db) == SQLITE_OK)
         var seq: Int64 = 0
@@ -251,32 +251,32 @@ private let killableRunbook = """
         let sql = "DROP TRIGGER events_are_append_only_update; UPDATE events SET detail = '{\"state\":\"forged\"}' WHERE seq = \(seq);"
         #expect(sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK)
         sqlite3_close(db)
-        let verify = try ws.runbook(["audit", "verify", id])
+        let verify = try await ws.runbook(["audit", "verify", id])
         #expect(verify.exitCode == 1)
         #expect(verify.stderr.contains("event #\(seq) (attempt_succeeded)"))
-        let export = try ws.runbook(["audit", "export", id, "--format", "json"])
+        let export = try await ws.runbook(["audit", "export", id, "--format", "json"])
         #expect(export.exitCode == 1)
         #expect(export.stdout.contains("\"intact\" : false"))
     }
 
-    @Test func corruptOrForeignDatabaseIsRefusedAndLeftUntouched() throws {
+    @Test func corruptOrForeignDatabaseIsRefusedAndLeftUntouched() async throws {
         let ws = try Workspace()
         defer { ws.remove() }
         try FileManager.default.createDirectory(atPath: ws.root + "/state", withIntermediateDirectories: true)
         let junk = Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 31) })
         try junk.write(to: URL(fileURLWithPath: ws.database))
         try ws.write(runbook: "small", "name: small\nsteps:\n  - { id: a, action: pass }\n")
-        let run = try ws.runbook(["run", "small"])
+        let run = try await ws.runbook(["run", "small"])
         #expect(run.exitCode == 2)
         #expect(run.stderr.contains("not a runbook database"))
         #expect(!run.stderr.contains("Fatal"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: ws.database)) == junk)
-        let missing = try CommandRunner.run(try RunbookBinary.path(), ["runs", "--db", ws.root + "/nope.sqlite"])
+        let missing = try await CommandRunner.runDetached(try RunbookBinary.path(), ["runs", "--db", ws.root + "/nope.sqlite"])
         #expect(missing.exitCode == 2)
         #expect(missing.stderr.contains("no runbook database at"))
     }
 
-    @Test func listShowAndExportDescribeTheRunbookAndTheRun() throws {
+    @Test func listShowAndExportDescribeTheRunbookAndTheRun() async throws {
         let ws = try Workspace()
         defer { ws.remove() }
         try ws.write(runbook: "diamond", """
@@ -288,21 +288,21 @@ private let killableRunbook = """
               - { id: right, needs: [top], action: pass }
               - { id: bottom, needs: [left, right], action: pass }
             """)
-        let list = try ws.runbook(["list"])
+        let list = try await ws.runbook(["list"])
         #expect(list.stdout.contains("diamond") && list.stdout.contains("a diamond of pass steps"))
-        let mermaid = try ws.runbook(["show", "diamond", "--format", "mermaid"])
+        let mermaid = try await ws.runbook(["show", "diamond", "--format", "mermaid"])
         #expect(mermaid.stdout.hasPrefix("graph TD"))
         #expect(mermaid.stdout.components(separatedBy: "-->").count - 1 == 4)
-        let dot = try ws.runbook(["show", "diamond", "--format", "dot"])
+        let dot = try await ws.runbook(["show", "diamond", "--format", "dot"])
         #expect(dot.stdout.contains("digraph"))
-        let run = try ws.runbook(["run", "diamond", "--json", "--parallelism", "2"])
+        let run = try await ws.runbook(["run", "diamond", "--json", "--parallelism", "2"])
         let id = try #require(run.json?["id"] as? String)
         #expect((run.json?["steps"] as? [[String: Any]])?.count == 4)
-        let csv = try ws.runbook(["audit", "export", id, "--format", "csv"])
+        let csv = try await ws.runbook(["audit", "export", id, "--format", "csv"])
         let rows = csv.stdout.split(separator: "\n")
         #expect(rows.first?.hasPrefix("seq,time,run_id") == true)
         #expect(rows.count > 10)
-        let json = try ws.runbook(["audit", "export", id, "--format", "json"])
+        let json = try await ws.runbook(["audit", "export", id, "--format", "json"])
         let export = try #require(json.json)
         #expect((export["run"] as? [String: Any])?["definition"] as? String == (try String(contentsOfFile: ws.runbooks + "/diamond.yaml", encoding: .utf8)))
         #expect((export["verification"] as? [String: Any])?["intact"] as? Bool == true)
@@ -323,13 +323,13 @@ private let killableRunbook = """
         let driver = try ws.start(["run", "cancellable"])
         #expect(try await eventually { ws.lines("log").contains("waiting") })
         let id = try #require(CommandResult(exitCode: 0, stdout: driver.stdout, stderr: "").runID)
-        let cancel = try ws.runbook(["cancel", id])
+        let cancel = try await ws.runbook(["cancel", id])
         #expect(cancel.exitCode == 0, "\(cancel.stderr)")
         #expect(cancel.stdout.contains("to stop and roll back"))
-        driver.process.waitUntilExit()
+        await driver.exited()
         #expect(driver.process.terminationStatus == 1)
         #expect(ws.lines("log") == ["made", "waiting", "unmade"])
-        let runs = try ws.runbook(["runs", "--json"])
+        let runs = try await ws.runbook(["runs", "--json"])
         #expect(runs.stdout.contains("\"status\" : \"cancelled\""))
     }
 }

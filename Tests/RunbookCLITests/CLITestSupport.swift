@@ -21,9 +21,9 @@ struct Workspace {
     }
 
     /// Run `runbook ARGS` with this workspace's database and runbooks, in its work directory.
-    func runbook(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
-        try CommandRunner.run(try RunbookBinary.path(), ["--db", database, "--runbooks", runbooks] + arguments,
-                              environment: environment, directory: work)
+    func runbook(_ arguments: [String], environment: [String: String] = [:]) async throws -> CommandResult {
+        try await CommandRunner.runDetached(try RunbookBinary.path(), ["--db", database, "--runbooks", runbooks] + arguments,
+                                            environment: environment, directory: work)
     }
 
     func start(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandRunner.Started {

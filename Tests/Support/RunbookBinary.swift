@@ -68,6 +68,17 @@ public enum CommandRunner {
             stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
     }
 
+    /// Run to completion on a thread of its own: waiting for a child must not hold one of the few threads
+    /// of Swift's cooperative pool that every other test running in parallel needs.
+    public static func runDetached(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                                   directory: String? = nil) async throws -> CommandResult {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result { try run(executable, arguments, environment: environment, directory: directory) })
+            }.start()
+        }
+    }
+
     /// A started child process whose output goes to files.
     public struct Started: @unchecked Sendable {
         public let process: Process
@@ -76,6 +87,18 @@ public enum CommandRunner {
 
         public var stdout: String { (try? String(contentsOfFile: stdoutFile, encoding: .utf8)) ?? "" }
         public var stderr: String { (try? String(contentsOfFile: stderrFile, encoding: .utf8)) ?? "" }
+
+        /// Wait for the process to exit without blocking the cooperative pool; returns its exit status.
+        @discardableResult
+        public func exited() async -> Int32 {
+            let process = self.process
+            return await withCheckedContinuation { continuation in
+                Thread {
+                    process.waitUntilExit()
+                    continuation.resume(returning: process.terminationStatus)
+                }.start()
+            }
+        }
     }
 
     /// Start without waiting (for tests that kill it).
