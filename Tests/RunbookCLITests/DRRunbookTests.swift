@@ -113,6 +113,17 @@ struct DRHarness {
         }
     }
 
+    /// What drill's restore check may leave behind: the instance and the copied snapshot NAME-restore-check in us-west-2.
+    func restoreCheckLeftovers(_ name: String) async throws -> [String] {
+        try await withAWS { aws in
+            let rds = try aws.rds(region: "us-west-2")
+            var found: [String] = []
+            for db in try await rds.describeDBInstances().items where db.identifier == name + "-restore-check" { found.append("instance \(db.identifier) \(db.status)") }
+            for snapshot in try await rds.describeDBSnapshots().items where snapshot.identifier == name + "-restore-check" { found.append("snapshot \(snapshot.identifier)") }
+            return found
+        }
+    }
+
     /// Steps' outputs by step id from a `--json` run object.
     static func outputs(_ run: [String: Any]) -> [String: [String: String]] {
         var result: [String: [String: String]] = [:]
@@ -157,14 +168,45 @@ struct DRRunbookTests {
         #expect(afterProvision.filter { $0.contains("run=none") }.isEmpty, "every resource carries the run's tags: \(afterProvision)")
 
         let azBefore = try await h.withAWS { try await $0.rds(region: "us-east-1").describeDBInstance(identifier: name).availabilityZone }
-        let (drilled, drill) = try h.runJSON(["run", "drill", "--param", "name=\(name)"] + Self.fast)
+        let (drilled, drill) = try h.runJSON(["run", "drill", "--param", "name=\(name)", "--param", "restore_check=true"] + Self.fast)
         #expect(drilled.exitCode == 0, "\(drilled.stdout)\(drilled.stderr)")
+        // The backup-restore check: latest snapshot copied to us-west-2, restored, verified, deleted again.
+        let restoreReport = DRHarness.outputs(drill)["restore-report"] ?? [:]
+        #expect(restoreReport["restore_verified"] == "true", "\(restoreReport)")
+        #expect(restoreReport["restored_instance"] == "\(name)-restore-check" && restoreReport["restored_engine"] == "postgres")
+        #expect(restoreReport["restored_instance_deleted"] == "deleted")
+        #expect(restoreReport["restored_from_snapshot"]?.isEmpty == false)
+        #expect(DRHarness.outputs(drill)["copy-snapshot"]?["result"] == "created")
+        #expect(DRHarness.polls(drill, "copy-snapshot") >= 2, "the copy's waiter polls through creating")
+        #expect(DRHarness.polls(drill, "restore") >= 3, "the restore waiter polls through creating and backing-up")
+        #expect(DRHarness.polls(drill, "delete-restore") >= 2, "the delete waiter polls through deleting")
+        #expect(try await h.restoreCheckLeftovers(name).isEmpty, "a successful drill leaves no restored instance and no copy")
+
         let report = DRHarness.outputs(drill)["report"] ?? [:]
         #expect(Double(report["recovery_seconds"] ?? "") != nil, "drill reports the recovery time: \(report)")
         #expect(report["replica_lag_seconds"] == "unknown")
         #expect(DRHarness.polls(drill, "failover") >= 2, "the failover waiter polls through rebooting")
         let azAfter = try await h.withAWS { try await $0.rds(region: "us-east-1").describeDBInstance(identifier: name).availabilityZone }
         #expect(azBefore != nil && azAfter != azBefore, "the forced failover moved the writer to the standby's AZ")
+
+        // The same drill failing right after the restore: the rollback deletes the restored instance and the copy.
+        let drillSource = try String(contentsOfFile: h.runbooks + "/drill.yaml", encoding: .utf8)
+        let failing = drillSource.replacingOccurrences(of: "name: drill\n", with: "name: drill-failing\n")
+            .replacingOccurrences(of: "  - id: verify-restore\n    description: the restored instance is available and runs the snapshot's engine\n    needs: [restore]\n",
+                                  with: "  - id: verify-restore\n    needs: [restore, late-failure]\n")
+            + "  - id: late-failure\n    needs: [restore]\n    action: fail\n    retry: { max_attempts: 1 }\n    with: { message: injected failure after the restore }\n"
+        #expect(failing.contains("needs: [restore, late-failure]"))
+        try h.directory.write("drill-runbooks/drill-failing.yaml", failing)
+        let (failed, failedRun) = try h.runJSON(["run", "drill-failing", "--param", "name=\(name)", "--param", "restore_check=true"] + Self.fast,
+                                                runbooks: h.directory.path + "/drill-runbooks")
+        #expect(failed.exitCode != 0)
+        #expect(failedRun["status"] as? String == "rolled_back", "\(failed.stdout)\(failed.stderr)")
+        #expect(DRHarness.outputs(failedRun)["restore"]?["result"] == "created", "the restore had happened before the failure")
+        #expect(try await h.restoreCheckLeftovers(name).isEmpty, "the rollback deleted the restored instance and the copy")
+        let statuses = Dictionary((failedRun["steps"] as? [[String: Any]] ?? []).compactMap { step in
+            (step["id"] as? String).map { ($0, step["status"] as? String ?? "") }
+        }, uniquingKeysWith: { first, _ in first })
+        #expect(statuses["restore"] == "compensated" && statuses["copy-snapshot"] == "compensated", "\(statuses)")
 
         // Without lag data the promotion refuses (and changes nothing); with a datapoint under max_lag it proceeds.
         let (refused, _) = try h.runJSON(["run", "promote-secondary", "--yes"] + params(name, zone))
@@ -185,8 +227,10 @@ struct DRRunbookTests {
         #expect(afterPromote.contains { $0.hasPrefix("record db.NAME.internal. db-primary PRIMARY NAME-replica.") }, "\(afterPromote)")
         #expect(afterPromote.contains { $0.hasPrefix("alarm us-west-2 NAME-replica-connections NAME-replica") })
 
-        let (cleaned, _) = try h.runJSON(["run", "cleanup", "--param", "name=\(name)", "--param", "zone=\(zone)"] + Self.fast)
+        let (cleaned, cleanup) = try h.runJSON(["run", "cleanup", "--param", "name=\(name)", "--param", "zone=\(zone)"] + Self.fast)
         #expect(cleaned.exitCode == 0, "\(cleaned.stdout)\(cleaned.stderr)")
+        let unprotect = DRHarness.outputs(cleanup)["unprotect-primary"] ?? [:]
+        #expect(unprotect["previous_deletion_protection"] == "true" && unprotect["result"] == "changed", "cleanup records the protection it turned off: \(unprotect)")
         let afterCleanup = try await h.state(name, zone: zone)
         #expect(afterCleanup == ["snapshot us-east-1 NAME-final"], "cleanup leaves only the final snapshot: \(afterCleanup)")
         try await h.withAWS { _ = try await $0.rds(region: "us-east-1").deleteDBSnapshot(snapshotIdentifier: name + "-final") }
