@@ -208,6 +208,14 @@ struct DRRunbookTests {
         }, uniquingKeysWith: { first, _ in first })
         #expect(statuses["restore"] == "compensated" && statuses["copy-snapshot"] == "compensated", "\(statuses)")
 
+        // The default drill (restore_check=false) skips the whole restore branch.
+        let (plain, plainRun) = try h.runJSON(["run", "drill", "--param", "name=\(name)"] + Self.fast)
+        #expect(plain.exitCode == 0, "\(plain.stdout)\(plain.stderr)")
+        let plainStatuses = Dictionary((plainRun["steps"] as? [[String: Any]] ?? []).compactMap { step in
+            (step["id"] as? String).map { ($0, step["status"] as? String ?? "") }
+        }, uniquingKeysWith: { first, _ in first })
+        #expect(plainStatuses["report"] == "succeeded" && plainStatuses["restore"] == "skipped" && plainStatuses["copy-snapshot"] == "skipped", "\(plainStatuses)")
+
         // Without lag data the promotion refuses (and changes nothing); with a datapoint under max_lag it proceeds.
         let (refused, _) = try h.runJSON(["run", "promote-secondary", "--yes"] + params(name, zone))
         #expect(refused.exitCode != 0)
