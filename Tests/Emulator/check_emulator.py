@@ -431,6 +431,40 @@ def t_backup_replication():
     )
 
 
+def t_cross_region_copy_and_restore():
+    reset()
+    east, west = client("rds", EAST), client("rds", WEST)
+    _subnet_group(WEST, "west-restore-subnets")
+    create_instance(east, "cp-src", MultiAZ=True, DeletionProtection=True, StorageEncrypted=True)
+    snap = east.create_db_snapshot(DBInstanceIdentifier="cp-src", DBSnapshotIdentifier="cp-snap")["DBSnapshot"]
+    manual(model="rds::dbsnapshot", times=1)
+    manual(times=1)
+    copy = west.copy_db_snapshot(
+        SourceDBSnapshotIdentifier=snap["DBSnapshotArn"], TargetDBSnapshotIdentifier="cp-copy",
+        SourceRegion=EAST, KmsKeyId="alias/aws/rds", Tags=[{"Key": "k", "Value": "v"}],
+    )["DBSnapshot"]
+    assert copy["DBSnapshotArn"].startswith(f"arn:aws:rds:{WEST}:"), copy["DBSnapshotArn"]
+    assert copy["Status"] == "creating", copy["Status"]
+    assert west.describe_db_snapshots(DBSnapshotIdentifier="cp-copy")["DBSnapshots"][0]["Status"] == "available"
+    assert [s["DBSnapshotIdentifier"] for s in east.describe_db_snapshots(DBSnapshotIdentifier="cp-snap")["DBSnapshots"]] == ["cp-snap"]
+    expect_error("DBSnapshotNotFound", 404, east.describe_db_snapshots, DBSnapshotIdentifier="cp-copy")
+    r = west.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier="cp-restored", DBSnapshotIdentifier="cp-copy", MultiAZ=False,
+        DBSubnetGroupName="west-restore-subnets",
+    )["DBInstance"]
+    assert r["DBInstanceStatus"] == "creating", r["DBInstanceStatus"]
+    assert r["DBInstanceArn"].startswith(f"arn:aws:rds:{WEST}:"), r["DBInstanceArn"]
+    assert (r["MultiAZ"], r["DeletionProtection"]) == (False, False), (r["MultiAZ"], r["DeletionProtection"])
+    assert r["AvailabilityZone"].startswith(WEST), r["AvailabilityZone"]
+    assert r["DBSubnetGroup"]["DBSubnetGroupName"] == "west-restore-subnets"
+    assert statuses_until_available(west, "cp-restored") == ["backing-up", "available"]
+    west.delete_db_instance(DBInstanceIdentifier="cp-restored", SkipFinalSnapshot=True)
+    unset()
+    unset("rds::dbsnapshot")
+    src = describe(east, "cp-src")
+    assert (src["MultiAZ"], src["DeletionProtection"]) == (True, True), "the source is unchanged"
+
+
 def t_managed_policies():
     reset()
     iam = client("iam")
@@ -516,6 +550,7 @@ def main():
                 ("same-region promotion detaches", t_same_region_promotion),
                 ("delete un-promoted cross-region replica answers 200", t_delete_cross_region_replica),
                 ("automated backups replication start/describe/stop", t_backup_replication),
+                ("cross-region CopyDBSnapshot + RestoreDBInstanceFromDBSnapshot", t_cross_region_copy_and_restore),
                 ("AWS-managed IAM policies attachable", t_managed_policies),
                 ("error XML shape", t_error_xml_shape),
                 ("--parent-pid: exits when parent is gone", t_parent_pid_exit),

@@ -224,6 +224,48 @@ def install_patches() -> None:  # noqa: C901 - one place for every patch, on pur
 
     RDSBackend.create_db_instance = create_db_instance
 
+    # -- backend: restore from a snapshot ----------------------------------------------------
+    #
+    # Stock moto copies every attribute of the snapshot's source instance and then applies only
+    # the *truthy* request parameters, so an explicit MultiAZ=false or DeletionProtection=false is
+    # ignored. AWS: the restored instance gets the request's settings; DeletionProtection is off
+    # unless the request turns it on ("By default, deletion protection isn't enabled"). A snapshot
+    # copied from another region (CopyDBSnapshot) restores into this region: its AZ is one of this
+    # region's, and a subnet group is used only when the request names one of this region.
+
+    stock_restore_from_snapshot = RDSBackend.restore_db_instance_from_db_snapshot
+
+    def _param(overrides, snake, camel):
+        if snake in overrides:
+            return overrides[snake]
+        return overrides.get(camel)
+
+    def _as_bool(value):
+        if isinstance(value, str):
+            return value.lower() == "true"
+        return bool(value)
+
+    def restore_db_instance_from_db_snapshot(self, from_snapshot_id, overrides):
+        database = stock_restore_from_snapshot(self, from_snapshot_id, overrides)
+        multi_az = _param(overrides, "multi_az", "MultiAZ")
+        if multi_az is not None:
+            database.multi_az = _as_bool(multi_az)
+        database.deletion_protection = _as_bool(
+            _param(overrides, "deletion_protection", "DeletionProtection") or False
+        )
+        if not database.multi_az:
+            database.__dict__.pop("_emu_secondary_az", None)
+        az = database.availability_zone or ""
+        if not az.startswith(self.region_name):
+            if not _param(overrides, "availability_zone", "AvailabilityZone"):
+                database.availability_zone = f"{self.region_name}a"
+            if not _param(overrides, "db_subnet_group_name", "DBSubnetGroupName"):
+                database._db_subnet_group_name = None
+                database.__dict__.pop("db_subnet_group", None)
+        return database
+
+    RDSBackend.restore_db_instance_from_db_snapshot = restore_db_instance_from_db_snapshot
+
     # -- backend: read replica ---------------------------------------------------------------
 
     stock_create_replica = RDSBackend.create_db_instance_read_replica

@@ -22,13 +22,20 @@ struct DRHarness {
 
     func arguments(_ args: [String], runbooks: String? = nil) -> [String] { ["--db", database, "--runbooks", runbooks ?? self.runbooks] + args }
 
-    func run(_ args: [String], runbooks: String? = nil) throws -> CommandResult {
-        try CommandRunner.run(binary, arguments(args, runbooks: runbooks), environment: emulator.environment)
+    /// Runs the binary to completion on a thread of its own, so the wait does not hold one of the (two, on this machine)
+    /// threads of Swift's cooperative pool that every other suite running in parallel needs.
+    func run(_ args: [String], runbooks: String? = nil) async throws -> CommandResult {
+        let binary = binary, arguments = arguments(args, runbooks: runbooks), environment = emulator.environment
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result { try CommandRunner.run(binary, arguments, environment: environment) })
+            }.start()
+        }
     }
 
     /// `runbook ARGS --json`, parsed.
-    func runJSON(_ args: [String], runbooks: String? = nil) throws -> (CommandResult, [String: Any]) {
-        let result = try run(args + ["--json"], runbooks: runbooks)
+    func runJSON(_ args: [String], runbooks: String? = nil) async throws -> (CommandResult, [String: Any]) {
+        let result = try await run(args + ["--json"], runbooks: runbooks)
         let object = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any] ?? [:]
         return (result, object)
     }
@@ -113,6 +120,17 @@ struct DRHarness {
         }
     }
 
+    /// What drill's restore check may leave behind: the instance and the copied snapshot NAME-restore-check in us-west-2.
+    func restoreCheckLeftovers(_ name: String) async throws -> [String] {
+        try await withAWS { aws in
+            let rds = try aws.rds(region: "us-west-2")
+            var found: [String] = []
+            for db in try await rds.describeDBInstances().items where db.identifier == name + "-restore-check" { found.append("instance \(db.identifier) \(db.status)") }
+            for snapshot in try await rds.describeDBSnapshots().items where snapshot.identifier == name + "-restore-check" { found.append("snapshot \(snapshot.identifier)") }
+            return found
+        }
+    }
+
     /// Steps' outputs by step id from a `--json` run object.
     static func outputs(_ run: [String: Any]) -> [String: [String: String]] {
         var result: [String: [String: String]] = [:]
@@ -142,7 +160,7 @@ struct DRRunbookTests {
         try await h.setTransitions(times: 2)
         let name = LocalAWSEmulator.uniqueName("fin"), zone = "\(name).internal"
 
-        let (provisioned, provision) = try h.runJSON(["run", "provision"] + params(name, zone))
+        let (provisioned, provision) = try await h.runJSON(["run", "provision"] + params(name, zone))
         #expect(provisioned.exitCode == 0, "\(provisioned.stdout)\(provisioned.stderr)")
         #expect(DRHarness.polls(provision, "primary") >= 3, "the primary's waiter must poll through creating and backing-up")
         #expect(DRHarness.polls(provision, "replica") >= 2)
@@ -157,8 +175,20 @@ struct DRRunbookTests {
         #expect(afterProvision.filter { $0.contains("run=none") }.isEmpty, "every resource carries the run's tags: \(afterProvision)")
 
         let azBefore = try await h.withAWS { try await $0.rds(region: "us-east-1").describeDBInstance(identifier: name).availabilityZone }
-        let (drilled, drill) = try h.runJSON(["run", "drill", "--param", "name=\(name)"] + Self.fast)
+        let (drilled, drill) = try await h.runJSON(["run", "drill", "--param", "name=\(name)", "--param", "restore_check=true"] + Self.fast)
         #expect(drilled.exitCode == 0, "\(drilled.stdout)\(drilled.stderr)")
+        // The backup-restore check: latest snapshot copied to us-west-2, restored, verified, deleted again.
+        let restoreReport = DRHarness.outputs(drill)["restore-report"] ?? [:]
+        #expect(restoreReport["restore_verified"] == "true", "\(restoreReport)")
+        #expect(restoreReport["restored_instance"] == "\(name)-restore-check" && restoreReport["restored_engine"] == "postgres")
+        #expect(restoreReport["restored_instance_deleted"] == "deleted")
+        #expect(restoreReport["restored_from_snapshot"]?.isEmpty == false)
+        #expect(DRHarness.outputs(drill)["copy-snapshot"]?["result"] == "created")
+        #expect(DRHarness.polls(drill, "copy-snapshot") >= 2, "the copy's waiter polls through creating")
+        #expect(DRHarness.polls(drill, "restore") >= 3, "the restore waiter polls through creating and backing-up")
+        #expect(DRHarness.polls(drill, "delete-restore") >= 2, "the delete waiter polls through deleting")
+        #expect(try await h.restoreCheckLeftovers(name).isEmpty, "a successful drill leaves no restored instance and no copy")
+
         let report = DRHarness.outputs(drill)["report"] ?? [:]
         #expect(Double(report["recovery_seconds"] ?? "") != nil, "drill reports the recovery time: \(report)")
         #expect(report["replica_lag_seconds"] == "unknown")
@@ -166,15 +196,42 @@ struct DRRunbookTests {
         let azAfter = try await h.withAWS { try await $0.rds(region: "us-east-1").describeDBInstance(identifier: name).availabilityZone }
         #expect(azBefore != nil && azAfter != azBefore, "the forced failover moved the writer to the standby's AZ")
 
+        // The same drill failing right after the restore: the rollback deletes the restored instance and the copy.
+        let drillSource = try String(contentsOfFile: h.runbooks + "/drill.yaml", encoding: .utf8)
+        let failing = drillSource.replacingOccurrences(of: "name: drill\n", with: "name: drill-failing\n")
+            .replacingOccurrences(of: "  - id: verify-restore\n    description: the restored instance is available and runs the snapshot's engine\n    needs: [restore]\n",
+                                  with: "  - id: verify-restore\n    needs: [restore, late-failure]\n")
+            + "  - id: late-failure\n    needs: [restore]\n    action: fail\n    retry: { max_attempts: 1 }\n    with: { message: injected failure after the restore }\n"
+        #expect(failing.contains("needs: [restore, late-failure]"))
+        try h.directory.write("drill-runbooks/drill-failing.yaml", failing)
+        let (failed, failedRun) = try await h.runJSON(["run", "drill-failing", "--param", "name=\(name)", "--param", "restore_check=true"] + Self.fast,
+                                                runbooks: h.directory.path + "/drill-runbooks")
+        #expect(failed.exitCode != 0)
+        #expect(failedRun["status"] as? String == "rolled_back", "\(failed.stdout)\(failed.stderr)")
+        #expect(DRHarness.outputs(failedRun)["restore"]?["result"] == "created", "the restore had happened before the failure")
+        #expect(try await h.restoreCheckLeftovers(name).isEmpty, "the rollback deleted the restored instance and the copy")
+        let statuses = Dictionary((failedRun["steps"] as? [[String: Any]] ?? []).compactMap { step in
+            (step["id"] as? String).map { ($0, step["status"] as? String ?? "") }
+        }, uniquingKeysWith: { first, _ in first })
+        #expect(statuses["restore"] == "compensated" && statuses["copy-snapshot"] == "compensated", "\(statuses)")
+
+        // The default drill (restore_check=false) skips the whole restore branch.
+        let (plain, plainRun) = try await h.runJSON(["run", "drill", "--param", "name=\(name)"] + Self.fast)
+        #expect(plain.exitCode == 0, "\(plain.stdout)\(plain.stderr)")
+        let plainStatuses = Dictionary((plainRun["steps"] as? [[String: Any]] ?? []).compactMap { step in
+            (step["id"] as? String).map { ($0, step["status"] as? String ?? "") }
+        }, uniquingKeysWith: { first, _ in first })
+        #expect(plainStatuses["report"] == "succeeded" && plainStatuses["restore"] == "skipped" && plainStatuses["copy-snapshot"] == "skipped", "\(plainStatuses)")
+
         // Without lag data the promotion refuses (and changes nothing); with a datapoint under max_lag it proceeds.
-        let (refused, _) = try h.runJSON(["run", "promote-secondary", "--yes"] + params(name, zone))
+        let (refused, _) = try await h.runJSON(["run", "promote-secondary", "--yes"] + params(name, zone))
         #expect(refused.exitCode != 0)
         try await h.withAWS { aws in
             try await aws.cloudWatch(region: "us-west-2").putMetricData(namespace: "AWS/RDS", data: [
                 .init(metricName: "ReplicaLag", value: 7, unit: "Seconds", dimensions: [.init("DBInstanceIdentifier", name + "-replica")]),
             ])
         }
-        let (promoted, promote) = try h.runJSON(["run", "promote-secondary", "--yes"] + params(name, zone))
+        let (promoted, promote) = try await h.runJSON(["run", "promote-secondary", "--yes"] + params(name, zone))
         #expect(promoted.exitCode == 0, "\(promoted.stdout)\(promoted.stderr)")
         let promoteReport = DRHarness.outputs(promote)["report"] ?? [:]
         #expect(promoteReport["replica_lag_at_promotion_seconds"] == "7")
@@ -185,12 +242,14 @@ struct DRRunbookTests {
         #expect(afterPromote.contains { $0.hasPrefix("record db.NAME.internal. db-primary PRIMARY NAME-replica.") }, "\(afterPromote)")
         #expect(afterPromote.contains { $0.hasPrefix("alarm us-west-2 NAME-replica-connections NAME-replica") })
 
-        let (cleaned, _) = try h.runJSON(["run", "cleanup", "--param", "name=\(name)", "--param", "zone=\(zone)"] + Self.fast)
+        let (cleaned, cleanup) = try await h.runJSON(["run", "cleanup", "--param", "name=\(name)", "--param", "zone=\(zone)"] + Self.fast)
         #expect(cleaned.exitCode == 0, "\(cleaned.stdout)\(cleaned.stderr)")
+        let unprotect = DRHarness.outputs(cleanup)["unprotect-primary"] ?? [:]
+        #expect(unprotect["previous_deletion_protection"] == "true" && unprotect["result"] == "changed", "cleanup records the protection it turned off: \(unprotect)")
         let afterCleanup = try await h.state(name, zone: zone)
         #expect(afterCleanup == ["snapshot us-east-1 NAME-final"], "cleanup leaves only the final snapshot: \(afterCleanup)")
         try await h.withAWS { _ = try await $0.rds(region: "us-east-1").deleteDBSnapshot(snapshotIdentifier: name + "-final") }
-        #expect(try h.run(["audit", "verify"]).exitCode == 0)
+        #expect(try await h.run(["audit", "verify"]).exitCode == 0)
     }
 
     @Test("a provision that fails at its last step rolls back to exactly the account it found, pre-existing topic untouched")
@@ -208,7 +267,7 @@ struct DRRunbookTests {
         let variant = source.replacingOccurrences(of: "name: provision\n", with: "name: provision-failing\n")
             + "  - id: late-failure\n    needs: [report]\n    action: fail\n    with: { message: injected failure }\n"
         try h.directory.write("runbooks/provision-failing.yaml", variant)
-        let (result, run) = try h.runJSON(["run", "provision-failing"] + params(name, zone), runbooks: h.directory.path + "/runbooks")
+        let (result, run) = try await h.runJSON(["run", "provision-failing"] + params(name, zone), runbooks: h.directory.path + "/runbooks")
         #expect(result.exitCode != 0)
         #expect(run["status"] as? String == "rolled_back", "\(result.stdout)\(result.stderr)")
         #expect(DRHarness.outputs(run)["topic-primary"]?["result"] == "adopted", "the pre-existing topic is adopted, not created")
@@ -227,7 +286,7 @@ struct DRRunbookTests {
         let reference = LocalAWSEmulator.uniqueName("ref"), name = LocalAWSEmulator.uniqueName("crash")
         let slow = ["--param", "poll_interval=800ms"]
 
-        let (clean, cleanRun) = try h.runJSON(["run", "provision", "--param", "name=\(reference)", "--param", "zone=\(reference).internal"] + slow)
+        let (clean, cleanRun) = try await h.runJSON(["run", "provision", "--param", "name=\(reference)", "--param", "zone=\(reference).internal"] + slow)
         #expect(clean.exitCode == 0)
         let expected = try await h.state(reference, zone: "\(reference).internal", normalizeRun: cleanRun["id"] as? String)
 
@@ -243,20 +302,20 @@ struct DRRunbookTests {
             }
             started.process.waitUntilExit()
             if runID == nil {
-                let runs = try h.run(["runs", "--json"])
+                let runs = try await h.run(["runs", "--json"])
                 let list = (try? JSONSerialization.jsonObject(with: Data(runs.stdout.utf8))) as? [[String: Any]] ?? []
                 runID = list.first?["id"] as? String
             }
         }
         let id = try #require(runID)
         #expect(kills >= 5, "each of the five kills landed while provision was running")
-        let (resumed, final) = try h.runJSON(["resume", id])
+        let (resumed, final) = try await h.runJSON(["resume", id])
         #expect(resumed.exitCode == 0 && final["status"] as? String == "succeeded", "\(resumed.stdout)\(resumed.stderr)")
         let actual = try await h.state(name, zone: "\(name).internal", normalizeRun: id)
         #expect(actual == expected, "no duplicates, everything tagged with the run")
-        #expect(try h.run(["audit", "verify"]).exitCode == 0)
+        #expect(try await h.run(["audit", "verify"]).exitCode == 0)
         for (n, z) in [(reference, "\(reference).internal"), (name, "\(name).internal")] {
-            #expect(try h.run(["run", "cleanup", "--param", "name=\(n)", "--param", "zone=\(z)", "--param", "skip_final_snapshot=true"] + Self.fast).exitCode == 0)
+            #expect(try await h.run(["run", "cleanup", "--param", "name=\(n)", "--param", "zone=\(z)", "--param", "skip_final_snapshot=true"] + Self.fast).exitCode == 0)
         }
     }
 
@@ -267,31 +326,31 @@ struct DRRunbookTests {
         try await h.setTransitions(times: 2)
         let name = LocalAWSEmulator.uniqueName("fin"), zone = "\(name).internal"
 
-        let planBefore = try h.run(["plan", "provision", "--json"] + params(name, zone))
+        let planBefore = try await h.run(["plan", "provision", "--json"] + params(name, zone))
         #expect(planBefore.exitCode == 0)
         let rowsBefore = (try? JSONSerialization.jsonObject(with: Data(planBefore.stdout.utf8))) as? [[String: String]] ?? []
         #expect(rowsBefore.first { $0["step"] == "primary" }?["effect"] == "create")
         #expect(rowsBefore.first { $0["step"] == "zone" }?["effect"] == "create")
         #expect(try await h.state(name, zone: zone).isEmpty, "plan changes nothing")
 
-        let (first, _) = try h.runJSON(["run", "provision"] + params(name, zone))
+        let (first, _) = try await h.runJSON(["run", "provision"] + params(name, zone))
         #expect(first.exitCode == 0)
         let afterFirst = try await h.state(name, zone: zone)
 
-        let planAfter = try h.run(["plan", "provision", "--json"] + params(name, zone))
+        let planAfter = try await h.run(["plan", "provision", "--json"] + params(name, zone))
         let rowsAfter = (try? JSONSerialization.jsonObject(with: Data(planAfter.stdout.utf8))) as? [[String: String]] ?? []
         #expect(rowsAfter.first { $0["step"] == "primary" }?["effect"] == "adopt")
         #expect(rowsAfter.first { $0["step"] == "record-primary" }?["effect"] == "nothing")
         #expect(!rowsAfter.contains { $0["effect"] == "create" }, "\(planAfter.stdout)")
         #expect(try await h.state(name, zone: zone) == afterFirst)
 
-        let (second, run) = try h.runJSON(["run", "provision"] + params(name, zone))
+        let (second, run) = try await h.runJSON(["run", "provision"] + params(name, zone))
         #expect(second.exitCode == 0)
         for (step, outputs) in DRHarness.outputs(run) where step != "report" && step != "primary-settled" && outputs["result"] != nil {
             #expect(["adopted", "unchanged"].contains(outputs["result"] ?? ""), "\(step): \(outputs)")
         }
         #expect(try await h.state(name, zone: zone) == afterFirst, "a second run creates and changes nothing")
-        #expect(try h.run(["run", "cleanup", "--param", "name=\(name)", "--param", "zone=\(zone)", "--param", "skip_final_snapshot=true"] + Self.fast).exitCode == 0)
+        #expect(try await h.run(["run", "cleanup", "--param", "name=\(name)", "--param", "zone=\(zone)", "--param", "skip_final_snapshot=true"] + Self.fast).exitCode == 0)
         #expect(try await h.state(name, zone: zone).isEmpty)
     }
 }

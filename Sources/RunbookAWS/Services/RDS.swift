@@ -452,7 +452,9 @@ public struct RDS: Sendable {
         public var snapshotType: String?
         public var engine: String?
         public var createdAt: Date?
+        public var encrypted: Bool
         init(_ n: XMLNode) {
+            encrypted = n.bool("Encrypted") ?? false
             identifier = n.string("DBSnapshotIdentifier") ?? ""
             instanceIdentifier = n.string("DBInstanceIdentifier") ?? ""
             status = n.string("Status") ?? ""
@@ -485,6 +487,29 @@ public struct RDS: Sendable {
         p.set("Marker", marker)
         let r = try await call("DescribeDBSnapshots", p, idempotent: true)
         return AWSPage(items: r.list("DBSnapshots").map(DBSnapshot.init), nextToken: r.string("Marker"))
+    }
+
+    /// Every snapshot matching the filters (all pages). Without `snapshotType` AWS returns manual and automated ones.
+    public func describeAllDBSnapshots(instanceIdentifier: String? = nil, snapshotType: String? = nil) async throws -> [DBSnapshot] {
+        try await collectAllPages { try await describeDBSnapshots(instanceIdentifier: instanceIdentifier, snapshotType: snapshotType, marker: $0) }
+    }
+
+    /// `CopyDBSnapshot`. For a cross-region copy call it in the destination region with the source snapshot's ARN and
+    /// `sourceRegion`; an encrypted source needs a KMS key of the destination region (`kmsKeyID`, e.g. `alias/aws/rds`).
+    /// Not idempotent (a replay answers DBSnapshotAlreadyExists).
+    public func copyDBSnapshot(sourceSnapshotIdentifier: String, targetSnapshotIdentifier: String, sourceRegion: String? = nil,
+                               kmsKeyID: String? = nil, copyTags: Bool? = nil, tags: [AWSTag] = []) async throws -> DBSnapshot {
+        try RDS.require(sourceSnapshotIdentifier, "SourceDBSnapshotIdentifier", "CopyDBSnapshot")
+        try RDS.require(targetSnapshotIdentifier, "TargetDBSnapshotIdentifier", "CopyDBSnapshot")
+        var p = QueryParameters()
+        p.set("SourceDBSnapshotIdentifier", sourceSnapshotIdentifier)
+        p.set("TargetDBSnapshotIdentifier", targetSnapshotIdentifier)
+        p.set("KmsKeyId", kmsKeyID)
+        p.setTags("Tags.Tag", tags)
+        p.set("CopyTags", copyTags)
+        p.set("SourceRegion", sourceRegion)
+        let x = try await call("CopyDBSnapshot", p, idempotent: false)
+        return DBSnapshot(x.node("DBSnapshot") ?? x)
     }
 
     /// `DeleteDBSnapshot`.

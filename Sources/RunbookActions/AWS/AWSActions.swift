@@ -15,6 +15,8 @@ public enum AWSActions {
             DescribeDBInstanceAction(provider: provider), AssertDBInstanceAction(provider: provider),
             RebootDBInstanceAction(provider: provider), PromoteReadReplicaAction(provider: provider), DeleteDBInstanceAction(provider: provider),
             CreateDBSnapshotAction(provider: provider), DescribeDBSnapshotAction(provider: provider), DeleteDBSnapshotAction(provider: provider),
+            FindLatestSnapshotAction(provider: provider), CopyDBSnapshotAction(provider: provider),
+            RestoreDBInstanceFromSnapshotAction(provider: provider), SetDeletionProtectionAction(provider: provider),
             StartBackupReplicationAction(provider: provider), StopBackupReplicationAction(provider: provider),
             PutMetricAlarmAction(provider: provider), DeleteAlarmsAction(provider: provider), GetReplicaLagAction(provider: provider),
             CreateTopicAction(provider: provider), DeleteTopicAction(provider: provider),

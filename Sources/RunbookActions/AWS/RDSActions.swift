@@ -32,6 +32,7 @@ enum RDSSupport {
             "endpoint": db.endpointAddress ?? "", "port": db.endpointPort.map(String.init) ?? "",
         ]
         if let arn = db.arn { out["arn"] = arn }
+        if let engine = db.engine { out["engine"] = engine }
         return out
     }
 
@@ -55,7 +56,7 @@ enum RDSSupport {
         let pace = try pace(invocation), timeout = try settleTimeout(invocation)
         let what = "DB instance \(id) in \(rds.region)"
         if db.status != "deleting" {
-            guard let settled = try await waitFor(rds, id, ["available", "failed", "stopped", "incompatible-parameters", "storage-full"], pace: pace, timeout: timeout) else {
+            guard let settled = try await waitFor(rds, id, settledStatuses, pace: pace, timeout: timeout) else {
                 return ["undo": "already gone"]
             }
             db = settled
@@ -78,6 +79,9 @@ enum RDSSupport {
         }
         return ["undo": "deleted \(id)"]
     }
+
+    /// Statuses in which an instance accepts ModifyDBInstance/DeleteDBInstance again (or never leaves by itself).
+    static let settledStatuses: Set<String> = ["available", "failed", "stopped", "incompatible-parameters", "incompatible-restore", "storage-full"]
 
     static func bool(_ invocation: ActionInvocation, _ name: String, _ fallback: Bool) throws -> Bool { try invocation.bool(name) ?? fallback }
 
@@ -479,7 +483,7 @@ public struct AssertDBInstanceAction: StepAction {
     public let inputs = [ActionInputSpec("identifier", required: true), AWSStep.regionInput,
                          ActionInputSpec("status"), ActionInputSpec("writer", description: "true: not a read replica"),
                          ActionInputSpec("replica_of", description: "the source's identifier (matches identifier or ARN)"),
-                         ActionInputSpec("multi_az")]
+                         ActionInputSpec("multi_az"), ActionInputSpec("engine", description: "the engine it must run (e.g. postgres)")]
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
@@ -499,6 +503,9 @@ public struct AssertDBInstanceAction: StepAction {
             if actual != source && !actual.hasSuffix(":db:\(source)") { problems.append("replica source is '\(actual)', expected \(source)") }
         }
         if let multiAZ = try invocation.bool("multi_az"), db.multiAZ != multiAZ { problems.append("MultiAZ is \(db.multiAZ), expected \(multiAZ)") }
+        if let engine = invocation.string("engine"), !engine.isEmpty, (db.engine ?? "").lowercased() != engine.lowercased() {
+            problems.append("engine is '\(db.engine ?? "")', expected \(engine)")
+        }
         guard problems.isEmpty else { throw ActionFailure("DB instance \(id) in \(rds.region): " + problems.joined(separator: "; "), retryable: false) }
         return RDSSupport.outputs(db).merging(["checked": "true"]) { _, b in b }
     }
@@ -575,7 +582,8 @@ public struct DeleteDBInstanceAction: StepAction {
     public let name = "aws.rds.delete-db-instance"
     public let summary = "Delete a DB instance (absent is fine), optionally with a final snapshot"
     public let inputs = RDSSupport.instanceInputs([ActionInputSpec("skip_final_snapshot"), ActionInputSpec("final_snapshot_identifier"),
-                                                   ActionInputSpec("disable_deletion_protection")])
+                                                   ActionInputSpec("disable_deletion_protection"),
+                                                   ActionInputSpec("only_this_run", description: "true: refuse to delete an instance this run did not create")])
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
@@ -585,8 +593,11 @@ public struct DeleteDBInstanceAction: StepAction {
         let what = "DB instance \(id) in \(rds.region)"
         let pace = try RDSSupport.pace(invocation), timeout = try RDSSupport.settleTimeout(invocation)
         guard var db = try await RDSSupport.find(rds, id) else { return ["result": "absent", "status": "deleted"] }
+        if try invocation.bool("only_this_run") == true, Ownership.of(db.tags, runID: invocation.runID) != .thisRun {
+            throw ActionFailure("\(what) was not created by this run (no runbook:run-id \(invocation.runID) tag); refusing to delete it", retryable: false)
+        }
         if db.status == "deleting" { return ["result": "deleting", "status": "deleting"] }
-        guard let settled = try await RDSSupport.waitFor(rds, id, ["available", "failed", "stopped", "incompatible-parameters", "storage-full"], pace: pace, timeout: timeout) else {
+        guard let settled = try await RDSSupport.waitFor(rds, id, RDSSupport.settledStatuses, pace: pace, timeout: timeout) else {
             return ["result": "absent", "status": "deleted"]
         }
         db = settled
@@ -701,13 +712,20 @@ public struct DescribeDBSnapshotAction: StepAction {
 public struct DeleteDBSnapshotAction: StepAction {
     public let name = "aws.rds.delete-db-snapshot"
     public let summary = "Delete a DB snapshot (absent is fine)"
-    public let inputs = [ActionInputSpec("snapshot_identifier", required: true), ActionInputSpec("identifier"), AWSStep.regionInput]
+    public let inputs = [ActionInputSpec("snapshot_identifier", required: true), ActionInputSpec("identifier"), AWSStep.regionInput,
+                         ActionInputSpec("only_this_run", description: "true: refuse to delete a snapshot this run did not create")]
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
         let rds = try RDSSupport.rds(provider, invocation)
         let snapshotID = try invocation.requiredString("snapshot_identifier").lowercased()
+        if try invocation.bool("only_this_run") == true {
+            guard let snapshot = try await DBSnapshots.find(rds, snapshotID) else { return ["result": "absent", "undo": "already gone"] }
+            guard try await DBSnapshots.owner(rds, snapshot, invocation) == .thisRun else {
+                throw ActionFailure("DB snapshot \(snapshotID) in \(rds.region) was not created by this run; refusing to delete it", retryable: false)
+            }
+        }
         do {
             _ = try await rds.deleteDBSnapshot(snapshotIdentifier: snapshotID)
             return ["result": "deleted", "undo": "deleted \(snapshotID)"]
