@@ -133,16 +133,17 @@ private let killableRunbook = """
         try ws.write(runbook: "slow", """
             name: slow
             steps:
-              - { id: wait, action: shell, with: { run: 'sleep 3' } }
+              - { id: wait, action: shell, with: { run: 'echo started >> log; sleep 30' } }
             """)
         let driver = try ws.start(["run", "slow"])
-        var runID: String?
-        #expect(try await eventually { runID = CommandResult(exitCode: 0, stdout: driver.stdout, stderr: "").runID; return runID != nil })
-        let second = try await ws.runbook(["resume", try #require(runID)])
+        #expect(try await eventually { ws.lines("log").contains("started") })
+        let id = try #require(CommandResult(exitCode: 0, stdout: driver.stdout, stderr: "").runID)
+        let second = try await ws.runbook(["resume", id])
         #expect(second.exitCode == 4)
         #expect(second.stderr.contains("being driven by another process"))
-        await driver.exited()
-        #expect(driver.process.terminationStatus == 0)
+        #expect(ws.lines("log") == ["started"], "the second process must not run the step again")
+        kill(driver.process.processIdentifier, SIGINT)
+        #expect(await driver.exited() == 5)
     }
 
     @Test func ctrlCRecordsInterruptedExits5AndResumeCompletes() async throws {

@@ -396,6 +396,7 @@ public struct CreateDBInstanceReadReplicaAction: StepAction {
         ActionInputSpec("instance_class"), ActionInputSpec("storage_encrypted"), ActionInputSpec("subnet_group"),
         ActionInputSpec("parameter_group"), ActionInputSpec("performance_insights"), ActionInputSpec("performance_insights_retention"),
         ActionInputSpec("monitoring_interval"), ActionInputSpec("monitoring_role"), ActionInputSpec("deletion_protection"),
+        ActionInputSpec("kms_key_id", description: "KMS key in the replica's region for an encrypted source (default alias/aws/rds when the regions differ)"),
     ])
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
@@ -419,6 +420,12 @@ public struct CreateDBInstanceReadReplicaAction: StepAction {
                                                              tags: AWSTags.ownership(invocation))
         request.instanceClass = invocation.string("instance_class")
         request.storageEncrypted = try invocation.bool("storage_encrypted")
+        // AWS needs a key in the destination region for a cross-region replica of an encrypted source.
+        if let key = invocation.string("kms_key_id"), !key.isEmpty {
+            request.kmsKeyID = key
+        } else if source.storageEncrypted && sourceRegion != rds.region {
+            request.kmsKeyID = "alias/aws/rds"
+        }
         request.dbSubnetGroupName = invocation.string("subnet_group")
         request.dbParameterGroupName = invocation.string("parameter_group")
         request.enablePerformanceInsights = try invocation.bool("performance_insights")
