@@ -52,7 +52,7 @@ public enum BenchmarkCases {
         let registry = registry()
         let env = EngineEnvironment(
             store: store, registry: registry,
-            parseDefinition: { source, origin in try RunbookParser.parse(source: source, file: origin, registry: registry) })
+            parseDefinition: { source, origin in try RunbookParser.parse(source: source, file: origin, registry: registry, trusted: true) })
         return (RunEngine(environment: env), store)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import RunbookTestSupport
 import Testing
 @testable import RunbookAWS
 
@@ -19,7 +20,7 @@ import Testing
     }
 
     /// botocore's serialization of `params` for `service`'s `operation`, as a flat dictionary.
-    static func botocore(_ service: String, _ operation: String, _ params: String) throws -> [String: String] {
+    static func botocore(_ service: String, _ operation: String, _ params: String) async throws -> [String: String] {
         let script = """
         import json, sys, botocore.session, botocore.serialize
         model = botocore.session.get_session().get_service_model(sys.argv[1])
@@ -27,15 +28,8 @@ import Testing
         body = botocore.serialize.create_serializer('query').serialize_to_request(json.loads(sys.argv[3]), op)['body']
         print(json.dumps({k: str(v) for k, v in body.items()}))
         """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, service, operation, params]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (try JSONSerialization.jsonObject(with: data) as? [String: String]) ?? [:]
+        let (_, output) = try await Python.run(script, [service, operation, params])
+        return (try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: String]) ?? [:]
     }
 
     static let botocoreAvailable: Bool = {
@@ -74,7 +68,7 @@ import Testing
             r.deletionProtection = false
             _ = try await client.rds(region: "us-east-1").createDBInstance(r)
         }
-        let reference = try Self.botocore("rds", "CreateDBInstance", """
+        let reference = try await Self.botocore("rds", "CreateDBInstance", """
             {"DBInstanceIdentifier": "financial-db", "DBInstanceClass": "db.r5.xlarge", "Engine": "postgres",
              "EngineVersion": "15.4", "ManageMasterUserPassword": true, "MasterUsername": "dbadmin", "AllocatedStorage": 500,
              "StorageEncrypted": true, "MultiAZ": true, "VpcSecurityGroupIds": ["sg-1", "sg-2"], "BackupRetentionPeriod": 30,
@@ -92,7 +86,7 @@ import Testing
                 .init(name: "checkpoint_completion_target", value: "0.9"),
             ])
         }
-        let reference = try Self.botocore("rds", "ModifyDBParameterGroup", """
+        let reference = try await Self.botocore("rds", "ModifyDBParameterGroup", """
             {"DBParameterGroupName": "fin-params", "Parameters": [
               {"ParameterName": "log_statement", "ParameterValue": "all", "ApplyMethod": "immediate"},
               {"ParameterName": "checkpoint_completion_target", "ParameterValue": "0.9", "ApplyMethod": "immediate"}]}
@@ -108,7 +102,7 @@ import Testing
                 dimensions: [.init("DBInstanceIdentifier", "fin-replica")], alarmActions: ["arn:aws:sns:us-west-2:123456789012:alerts"],
                 alarmDescription: "Alert on high replica lag", tags: [AWSTag("runbook:run-id", "r-1")]))
         }
-        let reference = try Self.botocore("cloudwatch", "PutMetricAlarm", """
+        let reference = try await Self.botocore("cloudwatch", "PutMetricAlarm", """
             {"AlarmName": "fin-replica-lag", "MetricName": "ReplicaLag", "Namespace": "AWS/RDS", "Statistic": "Average",
              "Period": 300, "EvaluationPeriods": 2, "Threshold": 300.0, "ComparisonOperator": "GreaterThanThreshold",
              "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": "fin-replica"}],
@@ -123,7 +117,7 @@ import Testing
             _ = try await client.iam.createRole(name: "fin-promotion", assumeRolePolicyDocument: "{\"Version\":\"2012-10-17\"}",
                                                 tags: [AWSTag("runbook:run-id", "r-1"), AWSTag("runbook:runbook", "provision")])
         }
-        let roleReference = try Self.botocore("iam", "CreateRole", """
+        let roleReference = try await Self.botocore("iam", "CreateRole", """
             {"RoleName": "fin-promotion", "AssumeRolePolicyDocument": "{\\"Version\\":\\"2012-10-17\\"}",
              "Tags": [{"Key": "runbook:run-id", "Value": "r-1"}, {"Key": "runbook:runbook", "Value": "provision"}]}
             """)
@@ -131,7 +125,7 @@ import Testing
         let topic = try await Self.capture { client in
             _ = try await client.sns(region: "us-east-1").createTopic(name: "fin-alerts", tags: [AWSTag("runbook:step", "topic")])
         }
-        let topicReference = try Self.botocore("sns", "CreateTopic", """
+        let topicReference = try await Self.botocore("sns", "CreateTopic", """
             {"Name": "fin-alerts", "Tags": [{"Key": "runbook:step", "Value": "topic"}]}
             """)
         #expect(topic == topicReference)
@@ -143,7 +137,7 @@ import Testing
                 sourceSnapshotIdentifier: "arn:aws:rds:us-east-1:123456789012:snapshot:fin-baseline", targetSnapshotIdentifier: "fin-restore-check",
                 sourceRegion: "us-east-1", kmsKeyID: "alias/aws/rds", tags: [AWSTag("runbook:run-id", "r-1"), AWSTag("runbook:step", "copy-snapshot")])
         }
-        let reference = try Self.botocore("rds", "CopyDBSnapshot", """
+        let reference = try await Self.botocore("rds", "CopyDBSnapshot", """
             {"SourceDBSnapshotIdentifier": "arn:aws:rds:us-east-1:123456789012:snapshot:fin-baseline", "TargetDBSnapshotIdentifier": "fin-restore-check",
              "SourceRegion": "us-east-1", "KmsKeyId": "alias/aws/rds",
              "Tags": [{"Key": "runbook:run-id", "Value": "r-1"}, {"Key": "runbook:step", "Value": "copy-snapshot"}]}

@@ -1,4 +1,5 @@
 import Foundation
+import RunbookTestSupport
 import Testing
 @testable import RunbookAWS
 
@@ -123,7 +124,7 @@ struct SigV4Suite: Decodable {
 
     @Test(.enabled(if: botocoreAvailable, "python3 with botocore is not installed: SigV4 is not compared with botocore"),
           arguments: cases)
-    func authorizationMatchesBotocore(_ c: Case) throws {
+    func authorizationMatchesBotocore(_ c: Case) async throws {
         let date = Date(timeIntervalSince1970: 1_700_000_000.25)
         let creds = AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", sessionToken: c.token)
         let url = try #require(URL(string: c.url))
@@ -148,16 +149,8 @@ struct SigV4Suite: Decodable {
             "headers": Dictionary(uniqueKeysWithValues: headers), "token": c.token.map { $0 as Any } ?? NSNull(), "service": c.service.signingName, "region": c.region,
         ]
         let json = String(decoding: try JSONSerialization.data(withJSONObject: argument), as: UTF8.self)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script, json]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
-        let reference = String(decoding: data, as: UTF8.self)
+        let (status, reference) = try await Python.run(script, [json])
+        #expect(status == 0)
         #expect(reference.hasPrefix("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20231114/\(c.region)/\(c.service.signingName)/aws4_request"))
         #expect(ours == reference)
     }

@@ -25,7 +25,7 @@ private let killableRunbook = """
             needs: \(needs)
             action: shell
             with:
-              run: 'sleep 0.4; echo "$STEP" >> raw; grep -qx "$STEP" ledger 2>/dev/null || echo "$STEP" >> ledger; echo "mark=$STEP" >> "$RUNBOOK_OUTPUT"'
+              run: 'sleep 0.8; echo "$STEP" >> raw; grep -qx "$STEP" ledger 2>/dev/null || echo "$STEP" >> ledger; echo "mark=$STEP" >> "$RUNBOOK_OUTPUT"'
               env: { STEP: \(id) }
             compensate:
               action: shell
@@ -43,11 +43,14 @@ private let killableRunbook = """
         var runID: String?
         #expect(try await eventually { runID = CommandResult(exitCode: 0, stdout: first.stdout, stderr: "").runID; return runID != nil })
         let id = try #require(runID)
+        // Kill at five moments spread over the run (by progress, plus a random delay inside a step), resuming
+        // each time; the run makes progress between kills because finished steps are never run again.
         var kills = 0
         var current = first
         var generator = SystemRandomNumberGenerator()
-        while kills < 5 {
-            try await Task.sleep(for: .milliseconds(Int.random(in: 50...500, using: &generator)))
+        for progress in [0, 1, 3, 5, 6] {
+            _ = try await eventually(30) { ws.lines("ledger").count >= progress || !current.process.isRunning }
+            try await Task.sleep(for: .milliseconds(Int.random(in: 20...600, using: &generator)))
             if !current.process.isRunning { break }
             kill(current.process.processIdentifier, SIGKILL)
             await current.exited()
@@ -63,7 +66,7 @@ private let killableRunbook = """
         #expect(final.exitCode == 0, "\(final.stderr)")
         #expect(final.json?["status"] as? String == "succeeded")
         #expect(ws.lines("ledger").sorted() == ["a", "b", "c", "d", "e", "f", "g", "h"])
-        #expect(kills >= 1, "first run output: \(first.stdout) \(first.stderr)")
+        #expect(kills >= 3, "first run output: \(first.stdout) \(first.stderr)")
         let history = try await ws.runbook(["history", id, "--json"])
         let events = (history.json?["events"] as? [[String: Any]]) ?? []
         // A kill can land before a resuming process has taken the run over, so not every kill leaves a

@@ -300,7 +300,7 @@ struct DRRunbookTests {
                 kill(started.process.processIdentifier, SIGKILL)
                 kills += 1
             }
-            started.process.waitUntilExit()
+            await started.exited()
             if runID == nil {
                 let runs = try await h.run(["runs", "--json"])
                 let list = (try? JSONSerialization.jsonObject(with: Data(runs.stdout.utf8))) as? [[String: Any]] ?? []

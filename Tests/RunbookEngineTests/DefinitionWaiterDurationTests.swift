@@ -37,3 +37,26 @@ import Testing
         #expect(unknown.contains { $0.contains("unknown parameter 'pol'") })
     }
 }
+
+@Suite struct TrustedParseTests {
+    /// A stored definition is parsed without the checks that only find errors, into the same model.
+    @Test func trustedParseBuildsTheSameModelAndSkipsReferenceChecks() throws {
+        let valid = """
+            name: test
+            parameters:
+              who: { type: string, default: x }
+            steps:
+              - { id: a, action: pass, with: { v: "${{ params.who }}" } }
+              - { id: b, needs: [a], action: pass, with: { v: "${{ steps.a.outputs.v }}" } }
+            """
+        let checked = try RunbookParser.parse(source: valid, file: "test.yaml", registry: DefinitionFixtures.registry)
+        let trusted = try RunbookParser.parse(source: valid, file: "test.yaml", registry: DefinitionFixtures.registry, trusted: true)
+        #expect(checked == trusted)
+        // A reference error (found by a full parse) is not looked for in trusted mode.
+        let stale = valid.replacingOccurrences(of: "params.who", with: "params.gone")
+        #expect(!DefinitionFixtures.diagnostics(stale).isEmpty)
+        #expect(throws: Never.self) {
+            _ = try RunbookParser.parse(source: stale, file: "test.yaml", registry: DefinitionFixtures.registry, trusted: true)
+        }
+    }
+}

@@ -121,3 +121,26 @@ public enum CommandRunner {
         return Started(process: process, stdoutFile: base + ".out", stderrFile: base + ".err")
     }
 }
+
+/// Runs `python3` (e.g. botocore as a reference implementation) off the cooperative pool.
+public enum Python {
+    /// Run `python3 -c script args…`; returns the exit status and standard output.
+    public static func run(_ script: String, _ arguments: [String] = []) async throws -> (status: Int32, stdout: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result {
+                    let process = Process()
+                    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                    process.arguments = ["python3", "-c", script] + arguments
+                    let out = Pipe()
+                    process.standardOutput = out
+                    process.standardError = FileHandle.nullDevice
+                    try process.run()
+                    let data = out.fileHandleForReading.readDataToEndOfFile()
+                    process.waitUntilExit()
+                    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+                })
+            }.start()
+        }
+    }
+}

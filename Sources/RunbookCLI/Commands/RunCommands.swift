@@ -155,7 +155,7 @@ struct RunContext {
             throw CLIExit(ExitCodes.usage, "no run '\(idOrPrefix)' in \(global.databasePath) (see `runbook runs`)")
         }
         let registry = global.registry
-        let definition = try? RunbookParser.parse(source: run.definition, file: "run \(run.id)", registry: registry)
+        let definition = try? StoredDefinitions.parse(run.definition, origin: "run \(run.id)", registry: registry)
         var secrets: [String: String] = [:]
         for item in params {
             guard let equals = item.firstIndex(of: "=") else { throw CLIExit.usage("--param '\(item)' must look like name=value") }
@@ -165,9 +165,14 @@ struct RunContext {
             if let value = global.environment["RUNBOOK_PARAM_\(ParameterInput.environmentName(name))"] { secrets[name] = value }
         }
         var context = RunContext(run: run, definition: definition, stepIDs: definition?.steps.map(\.id) ?? [], secrets: secrets)
-        if let current = try? global.library.load(nameOrPath: run.runbook, registry: registry) {
-            context.currentFileHash = current.sourceHash
-            context.currentFilePath = current.origin
+        // Only the current file's hash is needed to say whether it changed: no need to parse it.
+        for ext in ["yaml", "yml"] {
+            let path = global.runbookDirectory + "/\(run.runbook).\(ext)"
+            if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+                context.currentFileHash = RunbookParser.sourceHash(of: text)
+                context.currentFilePath = path
+                break
+            }
         }
         return context
     }

@@ -11,9 +11,13 @@ public enum RunbookParser {
     ///   - file: the path it came from; used in diagnostics and as the definition's `origin`. When it ends in
     ///     `.yaml` or `.yml`, the runbook's `name:` must equal the file name without that extension.
     ///   - registry: the actions steps may use, and the inputs each accepts.
+    ///   - trusted: for a definition stored with a run (validated when the run started, and identified by its
+    ///     hash): build the model but skip the template and graph checks, which only find errors. Resume then
+    ///     costs one YAML parse, and a newer `runbook` with stricter checks still resumes an old run.
     /// - Throws: `ValidationFailure` with every diagnostic, sorted by position.
-    public static func parse(source: String, file: String, registry: ActionRegistry) throws(ValidationFailure) -> RunbookDefinition {
+    public static func parse(source: String, file: String, registry: ActionRegistry, trusted: Bool = false) throws(ValidationFailure) -> RunbookDefinition {
         var validator = RunbookValidator(file: file, registry: registry)
+        validator.trusted = trusted
         let root: Node
         do {
             guard let composed = try Yams.compose(yaml: source) else {

@@ -21,7 +21,7 @@ extension RunbookValidator {
                 needsByStep.append((step.id, step.location, needs))
             }
         }
-        checkGraph(steps: steps, needsByStep: needsByStep)
+        if !trusted { checkGraph(steps: steps, needsByStep: needsByStep) }
         return steps
     }
 
