@@ -5,6 +5,22 @@ import RunbookEngine
 // MARK: - Shared RDS helpers
 
 enum RDSSupport {
+    /// Create a DB instance; an `AlreadyExists` from a race (another attempt, a crash before the outputs were
+    /// saved) adopts what is there, as this run's or as pre-existing by its tags.
+    static func createOrAdopt(_ rds: RDS, _ id: String, _ invocation: ActionInvocation, _ what: String, extra: [String: String] = [:],
+                              _ create: () async throws -> RDS.DBInstance) async throws -> [String: String] {
+        do {
+            let db = try await create()
+            return outputs(db).merging(["result": "created", "owned": "true"].merging(extra) { _, b in b }) { _, b in b }
+        } catch where AWSStep.isError(error, AWSErrorCode.dbInstanceAlreadyExists) {
+            guard let raced = try await find(rds, id) else { throw AWSStep.failure(error, what) }
+            let ownership = Ownership.of(raced.tags, runID: invocation.runID)
+            return outputs(raced).merging(["result": ownership.foundResult, "owned": ownership.owned]) { _, b in b }
+        } catch {
+            throw AWSStep.failure(error, what)
+        }
+    }
+
     static func rds(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws -> RDS {
         do { return try provider.client().rds(region: invocation.string("region")) } catch { throw AWSStep.failure(error, "RDS") }
     }
@@ -361,16 +377,7 @@ public struct CreateDBInstanceAction: StepAction {
             request.monitoringRoleARN = try await AWSStep.run("IAM role \(role)") { try await provider.client().iam.getRole(name: role).arn }
         }
         request.deletionProtection = try invocation.bool("deletion_protection")
-        do {
-            let db = try await rds.createDBInstance(request)
-            return RDSSupport.outputs(db).merging(["result": "created", "owned": "true"]) { _, b in b }
-        } catch where AWSStep.isError(error, AWSErrorCode.dbInstanceAlreadyExists) {
-            guard let raced = try await RDSSupport.find(rds, id) else { throw AWSStep.failure(error, what) }
-            let ownership = Ownership.of(raced.tags, runID: invocation.runID)
-            return RDSSupport.outputs(raced).merging(["result": ownership.foundResult, "owned": ownership.owned]) { _, b in b }
-        } catch {
-            throw AWSStep.failure(error, what)
-        }
+        return try await RDSSupport.createOrAdopt(rds, id, invocation, what) { try await rds.createDBInstance(request) }
     }
 
     public func undo(_ invocation: ActionInvocation) async throws -> [String: String] {
@@ -435,15 +442,8 @@ public struct CreateDBInstanceReadReplicaAction: StepAction {
             request.monitoringRoleARN = try await AWSStep.run("IAM role \(role)") { try await provider.client().iam.getRole(name: role).arn }
         }
         request.deletionProtection = try invocation.bool("deletion_protection") ?? false
-        do {
-            let db = try await rds.createDBInstanceReadReplica(request)
-            return RDSSupport.outputs(db).merging(["result": "created", "owned": "true", "source_arn": sourceARN]) { _, b in b }
-        } catch where AWSStep.isError(error, AWSErrorCode.dbInstanceAlreadyExists) {
-            guard let raced = try await RDSSupport.find(rds, id) else { throw AWSStep.failure(error, what) }
-            let ownership = Ownership.of(raced.tags, runID: invocation.runID)
-            return RDSSupport.outputs(raced).merging(["result": ownership.foundResult, "owned": ownership.owned]) { _, b in b }
-        } catch {
-            throw AWSStep.failure(error, what)
+        return try await RDSSupport.createOrAdopt(rds, id, invocation, what, extra: ["source_arn": sourceARN]) {
+            try await rds.createDBInstanceReadReplica(request)
         }
     }
 

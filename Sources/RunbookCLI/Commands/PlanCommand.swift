@@ -15,13 +15,7 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let definition = try global.loadDefinition(name)
-        let provided = try ParameterInput.collect(params: params, file: paramFile, definition: definition, environment: global.environment)
-        let resolved: [String: String]
-        do {
-            resolved = try ParameterResolver.resolve(definition: definition, provided: provided)
-        } catch {
-            throw CLIExit.usage("\(definition.origin): \(error)")
-        }
+        let resolved = try ParameterInput.resolve(params: params, file: paramFile, definition: definition, environment: global.environment)
         let registry = global.registry
         let secretNames = Set(definition.parameters.filter(\.secret).map(\.name))
         var rows: [(step: String, action: String, plan: ActionPlan)] = []

@@ -27,13 +27,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let definition = try global.loadDefinition(name)
-        let provided = try ParameterInput.collect(params: params, file: paramFile, definition: definition, environment: global.environment)
-        let resolved: [String: String]
-        do {
-            resolved = try ParameterResolver.resolve(definition: definition, provided: provided)
-        } catch {
-            throw CLIExit.usage("\(definition.origin): \(error)")
-        }
+        let resolved = try ParameterInput.resolve(params: params, file: paramFile, definition: definition, environment: global.environment)
         let store = try global.openStore(create: true)
         let runID = RunEngine.newRunID()
         let printer = ProgressPrinter(stepIDs: definition.steps.map(\.id), quiet: json)
@@ -186,6 +180,16 @@ struct RunContext {
 
 /// Gathers parameter values from `--param-file`, `--param` and, for secrets, `RUNBOOK_PARAM_<NAME>`.
 enum ParameterInput {
+    /// The run's parameters: collected, defaults applied, types checked; problems exit 2 naming the file.
+    static func resolve(params: [String], file: String?, definition: RunbookDefinition, environment: [String: String]) throws -> [String: String] {
+        let provided = try collect(params: params, file: file, definition: definition, environment: environment)
+        do {
+            return try ParameterResolver.resolve(definition: definition, provided: provided)
+        } catch {
+            throw CLIExit.usage("\(definition.origin): \(error)")
+        }
+    }
+
     static func collect(params: [String], file: String?, definition: RunbookDefinition, environment: [String: String]) throws -> [String: String] {
         var values: [String: String] = [:]
         if let file {
