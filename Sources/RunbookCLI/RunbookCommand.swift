@@ -9,10 +9,8 @@ public struct RunbookCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "runbook",
         abstract: "Durable runbooks for database disaster recovery: checkpointed, resumable, rolled back in reverse, audited.",
-        discussion: """
-            Exit codes: 0 succeeded; 1 failed (rolled back or not); 2 usage or validation error;
-            3 awaiting approval; 4 run is driven by another process; 5 interrupted.
-            """,
+        discussion: "Exit codes: 0 succeeded; 1 failed (rolled back or not); 2 usage or validation error; "
+            + "3 awaiting approval; 4 run is driven by another process; 5 interrupted.",
         subcommands: [
             ListCommand.self, ShowCommand.self, ValidateCommand.self, PlanCommand.self, RunCommand.self,
             ResumeCommand.self, RollbackCommand.self, ApproveCommand.self, CancelCommand.self,
