@@ -395,7 +395,7 @@ final class RunDriver {
                 ctx.ownOutputs = own
                 return try waitCall?.renderedInputs(ctx) ?? [:]
             },
-            budgetStart: record.status == .waiting ? record.attempts : record.attempts)
+            budgetStart: record.attempts)
     }
 
     /// Refresh the lease until cancelled (the whole time the driver holds it, rollback included); report
