@@ -328,7 +328,7 @@ public struct DeleteDBSubnetGroupAction: StepAction {
 
 /// `aws.rds.create-db-instance`: the Multi-AZ primary. The master password comes from the secret parameter named by
 /// `master_password_param` (it reaches only the CreateDBInstance call); without one RDS manages it in Secrets Manager.
-public struct CreateDBInstanceAction: StepAction {
+public struct CreateDBInstanceAction: DBInstanceCreatingAction {
     public let name = "aws.rds.create-db-instance"
     public let summary = "Create a DB instance (adopt an existing one); undo deletes it if this run created it"
     public let inputs = RDSSupport.instanceInputs([
@@ -380,6 +380,17 @@ public struct CreateDBInstanceAction: StepAction {
         return try await RDSSupport.createOrAdopt(rds, id, invocation, what) { try await rds.createDBInstance(request) }
     }
 
+    var createdNoun: String { "DB instance" }
+}
+
+/// A create action for a DB instance: its undo deletes the instance only if this run created it (waiting for it
+/// to settle and be gone), and its plan says create or adopt.
+protocol DBInstanceCreatingAction: StepAction {
+    var provider: AWSClientProvider { get }
+    var createdNoun: String { get }
+}
+
+extension DBInstanceCreatingAction {
     public func undo(_ invocation: ActionInvocation) async throws -> [String: String] {
         let rds = try RDSSupport.rds(provider, invocation)
         return try await RDSSupport.deleteIfOwned(rds, try invocation.requiredString("identifier").lowercased(), invocation)
@@ -388,14 +399,14 @@ public struct CreateDBInstanceAction: StepAction {
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
         let rds = try RDSSupport.rds(provider, invocation)
         let id = try invocation.requiredString("identifier").lowercased()
-        guard let db = try await RDSSupport.find(rds, id) else { return ActionPlan(.create, "DB instance \(id) in \(rds.region)") }
+        guard let db = try await RDSSupport.find(rds, id) else { return ActionPlan(.create, "\(createdNoun) \(id) in \(rds.region)") }
         return ActionPlan(.adopt, "DB instance \(id) exists (\(db.status))")
     }
 }
 
 /// `aws.rds.create-db-instance-read-replica`: a cross-region read replica of `source_identifier` in `source_region`,
 /// created in `region` from the source's ARN, with an explicit parameter group and no deletion protection unless asked.
-public struct CreateDBInstanceReadReplicaAction: StepAction {
+public struct CreateDBInstanceReadReplicaAction: DBInstanceCreatingAction {
     public let name = "aws.rds.create-db-instance-read-replica"
     public let summary = "Create a (cross-region) read replica (adopt an existing one); undo deletes it if this run created it"
     public let inputs = RDSSupport.instanceInputs([
@@ -447,17 +458,7 @@ public struct CreateDBInstanceReadReplicaAction: StepAction {
         }
     }
 
-    public func undo(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let rds = try RDSSupport.rds(provider, invocation)
-        return try await RDSSupport.deleteIfOwned(rds, try invocation.requiredString("identifier").lowercased(), invocation)
-    }
-
-    public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
-        let rds = try RDSSupport.rds(provider, invocation)
-        let id = try invocation.requiredString("identifier").lowercased()
-        guard let db = try await RDSSupport.find(rds, id) else { return ActionPlan(.create, "read replica \(id) in \(rds.region)") }
-        return ActionPlan(.adopt, "DB instance \(id) exists (\(db.status))")
-    }
+    var createdNoun: String { "read replica" }
 }
 
 /// `aws.rds.describe-db-instance`: the waiter/pre-check action. Not found is `status: deleted` (an output, not an error),
