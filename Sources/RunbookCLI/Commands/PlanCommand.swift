@@ -32,7 +32,9 @@ struct PlanCommand: AsyncParsableCommand {
                     workingDirectory: FileManager.default.currentDirectoryPath)
                 plan = try await action.plan(invocation)
             } catch {
-                plan = ActionPlan(.unknown, "\(error)")
+                let sources = Self.stepOutputSources(step.call.inputs)
+                plan = sources.isEmpty ? ActionPlan(.unknown, "\(error)")
+                    : ActionPlan(.unknown, "uses the outputs of \(sources.map { "'\($0)'" }.joined(separator: ", ")): known when the run gets there")
             }
             rows.append((id, step.call.action, plan))
         }
@@ -44,5 +46,20 @@ struct PlanCommand: AsyncParsableCommand {
         for row in rows {
             Terminal.out("\(row.step.padding(toLength: width, withPad: " ", startingAt: 0))  \(row.plan.effect.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0))  \(row.plan.detail)")
         }
+    }
+
+    /// The steps whose outputs `inputs` read (`${{ steps.X.outputs.K }}`), in first-use order.
+    static func stepOutputSources(_ inputs: [String: InputValue]) -> [String] {
+        var found: [String] = []
+        func visit(_ value: InputValue) {
+            switch value {
+            case .scalar(let text):
+                for case .stepOutput(let step, _) in Template.references(in: text) where !found.contains(step) { found.append(step) }
+            case .list(let items): items.forEach(visit)
+            case .map(let map): map.keys.sorted().forEach { visit(map[$0] ?? .scalar("")) }
+            }
+        }
+        inputs.keys.sorted().forEach { visit(inputs[$0] ?? .scalar("")) }
+        return found
     }
 }
