@@ -11,6 +11,8 @@ public final class CountingStore: RunStore, @unchecked Sendable {
 
     public init(_ base: any RunStore) { self.base = base }
 
+    public var preferredTaskExecutor: (any TaskExecutor)? { base.preferredTaskExecutor }
+
     /// Durable write calls made by the run's transitions (createRun, commit, appendUnleased, lease changes).
     /// Lease heartbeats (every 2 s, in the background) are not counted: they depend on wall time, not on steps.
     public var writes: Int { lock.withLock { _writes } }

@@ -4,12 +4,14 @@ import RunbookEngine
 
 /// The durable `RunStore`: one SQLite file in WAL mode with `synchronous=FULL`.
 ///
-/// The connection is confined to one serial queue, so blocking `sqlite3_step` calls never run on Swift's
-/// cooperative pool. Writes are **group-committed**: writes that arrive while a commit is being made to disk
-/// are gathered into the next transaction (each in its own savepoint, so one refused write does not undo the
-/// others), and every caller resumes only after the transaction holding its write is durable.
+/// The connection is confined to the store's own thread, so blocking `sqlite3_step` calls never run on Swift's
+/// cooperative pool. That thread is also the store's `preferredTaskExecutor`: the engine drives a run on it, so
+/// its checkpoints are committed in place, without a thread hand-off. Writes from other threads are
+/// **group-committed**: writes that arrive while a commit is being made to disk are gathered into the next
+/// transaction (each in its own savepoint, so one refused write does not undo the others), and every caller
+/// resumes only after the transaction holding its write is durable.
 public final class SQLiteRunStore: RunStore, @unchecked Sendable {
-    private let queue = DispatchQueue(label: "runbook.sqlite")
+    private let thread = StoreThread(name: "runbook.sqlite")
     private let connection: SQLiteConnection
     /// The database file path.
     public let path: String
@@ -20,7 +22,7 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
 
     private struct PendingWrite {
         let body: (SQLiteConnection) throws -> Void
-        let continuation: CheckedContinuation<Void, any Error>
+        let done: (Result<Void, any Error>) -> Void
     }
 
     /// Open (or create, with mode 0600) the database at `path`, migrating it to the current schema.
@@ -55,26 +57,46 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
         try Schema.migrate(connection)
     }
 
-    // MARK: - Queue plumbing
+    deinit {
+        thread.stop()
+    }
 
-    /// Run a read on the connection's queue.
+    /// The store's thread: tasks preferring it commit their checkpoints without a thread hand-off.
+    public var preferredTaskExecutor: (any TaskExecutor)? { thread }
+
+    // MARK: - Thread plumbing
+
+    /// Run a read on the store's thread (in place when already on it).
     func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async {
+        if thread.isCurrent { return try body(connection) }
+        return try await withCheckedThrowingContinuation { continuation in
+            thread.submit {
                 continuation.resume(with: Result { try body(self.connection) })
             }
         }
     }
 
-    /// Queue a write; it is committed durably (possibly together with other writes) before this returns.
+    /// Commit a write durably (possibly together with other writes) before returning. On the store's thread
+    /// it is committed in place, together with any writes other threads have queued meanwhile.
     func write(_ body: @escaping (SQLiteConnection) throws -> Void) async throws {
+        if thread.isCurrent {
+            var outcome: Result<Void, any Error> = .success(())
+            let mine = PendingWrite(body: body) { outcome = $0 }
+            let queued = lock.withLock {
+                let queued = pending
+                pending.removeAll()
+                return queued
+            }
+            commitGroup(queued + [mine])
+            return try outcome.get()
+        }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             lock.lock()
-            pending.append(PendingWrite(body: body, continuation: continuation))
+            pending.append(PendingWrite(body: body) { continuation.resume(with: $0) })
             let start = !draining
             draining = true
             lock.unlock()
-            if start { queue.async { self.drain() } }
+            if start { thread.submit { self.drain() } }
         }
     }
 
@@ -96,14 +118,14 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
     private func commitGroup(_ batch: [PendingWrite]) {
         if batch.count == 1 {
             let write = batch[0]
-            write.continuation.resume(with: Result { try connection.transaction { try write.body(connection) } })
+            write.done(Result { try connection.transaction { try write.body(connection) } })
             return
         }
         var outcomes: [Result<Void, any Error>] = []
         do {
             try connection.execute("BEGIN IMMEDIATE")
         } catch {
-            for write in batch { write.continuation.resume(throwing: error) }
+            for write in batch { write.done(.failure(error)) }
             return
         }
         for write in batch {
@@ -126,10 +148,10 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
             try connection.execute("COMMIT")
         } catch {
             try? connection.execute("ROLLBACK")
-            for write in batch { write.continuation.resume(throwing: error) }
+            for write in batch { write.done(.failure(error)) }
             return
         }
-        for (write, outcome) in zip(batch, outcomes) { write.continuation.resume(with: outcome) }
+        for (write, outcome) in zip(batch, outcomes) { write.done(outcome) }
     }
 
     // MARK: - RunStore
@@ -431,6 +453,6 @@ enum JSONText {
 extension SQLiteRunStore {
     /// Run `body` on the store's connection (tests and diagnostics only).
     func connectionForTests<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
-        try queue.sync { try body(connection) }
+        try thread.sync { try body(connection) }
     }
 }

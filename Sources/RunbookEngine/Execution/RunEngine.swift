@@ -256,7 +256,7 @@ public struct RunEngine: Sendable {
         }
         defer { heartbeat.cancel() }
         do {
-            _ = try await body(driver)
+            _ = try await withTaskExecutorPreference(env.store.preferredTaskExecutor) { try await body(driver) }
         } catch let halt as EngineHalt {
             // A simulated crash or a lost lease: no more writes, the lease stays (it goes stale).
             if let storeError = halt.underlying as? RunStoreError, storeError.code == .leaseLost {

@@ -34,6 +34,10 @@ public protocol RunStore: Sendable {
     func events(runID: String) async throws -> [AuditEvent]
     /// Ids of every run, oldest first (for `audit verify` of the whole database).
     func allRunIDs() async throws -> [String]
+
+    /// Where the engine should run the task driving a run, when the store has a preference (the SQLite
+    /// store's own thread, so checkpoints commit without a thread hand-off); `nil` for Swift's default pool.
+    var preferredTaskExecutor: (any TaskExecutor)? { get }
 }
 
 /// A store failure the engine and CLI report in plain words.
@@ -63,6 +67,8 @@ public struct RunStoreError: Error, Sendable, CustomStringConvertible {
 }
 
 extension RunStore {
+    public var preferredTaskExecutor: (any TaskExecutor)? { nil }
+
     /// Whether `lease` may be taken over: heartbeat stale, or its process is gone from this host.
     public static func leaseIsAbandoned(_ lease: Lease, staleAfter: Int64, now: Int64, localHost: String) -> Bool {
         if now - lease.heartbeatAt > staleAfter { return true }
