@@ -249,15 +249,16 @@ private let killableRunbook = """
         #expect(sqlite3_open(ws.database, &db) == SQLITE_OK)
         var seq: Int64 = 0
         var statement: OpaquePointer?
-        sqlite3_prepare_v2(db, "SELECT seq FROM events WHERE kind = 'attempt_succeeded'", -1, &statement, nil)
+        sqlite3_prepare_v2(db, "SELECT seq FROM events WHERE kind = 'step_succeeded'", -1, &statement, nil)
         if sqlite3_step(statement) == SQLITE_ROW { seq = sqlite3_column_int64(statement, 0) }
         sqlite3_finalize(statement)
+        #expect(seq > 0, "the run recorded a step_succeeded event carrying the step's outputs")
         let sql = "DROP TRIGGER events_are_append_only_update; UPDATE events SET detail = '{\"state\":\"forged\"}' WHERE seq = \(seq);"
         #expect(sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK)
         sqlite3_close(db)
         let verify = try await ws.runbook(["audit", "verify", id])
         #expect(verify.exitCode == 1)
-        #expect(verify.stderr.contains("event #\(seq) (attempt_succeeded)"))
+        #expect(verify.stderr.contains("event #\(seq) (step_succeeded)"))
         let export = try await ws.runbook(["audit", "export", id, "--format", "json"])
         #expect(export.exitCode == 1)
         #expect(export.stdout.contains("\"intact\" : false"))

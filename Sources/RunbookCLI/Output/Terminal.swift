@@ -63,14 +63,15 @@ enum EventText {
             return "run is \(detail["status"] ?? "?")"
         case EventKind.runFinished.rawValue:
             return "run finished: \(detail["status"] ?? "?")" + (detail["message"].map { ": \($0)" } ?? "")
-        case EventKind.stepStarted.rawValue: return "\(subject) started (\(detail["action"] ?? ""))"
+        case EventKind.stepStarted.rawValue:
+            return "\(subject) started (\(detail["action"] ?? ""))" + ((attempt ?? 1) > 1 ? ", attempt \(attempt ?? 0)" : "")
         case EventKind.attemptStarted.rawValue: return "\(subject) attempt \(attempt ?? 0) started" + (detail["resumed"] != nil ? " (resumed)" : "")
         case EventKind.attemptFailed.rawValue:
             return "\(subject) attempt \(attempt ?? 0) failed: \(detail["error"] ?? "")" + (detail["retry_in"].map { "; retrying in \($0)" } ?? "")
         case EventKind.attemptSucceeded.rawValue: return "\(subject) attempt \(attempt ?? 0) succeeded"
         case EventKind.waiterStarted.rawValue: return "\(subject) waiting until \(detail["until"] ?? "") (timeout \(detail["timeout"] ?? ""))"
         case EventKind.waiterPoll.rawValue: return "\(subject) poll \(attempt ?? 0): \(detail["state"] ?? "") → \(detail["result"] ?? "")"
-        case EventKind.stepSucceeded.rawValue: return "\(subject) succeeded"
+        case EventKind.stepSucceeded.rawValue: return "\(subject) succeeded" + ((attempt ?? 1) > 1 ? " on attempt \(attempt ?? 0)" : "")
         case EventKind.stepFailed.rawValue: return "\(subject) failed: \(detail["error"] ?? "")"
         case EventKind.stepSkipped.rawValue: return "\(subject) skipped (when: \(detail["when"] ?? ""))"
         case EventKind.approvalRequested.rawValue: return "\(subject) awaits approval"

@@ -240,8 +240,8 @@ final class RunDriver {
                         record.startedAt = record.startedAt ?? env.clock.now()
                         steps[step.id] = record
                         pending.steps.append(record)
-                        pending.events.append(event(.stepStarted, step: step.id, ["action": step.call.action]))
-                        pending.events.append(event(.attemptStarted, step: step.id, attempt: record.attempts))
+                        // One event says the step and its attempt started; later attempts get `attempt_started`.
+                        pending.events.append(event(.stepStarted, step: step.id, attempt: record.attempts, ["action": step.call.action]))
                         launches.append((step, record))
                     }
                 }
@@ -288,7 +288,8 @@ final class RunDriver {
                             outputsByStep[id] = record.outputs
                             pending.steps.append(record)
                             pending.events.append(contentsOf: events)
-                            pending.events.append(event(.stepSucceeded, step: id, attempt: record.attempts))
+                            // Carries the attempt that succeeded and the step's outputs.
+                            pending.events.append(event(.stepSucceeded, step: id, attempt: record.attempts, record.outputs))
                             markDone(id)
                         case .failed(var record, let message):
                             let fromWaiter = record.waiterDeadline != nil

@@ -37,7 +37,7 @@ struct RunWriter: Sendable {
 /// How a step's execution ended, reported to the coordinator.
 enum StepOutcome: Sendable {
     /// The action (and its waiter) succeeded; `record` carries the outputs, not yet marked succeeded;
-    /// `events` (the attempt's success, the last poll) are committed together with the step's success.
+    /// `events` (the last poll) are committed together with the step's success.
     case succeeded(StepRecord, events: [NewEvent])
     /// Failed for good; `record` carries the error.
     case failed(StepRecord, String)
@@ -110,7 +110,8 @@ struct StepRunner: Sendable {
             if let wait = step.wait {
                 return try await runWaiter(wait, record)
             }
-            return .succeeded(record, events: [context.event(.attemptSucceeded, step: step.id, attempt: record.attempts, record.outputs)])
+            // `step_succeeded` records the attempt and its outputs; a separate `attempt_succeeded` would repeat it.
+            return .succeeded(record, events: [])
         } catch let halt as EngineHalt {
             return .halted(halt.underlying)
         } catch is CancellationError {
