@@ -129,6 +129,22 @@ import Testing
         ])
     }
 
+    @Test func aKeyGivenTwiceNamesTheLineOfTheFirst() {
+        let source = """
+        name: test
+        steps:
+          - id: a
+            action: pass
+            retires: 2
+            action: shell
+            retires: 3
+        """
+        let diagnostics = DefinitionFixtures.diagnostics(source)
+        #expect(diagnostics.contains("test.yaml:6:5: step 'a': duplicate key 'action' (first at line 4)"), "\(diagnostics)")
+        #expect(diagnostics.contains("test.yaml:7:5: step 'a': duplicate key 'retires' (first at line 5)"), "\(diagnostics)")
+        #expect(diagnostics.contains("test.yaml:5:5: step 'a': unknown key 'retires' (did you mean 'retry'?)"), "\(diagnostics)")
+    }
+
     @Test func yamlSyntaxErrorsCarryYamsPosition() {
         let diagnostics = DefinitionFixtures.diagnostics("name: test\nsteps:\n  - id: [a\n")
         #expect(diagnostics.count == 1)

@@ -221,29 +221,45 @@ struct RunbookValidator {
             report(node, context, "expected \(what) (a map of keys), got \(Self.kind(of: node))")
             return nil
         }
-        var seen: [String: Node] = [:]
+        // (Positions, not nodes, in the lookup table: copying a Yams node is costly on a 10,000-step file.)
+        var seen: [String: Int] = [:]
         var entries: [(String, Node, Node)] = []
+        entries.reserveCapacity(mapping.count)
         for (keyNode, value) in mapping {
             guard case .scalar(let key) = keyNode else {
                 report(keyNode, context, "keys must be plain text, got \(Self.kind(of: keyNode))")
                 continue
             }
             if let first = seen[key.string] {
-                report(keyNode, context, "duplicate key '\(key.string)' (first at line \(location(first).line))")
+                report(keyNode, context, "duplicate key '\(key.string)' (first at line \(location(entries[first].1).line))")
                 continue
             }
-            seen[key.string] = keyNode
+            seen[key.string] = entries.count
             entries.append((key.string, keyNode, value))
         }
         return entries
     }
 
-    /// A mapping's keys, reporting any key not in `allowed` (with a suggestion).
+    /// A mapping's keys, reporting duplicates and any key not in `allowed` (with a suggestion).
     mutating func fields(_ node: Node, context: String, allowed: [String], what: String) -> YAMLFields? {
-        guard let entries = orderedMapping(node, context: context, what: what) else { return nil }
+        guard case .mapping(let mapping) = node else {
+            return orderedMapping(node, context: context, what: what).map { _ in YAMLFields(node: node, entries: [:]) }
+        }
         var result = YAMLFields(node: node, entries: [:])
-        for (key, keyNode, value) in entries {
+        result.entries.reserveCapacity(mapping.count)
+        var unknown: [String: Node] = [:]
+        for (keyNode, value) in mapping {
+            guard case .scalar(let scalar) = keyNode else {
+                report(keyNode, context, "keys must be plain text, got \(Self.kind(of: keyNode))")
+                continue
+            }
+            let key = scalar.string
+            if let first = result.entries[key]?.keyNode ?? unknown[key] {
+                report(keyNode, context, "duplicate key '\(key)' (first at line \(location(first).line))")
+                continue
+            }
             guard allowed.contains(key) else {
+                unknown[key] = keyNode
                 report(keyNode, context, "unknown key '\(key)'\(Suggestion.didYouMean(key, among: allowed))")
                 continue
             }

@@ -82,7 +82,10 @@ final class RunDriver {
         self.definition = definition
         self.run = run
         self.lease = lease
+        // Sized up front: a resumed run may have tens of thousands of steps.
+        let count = definition.steps.count
         var byID: [String: StepRecord] = [:]
+        byID.reserveCapacity(count)
         for step in steps { byID[step.stepID] = step }
         for step in definition.steps where byID[step.id] == nil {
             byID[step.id] = StepRecord(runID: run.id, stepID: step.id)
@@ -90,7 +93,10 @@ final class RunDriver {
         self.steps = byID
         order = definition.steps.map(\.id)
         var index: [String: Int] = [:]
+        index.reserveCapacity(count)
         var dependents: [String: [String]] = [:]
+        dependents.reserveCapacity(count)
+        outputsByStep.reserveCapacity(count)
         for (i, step) in definition.steps.enumerated() {
             index[step.id] = i
             for need in step.needs { dependents[need, default: []].append(step.id) }

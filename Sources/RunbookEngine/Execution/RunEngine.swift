@@ -198,7 +198,11 @@ public struct RunEngine: Sendable {
         guard let id = try await store.resolveRunID(runID), let run = try await store.run(id: id) else {
             throw EngineError(.runNotFound, "no run '\(runID)' in this database (see `runbook runs`)")
         }
-        return (run, try await store.steps(runID: id))
+        // Read the step records on the store's thread while this one parses the stored definition (the
+        // parse is cached by hash for the caller): on a long run the two cost about the same.
+        async let steps = store.steps(runID: id)
+        _ = try? parse(run)
+        return (run, try await steps)
     }
 
     private func parse(_ run: RunRecord) throws -> RunbookDefinition {
