@@ -11,7 +11,7 @@ import RunbookEngine
 /// transaction (each in its own savepoint, so one refused write does not undo the others), and every caller
 /// resumes only after the transaction holding its write is durable.
 public final class SQLiteRunStore: RunStore, @unchecked Sendable {
-    private let thread = StoreThread(name: "runbook.sqlite")
+    private let thread: StoreThread
     private let connection: SQLiteConnection
     /// The database file path.
     public let path: String
@@ -55,6 +55,7 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
             throw DatabaseOpenError("cannot open the runbook database \(path): \(error.message)")
         }
         try Schema.migrate(connection)
+        thread = StoreThread(name: "runbook.sqlite")
     }
 
     deinit {
@@ -161,12 +162,22 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
             if try db.scalarInt("SELECT count(*) FROM runs WHERE id = ?", [.text(run.id)]) ?? 0 > 0 {
                 throw RunStoreError(.duplicateRun, "run \(run.id) already exists")
             }
+            // Definitions are stored once per hash; a stored text that differs from this one under the same
+            // hash would make the audit history ambiguous, so it is refused.
+            let stored = try db.query("SELECT source FROM definitions WHERE hash = ?", [.text(run.definitionHash)]) { $0.text(0) }.first
+            if let stored {
+                guard stored == run.definition else {
+                    throw RunStoreError(.storage, "the database already holds a different definition under sha256 \(run.definitionHash); run \(run.id) was not created")
+                }
+            } else {
+                try db.run("INSERT INTO definitions (hash, source) VALUES (?, ?)", [.text(run.definitionHash), .text(run.definition)])
+            }
             try db.run("""
-                INSERT INTO runs (id, runbook, definition, definition_hash, origin, parameters, provided_secrets, options,
+                INSERT INTO runs (id, runbook, definition_hash, origin, parameters, provided_secrets, options,
                                   status, message, created_at, finished_at, started_by, cancel_requested)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
                 """, [
-                    .text(run.id), .text(run.runbook), .text(run.definition), .text(run.definitionHash), .text(run.origin),
+                    .text(run.id), .text(run.runbook), .text(run.definitionHash), .text(run.origin),
                     .text(JSONText.encode(run.parameters)), .text(JSONText.encode(run.providedSecrets)),
                     .text(JSONText.encode(run.options)), .text(run.status.rawValue), run.message.map { .text($0) } ?? .null,
                     .integer(run.createdAt), run.finishedAt.map { .integer($0) } ?? .null, .text(JSONText.encode(run.startedBy)),
@@ -252,7 +263,7 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
     }
 
     public func run(id: String) async throws -> RunRecord? {
-        try await read { db in try db.query("SELECT \(Self.runColumns) FROM runs WHERE id = ?", [.text(id)], Self.decodeRun).first }
+        try await read { db in try db.query("SELECT \(Self.runColumns) FROM \(Self.runsWithDefinitions) WHERE runs.id = ?", [.text(id)], Self.decodeRun).first }
     }
 
     public func resolveRunID(_ prefix: String) async throws -> String? {
@@ -266,7 +277,7 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
 
     public func runs(limit: Int) async throws -> [RunRecord] {
         try await read { db in
-            try db.query("SELECT \(Self.runColumns) FROM runs ORDER BY created_at DESC, id DESC LIMIT ?", [.integer(Int64(limit))], Self.decodeRun)
+            try db.query("SELECT \(Self.runColumns) FROM \(Self.runsWithDefinitions) ORDER BY runs.created_at DESC, runs.id DESC LIMIT ?", [.integer(Int64(limit))], Self.decodeRun)
         }
     }
 
@@ -304,9 +315,14 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
     // MARK: - Rows
 
     private static let runColumns = """
-        id, runbook, definition, definition_hash, origin, parameters, provided_secrets, options, status, message,
-        created_at, finished_at, started_by, cancel_requested
+        runs.id, runs.runbook, definitions.source, runs.definition_hash, runs.origin, runs.parameters,
+        runs.provided_secrets, runs.options, runs.status, runs.message, runs.created_at, runs.finished_at,
+        runs.started_by, runs.cancel_requested
         """
+
+    /// A run with its definition text. A left join: a run whose definition row is missing (edited behind
+    /// the triggers' back) still lists, with an empty text that `audit verify` reports.
+    private static let runsWithDefinitions = "runs LEFT JOIN definitions ON definitions.hash = runs.definition_hash"
 
     private static func decodeRun(_ row: SQLiteStatement) -> RunRecord {
         RunRecord(
@@ -452,7 +468,7 @@ enum JSONText {
 
 extension SQLiteRunStore {
     /// Run `body` on the store's connection (tests and diagnostics only).
-    func connectionForTests<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
-        try thread.sync { try body(connection) }
+    func connectionForTests<T>(_ body: @escaping (SQLiteConnection) throws -> T) throws -> T {
+        try thread.sync { try body(self.connection) }
     }
 }

@@ -9,7 +9,7 @@ import Foundation
 enum Schema {
     /// 'RNBK'
     static let applicationID: Int64 = 0x524E_424B
-    static let currentVersion: Int64 = 1
+    static let currentVersion: Int64 = 2
 
     /// Migrations by the version they produce; `migrations[0]` takes an empty database to version 1.
     static let migrations: [String] = [
@@ -77,6 +77,47 @@ enum Schema {
             heartbeat_at INTEGER NOT NULL
         );
         """,
+        // Version 2: a run's definition moves out of its `runs` row into `definitions`, stored once per
+        // SHA-256. Every status change rewrote the whole row, definition included (about 150 pages for a
+        // 10,000-step runbook); now it rewrites a few hundred bytes. The table is rebuilt the way SQLite
+        // documents for dropping a column (foreign keys are off during the migration, checked before commit).
+        """
+        CREATE TABLE definitions (
+            hash TEXT PRIMARY KEY,
+            source TEXT NOT NULL
+        );
+        INSERT OR IGNORE INTO definitions (hash, source) SELECT definition_hash, definition FROM runs;
+        CREATE TABLE runs_v2 (
+            id TEXT PRIMARY KEY,
+            runbook TEXT NOT NULL,
+            definition_hash TEXT NOT NULL REFERENCES definitions(hash),
+            origin TEXT NOT NULL,
+            parameters TEXT NOT NULL,
+            provided_secrets TEXT NOT NULL,
+            options TEXT NOT NULL,
+            status TEXT NOT NULL,
+            message TEXT,
+            created_at INTEGER NOT NULL,
+            finished_at INTEGER,
+            started_by TEXT NOT NULL,
+            cancel_requested INTEGER NOT NULL DEFAULT 0
+        );
+        INSERT INTO runs_v2 (id, runbook, definition_hash, origin, parameters, provided_secrets, options, status, message,
+                             created_at, finished_at, started_by, cancel_requested)
+            SELECT id, runbook, definition_hash, origin, parameters, provided_secrets, options, status, message,
+                   created_at, finished_at, started_by, cancel_requested FROM runs;
+        DROP TABLE runs;
+        ALTER TABLE runs_v2 RENAME TO runs;
+        CREATE INDEX runs_by_created ON runs(created_at DESC, id DESC);
+        CREATE TRIGGER runs_are_kept BEFORE DELETE ON runs
+            BEGIN SELECT RAISE(ABORT, 'runs are part of the audit history: DELETE refused'); END;
+        CREATE TRIGGER runs_identity_is_immutable BEFORE UPDATE OF id, runbook, definition_hash, parameters, started_by, created_at ON runs
+            BEGIN SELECT RAISE(ABORT, 'a run''s definition, parameters and starter are immutable'); END;
+        CREATE TRIGGER definitions_are_immutable BEFORE UPDATE ON definitions
+            BEGIN SELECT RAISE(ABORT, 'stored definitions are part of the audit history: UPDATE refused'); END;
+        CREATE TRIGGER definitions_are_kept BEFORE DELETE ON definitions
+            BEGIN SELECT RAISE(ABORT, 'stored definitions are part of the audit history: DELETE refused'); END;
+        """,
     ]
 
     /// Bring `connection` to `currentVersion`, or refuse with a plain explanation.
@@ -99,18 +140,25 @@ enum Schema {
         }
         try connection.execute("PRAGMA journal_mode=WAL")
         try connection.execute("PRAGMA synchronous=FULL")
-        try connection.execute("PRAGMA foreign_keys=ON")
-        if version == currentVersion { return }
-        try connection.transaction {
-            // Re-read inside the write transaction: another process may have migrated meanwhile.
-            let now = try connection.scalarInt("PRAGMA user_version") ?? 0
-            guard now < currentVersion else { return }
-            for index in Int(now)..<Int(currentVersion) {
-                try connection.execute(migrations[index])
+        if version < currentVersion {
+            // Foreign keys stay off while tables are rebuilt (SQLite ignores this pragma inside a transaction).
+            try connection.execute("PRAGMA foreign_keys=OFF")
+            try connection.transaction {
+                // Re-read inside the write transaction: another process may have migrated meanwhile.
+                let now = try connection.scalarInt("PRAGMA user_version") ?? 0
+                guard now < currentVersion else { return }
+                for index in Int(now)..<Int(currentVersion) {
+                    try connection.execute(migrations[index])
+                }
+                let broken = try connection.query("PRAGMA foreign_key_check") { $0.text(0) }
+                if !broken.isEmpty {
+                    throw DatabaseOpenError("\(connection.path): upgrading the schema to version \(currentVersion) would break references in \(Set(broken).sorted().joined(separator: ", ")); nothing was changed")
+                }
+                try connection.execute("PRAGMA application_id = \(Self.applicationID)")
+                try connection.execute("PRAGMA user_version = \(currentVersion)")
             }
-            try connection.execute("PRAGMA application_id = \(Self.applicationID)")
-            try connection.execute("PRAGMA user_version = \(currentVersion)")
         }
+        try connection.execute("PRAGMA foreign_keys=ON")
     }
 }
 

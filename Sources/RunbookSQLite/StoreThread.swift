@@ -45,23 +45,17 @@ final class StoreThread: TaskExecutor, @unchecked Sendable {
     }
 
     /// Run `body` on the thread and wait for it (inline when already on it).
-    func sync<T>(_ body: () throws -> T) rethrows -> T {
+    func sync<T>(_ body: @escaping () throws -> T) throws -> T {
         if isCurrent { return try body() }
-        return try withoutActuallyEscaping(body) { body in
-            var result: Result<T, any Error>?
-            let done = DispatchSemaphore(value: 0)
-            submit {
-                result = Result { try body() }
-                done.signal()
-            }
-            done.wait()
-            switch result {
-            case .success(let value)?: return value
-            case .failure(let error)?: try { throw error }()
-            case nil: break
-            }
-            fatalError("unreachable: the submitted block always sets a result")
+        let box = SyncResult<T>()
+        let done = DispatchSemaphore(value: 0)
+        submit {
+            box.result = Result { try body() }
+            done.signal()
         }
+        done.wait()
+        guard let result = box.result else { throw CancellationError() }
+        return try result.get()
     }
 
     func enqueue(_ job: consuming ExecutorJob) {
@@ -118,4 +112,9 @@ final class StoreThread: TaskExecutor, @unchecked Sendable {
 /// A block handed to another thread after the store thread stopped; nothing else runs it.
 private struct LateBlock: @unchecked Sendable {
     let run: () -> Void
+}
+
+/// Carries a result from the store thread to a waiting caller.
+private final class SyncResult<T>: @unchecked Sendable {
+    var result: Result<T, any Error>?
 }
