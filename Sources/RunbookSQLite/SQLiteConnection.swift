@@ -101,10 +101,11 @@ final class SQLiteConnection {
 
     /// Run `body` in a `BEGIN IMMEDIATE` transaction; roll back and rethrow on error.
     func transaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN IMMEDIATE")
+        // Prepared once and reused (`run`), like every other statement on the commit path.
+        try run("BEGIN IMMEDIATE")
         do {
             let result = try body()
-            try execute("COMMIT")
+            try run("COMMIT")
             return result
         } catch {
             try? execute("ROLLBACK")

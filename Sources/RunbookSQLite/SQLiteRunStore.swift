@@ -124,17 +124,17 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
         }
         var outcomes: [Result<Void, any Error>] = []
         do {
-            try connection.execute("BEGIN IMMEDIATE")
+            try connection.run("BEGIN IMMEDIATE")
         } catch {
             for write in batch { write.done(.failure(error)) }
             return
         }
         for write in batch {
             do {
-                try connection.execute("SAVEPOINT w")
+                try connection.run("SAVEPOINT w")
                 do {
                     try write.body(connection)
-                    try connection.execute("RELEASE w")
+                    try connection.run("RELEASE w")
                     outcomes.append(.success(()))
                 } catch {
                     try? connection.execute("ROLLBACK TO w")
@@ -146,7 +146,7 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
             }
         }
         do {
-            try connection.execute("COMMIT")
+            try connection.run("COMMIT")
         } catch {
             try? connection.execute("ROLLBACK")
             for write in batch { write.done(.failure(error)) }
@@ -344,7 +344,22 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
             previousHash: row.text(8), hash: row.text(9))
     }
 
+    /// Write a step's row: an update of the row the run was created with (one lookup), else an insert.
     private static func upsert(_ step: StepRecord, _ db: SQLiteConnection) throws {
+        try db.run("""
+            UPDATE steps SET status = ?, attempts = ?, polls = ?, compensation_attempts = ?, started_at = ?,
+                             finished_at = ?, outputs = ?, error = ?, completion_order = ?, waiter_deadline = ?,
+                             approved_by = ?
+            WHERE run_id = ? AND step_id = ?
+            """, [
+                .text(step.status.rawValue), .integer(Int64(step.attempts)), .integer(Int64(step.polls)),
+                .integer(Int64(step.compensationAttempts)),
+                step.startedAt.map { .integer($0) } ?? .null, step.finishedAt.map { .integer($0) } ?? .null,
+                .text(JSONText.encode(step.outputs)), step.error.map { .text($0) } ?? .null,
+                step.completionOrder.map { .integer(Int64($0)) } ?? .null, step.waiterDeadline.map { .integer($0) } ?? .null,
+                step.approvedBy.map { .text($0) } ?? .null, .text(step.runID), .text(step.stepID),
+            ])
+        if db.changes > 0 { return }
         try db.run("""
             INSERT INTO steps (run_id, step_id, status, attempts, polls, compensation_attempts, started_at, finished_at,
                                outputs, error, completion_order, waiter_deadline, approved_by)
@@ -396,7 +411,16 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
         }.first
         var previous = head?.1 ?? AuditChain.genesis
         var seq = (head?.0 ?? 0) + 1
+        var actorJSON: (ActorIdentity, String)?
         for event in events {
+            // One engine writes a checkpoint's events under one actor: encode it once.
+            let actor: String
+            if let cached = actorJSON, cached.0 == event.actor {
+                actor = cached.1
+            } else {
+                actor = JSONText.encode(event.actor)
+                actorJSON = (event.actor, actor)
+            }
             let canonical = AuditChain.canonicalContent(
                 seq: seq, runID: runID, stepID: event.stepID, attempt: event.attempt, kind: event.kind.rawValue,
                 detail: event.detail, at: event.at, actor: event.actor)
@@ -407,7 +431,7 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
                 """, [
                     .text(runID), .integer(seq), event.stepID.map { .text($0) } ?? .null,
                     event.attempt.map { .integer(Int64($0)) } ?? .null, .text(event.kind.rawValue),
-                    .text(JSONText.encode(event.detail)), .integer(event.at), .text(JSONText.encode(event.actor)),
+                    .text(JSONText.encode(event.detail)), .integer(event.at), .text(actor),
                     .text(previous), .text(hash),
                 ])
             previous = hash
