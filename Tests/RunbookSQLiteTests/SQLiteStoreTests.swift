@@ -199,6 +199,27 @@ func runEngine(store: SQLiteRunStore, yaml: String, parameters: [String: String]
         #expect(AuditChain.verify(run: try await reopened.run(id: "r1"), events: events) == nil)
     }
 
+    @Test func workForAClosedStoresThreadStillRuns() async throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        var store: SQLiteRunStore? = try SQLiteRunStore(path: scratch.file("db.sqlite"))
+        let executor = try #require(store?.preferredTaskExecutor)
+        store = nil
+        try await Task.sleep(for: .milliseconds(100)) // the idle thread has ended by now
+        // A task that still prefers the stopped thread runs elsewhere instead of hanging. (Detached and
+        // polled, so a regression fails this test instead of hanging the suite.)
+        let finished = FinishedFlag()
+        Task.detached {
+            let value = await withTaskExecutorPreference(executor) {
+                await Task.yield()
+                return 42
+            }
+            finished.set(value == 42)
+        }
+        for _ in 0..<200 where !finished.value { try await Task.sleep(for: .milliseconds(25)) }
+        #expect(finished.value, "the task never ran after the store's thread stopped")
+    }
+
     @Test func secretValuesNeverReachTheDatabaseFile() async throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
@@ -223,4 +244,12 @@ func runEngine(store: SQLiteRunStore, yaml: String, parameters: [String: String]
         #expect(bytes.range(of: Data(secret.utf8)) == nil)
         #expect(bytes.range(of: Data("password=***".utf8)) != nil)
     }
+}
+
+/// Set by a detached task, read by the test.
+final class FinishedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var flag = false
+    var value: Bool { lock.withLock { flag } }
+    func set(_ value: Bool) { lock.withLock { flag = value } }
 }
