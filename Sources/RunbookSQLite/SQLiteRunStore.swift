@@ -364,12 +364,6 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
             INSERT INTO steps (run_id, step_id, status, attempts, polls, compensation_attempts, started_at, finished_at,
                                outputs, error, completion_order, waiter_deadline, approved_by)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (run_id, step_id) DO UPDATE SET
-                status = excluded.status, attempts = excluded.attempts, polls = excluded.polls,
-                compensation_attempts = excluded.compensation_attempts, started_at = excluded.started_at,
-                finished_at = excluded.finished_at, outputs = excluded.outputs, error = excluded.error,
-                completion_order = excluded.completion_order, waiter_deadline = excluded.waiter_deadline,
-                approved_by = excluded.approved_by
             """, [
                 .text(step.runID), .text(step.stepID), .text(step.status.rawValue), .integer(Int64(step.attempts)),
                 .integer(Int64(step.polls)), .integer(Int64(step.compensationAttempts)),
@@ -440,8 +434,8 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
     }
 }
 
-/// Carries a value out of a write closure.
-private final class ResultBox<T>: @unchecked Sendable {
+/// Carries a value out of a closure run on the store's thread.
+final class ResultBox<T>: @unchecked Sendable {
     var value: T?
 }
 

@@ -48,14 +48,14 @@ final class StoreThread: TaskExecutor, @unchecked Sendable {
     /// Run `body` on the thread and wait for it (inline when already on it).
     func sync<T>(_ body: @escaping () throws -> T) throws -> T {
         if isCurrent { return try body() }
-        let box = SyncResult<T>()
+        let box = ResultBox<Result<T, any Error>>()
         let done = DispatchSemaphore(value: 0)
         submit {
-            box.result = Result { try body() }
+            box.value = Result { try body() }
             done.signal()
         }
         done.wait()
-        guard let result = box.result else { throw CancellationError() }
+        guard let result = box.value else { throw CancellationError() }
         return try result.get()
     }
 
@@ -113,9 +113,4 @@ final class StoreThread: TaskExecutor, @unchecked Sendable {
 /// A block handed to another thread after the store thread stopped; nothing else runs it.
 private struct LateBlock: @unchecked Sendable {
     let run: () -> Void
-}
-
-/// Carries a result from the store thread to a waiting caller.
-private final class SyncResult<T>: @unchecked Sendable {
-    var result: Result<T, any Error>?
 }
