@@ -41,7 +41,11 @@ public struct RunbookCommand: AsyncParsableCommand {
             }
             if let engine = error as? EngineError {
                 Terminal.error(engine.message)
-                Foundation.exit(engine.code == .leaseHeld ? ExitCodes.leaseHeld : ExitCodes.failed)
+                switch engine.code {
+                case .leaseHeld: Foundation.exit(ExitCodes.leaseHeld)
+                case .missingSecret, .wrongSecret: Foundation.exit(ExitCodes.usage)
+                default: Foundation.exit(ExitCodes.failed)
+                }
             }
             if error is ExitCode {
                 Foundation.exit((error as? ExitCode)?.rawValue ?? 1)

@@ -302,7 +302,7 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
     public func events(runID: String) async throws -> [AuditEvent] {
         try await read { db in
             try db.query("""
-                SELECT seq, run_id, step_id, attempt, kind, detail, at, actor, prev_hash, hash
+                SELECT seq, run_id, step_id, attempt, kind, detail, at, actor, prev_hash, hash, state
                 FROM events WHERE run_id = ? ORDER BY seq
                 """, [.text(runID)], Self.decodeEvent)
         }
@@ -317,7 +317,7 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
     private static let runColumns = """
         runs.id, runs.runbook, definitions.source, runs.definition_hash, runs.origin, runs.parameters,
         runs.provided_secrets, runs.options, runs.status, runs.message, runs.created_at, runs.finished_at,
-        runs.started_by, runs.cancel_requested
+        runs.started_by, runs.cancel_requested, runs.head_seq, runs.head_hash
         """
 
     /// A run with its definition text. A left join: a run whose definition row is missing (edited behind
@@ -333,7 +333,8 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
             status: RunStatus(rawValue: row.text(8)) ?? .interrupted, message: row.optionalText(9),
             createdAt: row.int(10), finishedAt: row.optionalInt(11),
             startedBy: JSONText.decode(ActorIdentity.self, row.text(12)) ?? ActorIdentity(user: "?", host: "?", pid: 0),
-            cancelRequested: row.int(13) != 0)
+            cancelRequested: row.int(13) != 0,
+            chainHead: row.int(14) > 0 ? ChainHead(seq: row.int(14), hash: row.text(15)) : nil)
     }
 
     private static func decodeEvent(_ row: SQLiteStatement) -> AuditEvent {
@@ -341,7 +342,7 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
             seq: row.int(0), runID: row.text(1), stepID: row.optionalText(2), attempt: row.optionalInt(3).map(Int.init),
             kind: row.text(4), detail: JSONText.decodeMap(row.text(5)), at: row.int(6),
             actor: JSONText.decode(ActorIdentity.self, row.text(7)) ?? ActorIdentity(user: "?", host: "?", pid: 0),
-            previousHash: row.text(8), hash: row.text(9))
+            state: row.optionalText(10), previousHash: row.text(8), hash: row.text(9))
     }
 
     /// Write a step's row: an update of the row the run was created with (one lookup), else an insert.
@@ -417,20 +418,21 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
             }
             let canonical = AuditChain.canonicalContent(
                 seq: seq, runID: runID, stepID: event.stepID, attempt: event.attempt, kind: event.kind.rawValue,
-                detail: event.detail, at: event.at, actor: event.actor)
+                detail: event.detail, at: event.at, actor: event.actor, state: event.state)
             let hash = AuditChain.hash(previous: previous, canonical: canonical)
             try db.run("""
-                INSERT INTO events (run_id, seq, step_id, attempt, kind, detail, at, actor, prev_hash, hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO events (run_id, seq, step_id, attempt, kind, detail, at, actor, prev_hash, hash, state)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [
                     .text(runID), .integer(seq), event.stepID.map { .text($0) } ?? .null,
                     event.attempt.map { .integer(Int64($0)) } ?? .null, .text(event.kind.rawValue),
                     .text(JSONText.encode(event.detail)), .integer(event.at), .text(actor),
-                    .text(previous), .text(hash),
+                    .text(previous), .text(hash), event.state.map { .text($0) } ?? .null,
                 ])
             previous = hash
             seq += 1
         }
+        try db.run("UPDATE runs SET head_seq = ?, head_hash = ? WHERE id = ?", [.integer(seq - 1), .text(previous), .text(runID)])
     }
 }
 

@@ -9,7 +9,7 @@ import Foundation
 enum Schema {
     /// 'RNBK'
     static let applicationID: Int64 = 0x524E_424B
-    static let currentVersion: Int64 = 2
+    static let currentVersion: Int64 = 3
 
     /// Migrations by the version they produce; `migrations[0]` takes an empty database to version 1.
     static let migrations: [String] = [
@@ -117,6 +117,16 @@ enum Schema {
             BEGIN SELECT RAISE(ABORT, 'stored definitions are part of the audit history: UPDATE refused'); END;
         CREATE TRIGGER definitions_are_kept BEFORE DELETE ON definitions
             BEGIN SELECT RAISE(ABORT, 'stored definitions are part of the audit history: DELETE refused'); END;
+        """,
+        // Version 3: each event may carry the digest of its step's row (checked by `audit verify` and before a
+        // resume), and each run records the last event of its chain, so removing events from the end shows.
+        """
+        ALTER TABLE events ADD COLUMN state TEXT;
+        ALTER TABLE runs ADD COLUMN head_seq INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE runs ADD COLUMN head_hash TEXT NOT NULL DEFAULT '';
+        UPDATE runs SET
+            head_seq = COALESCE((SELECT max(seq) FROM events WHERE events.run_id = runs.id), 0),
+            head_hash = COALESCE((SELECT hash FROM events WHERE events.run_id = runs.id ORDER BY seq DESC LIMIT 1), '');
         """,
     ]
 

@@ -413,7 +413,7 @@ import Testing
               password: { type: string, secret: true }
             steps:
               - { id: gate, approval: required, action: note, with: { key: k } }
-            """, parameters: ["password": "pw"])
+            """, parameters: ["password": "pw-long-enough"])
         await #expect {
             _ = try await h.engine.resume(runID: outcome.run.id)
         } throws: { error in

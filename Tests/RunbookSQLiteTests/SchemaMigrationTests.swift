@@ -23,9 +23,35 @@ import Testing
                        r.status, r.message, r.created_at, r.finished_at, r.started_by, r.cancel_requested
                 FROM current.runs r JOIN current.definitions d ON d.hash = r.definition_hash;
             INSERT INTO steps SELECT * FROM current.steps;
-            INSERT INTO events SELECT * FROM current.events;
             DETACH DATABASE current;
             """)
+        try copyEventsAsVersion1Wrote(from: source, into: connection)
+    }
+
+    /// Version 1 had no per-event step digests and no `run_created` keys for them: each run's events are copied
+    /// without those and chained again, as version 1 would have hashed them.
+    static func copyEventsAsVersion1Wrote(from source: String, into connection: SQLiteConnection) throws {
+        let current = try SQLiteConnection(path: source)
+        let laterKeys: Set<String> = ["state_stamps", "run_options", "secrets_given", "secret_checks"]
+        let rows = try current.query("SELECT run_id, seq, step_id, attempt, kind, detail, at, actor FROM events ORDER BY run_id, seq") { row in
+            (row.text(0), row.int(1), row.optionalText(2), row.optionalInt(3).map(Int.init), row.text(4), row.text(5), row.int(6), row.text(7))
+        }
+        var previous: [String: String] = [:]
+        for (runID, seq, stepID, attempt, kind, detailJSON, at, actorJSON) in rows {
+            let decoded = (try JSONSerialization.jsonObject(with: Data(detailJSON.utf8)) as? [String: String]) ?? [:]
+            let detail = decoded.filter { !laterKeys.contains($0.key) }
+            let actor = try JSONDecoder().decode(ActorIdentity.self, from: Data(actorJSON.utf8))
+            let prev = previous[runID] ?? AuditChain.genesis
+            let hash = AuditChain.hash(previous: prev, canonical: AuditChain.canonicalContent(
+                seq: seq, runID: runID, stepID: stepID, attempt: attempt, kind: kind, detail: detail, at: at, actor: actor))
+            let detailText = String(decoding: try JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys]), as: UTF8.self)
+            try connection.run("""
+                INSERT INTO events (run_id, seq, step_id, attempt, kind, detail, at, actor, prev_hash, hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [.text(runID), .integer(seq), stepID.map { .text($0) } ?? .null, attempt.map { .integer(Int64($0)) } ?? .null,
+                      .text(kind), .text(detailText), .integer(at), .text(actorJSON), .text(prev), .text(hash)])
+            previous[runID] = hash
+        }
     }
 
     @Test func aVersion1DatabaseIsUpgradedWithItsHistoryIntact() async throws {

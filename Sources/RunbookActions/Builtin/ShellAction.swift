@@ -50,12 +50,14 @@ public struct ShellAction: StepAction {
             executable: "/bin/sh", arguments: ["-c", command], environment: environment,
             directory: directory, stdoutPath: stdoutFile, stderrPath: stderrFile)
 
-        var outputs = Self.parseOutputFile((try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? "")
-        let stdout = Self.capped((try? String(contentsOfFile: stdoutFile, encoding: .utf8)) ?? "")
+        // Secrets are masked before anything is cut to size: a cut through a secret would keep its prefix.
+        let redactor = Redactor(secrets: invocation.secretParameterNames.compactMap { invocation.parameters[$0] })
+        var outputs = redactor.redact(Self.parseOutputFile((try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? ""))
+        let stdout = Self.capped(redactor.redact((try? String(contentsOfFile: stdoutFile, encoding: .utf8)) ?? ""))
         outputs["exit_code"] = String(status)
         outputs["stdout"] = stdout
         guard status == 0 else {
-            let stderr = ((try? String(contentsOfFile: stderrFile, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            let stderr = redactor.redact((try? String(contentsOfFile: stderrFile, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
             let lastLine = stderr.split(separator: "\n").last.map(String.init) ?? ""
             let reason = status > 128 && status < 160 ? "was killed by signal \(status - 128)" : "exited with code \(status)"
             throw ActionFailure("command \(reason)" + (lastLine.isEmpty ? "" : ": \(Self.capped(lastLine))"), retryable: true, outputs: outputs)

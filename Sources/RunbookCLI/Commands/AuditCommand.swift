@@ -30,8 +30,9 @@ struct AuditCommand: AsyncParsableCommand {
             for id in ids {
                 let run = try await store.run(id: id)
                 let events = try await store.events(runID: id)
+                let steps = try await store.steps(runID: id)
                 total += events.count
-                if let problem = AuditChain.verify(run: run, events: events) {
+                if let problem = AuditChain.verify(run: run, events: events, steps: steps) {
                     broken += 1
                     Terminal.error(problem.description)
                 } else if runID != nil {
@@ -62,7 +63,7 @@ struct AuditCommand: AsyncParsableCommand {
             }
             let events = try await store.events(runID: id)
             let steps = try await store.steps(runID: id)
-            let problem = AuditChain.verify(run: run, events: events)
+            let problem = AuditChain.verify(run: run, events: events, steps: steps)
             let text: String
             switch format {
             case .json:
@@ -71,6 +72,7 @@ struct AuditCommand: AsyncParsableCommand {
                     "exported_at": Timestamp.iso(wallClockMilliseconds()),
                     "exported_by": ActorIdentity.current().description,
                     "hash_algorithm": "SHA-256 over previous hash + \"\\n\" + canonical JSON of the event",
+                    "chain_head": run.chainHead.map { ["seq": Int($0.seq), "hash": $0.hash] as [String: Any] } ?? NSNull(),
                     "verification": ["intact": problem == nil, "problem": problem?.description ?? NSNull()] as [String: Any],
                     "run": AuditExport.runObject(run),
                     "steps": steps.map(AuditExport.stepObject),
@@ -123,7 +125,7 @@ enum AuditExport {
             "seq": Int(event.seq), "at": Timestamp.iso(event.at), "at_ms": Int(event.at), "run": event.runID,
             "step": event.stepID ?? NSNull(), "attempt": event.attempt ?? NSNull(), "kind": event.kind,
             "detail": event.detail, "actor": ["user": event.actor.user, "host": event.actor.host, "pid": Int(event.actor.pid)],
-            "previous_hash": event.previousHash, "hash": event.hash,
+            "state": event.state ?? NSNull(), "previous_hash": event.previousHash, "hash": event.hash,
         ]
     }
 

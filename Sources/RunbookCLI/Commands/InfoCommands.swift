@@ -82,6 +82,8 @@ struct RunsCommand: AsyncParsableCommand {
     func run() async throws {
         let store = try global.openStore(create: false)
         let runs = try await store.runs(limit: limit)
+        var drivers: [String: DriverStatus] = [:]
+        for run in runs { drivers[run.id] = try await DriverStatus.of(run, store: store) }
         if json {
             Terminal.out(JSONOutput.render(runs.map { run -> [String: Any] in
                 [
@@ -89,6 +91,7 @@ struct RunsCommand: AsyncParsableCommand {
                     "started_at": Timestamp.iso(run.createdAt), "finished_at": run.finishedAt.map(Timestamp.iso) ?? NSNull(),
                     "duration_ms": run.finishedAt.map { Int($0 - run.createdAt) } ?? NSNull(),
                     "started_by": run.startedBy.description,
+                    "driver": drivers[run.id]?.object ?? NSNull(),
                 ]
             }))
             return
@@ -102,6 +105,7 @@ struct RunsCommand: AsyncParsableCommand {
         Terminal.out("\("ID".padding(toLength: idWidth, withPad: " ", startingAt: 0))  \("RUNBOOK".padding(toLength: nameWidth, withPad: " ", startingAt: 0))  STATUS             STARTED                   DURATION")
         for run in runs {
             Terminal.out("\(run.id.padding(toLength: idWidth, withPad: " ", startingAt: 0))  \(run.runbook.padding(toLength: nameWidth, withPad: " ", startingAt: 0))  \(run.status.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0))  \(Timestamp.iso(run.createdAt))  \(Timestamp.duration(from: run.createdAt, to: run.finishedAt))")
+            if let note = drivers[run.id]?.note(runID: run.id) { Terminal.out("  ↳ \(note)") }
         }
     }
 }
@@ -119,11 +123,14 @@ struct HistoryCommand: AsyncParsableCommand {
             throw CLIExit.usage("no run '\(runID)' in \(global.databasePath) (see `runbook runs`)")
         }
         let events = try await store.events(runID: id)
+        let driver = try await DriverStatus.of(run, store: store)
         if json {
-            Terminal.out(JSONOutput.render(["run": AuditExport.runObject(run), "events": events.map(AuditExport.eventObject)]))
+            Terminal.out(JSONOutput.render(["run": AuditExport.runObject(run), "events": events.map(AuditExport.eventObject),
+                                            "driver": driver?.object ?? NSNull()]))
             return
         }
         Terminal.out("run \(run.id)  \(run.runbook)  \(run.status.rawValue)  started by \(run.startedBy) at \(Timestamp.iso(run.createdAt))")
+        if let note = driver?.note(runID: run.id) { Terminal.out(note) }
         if !run.parameters.isEmpty {
             Terminal.out("parameters: " + run.parameters.keys.sorted().map { "\($0)=\(run.parameters[$0] ?? "")" }.joined(separator: " "))
         }

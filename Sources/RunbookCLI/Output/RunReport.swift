@@ -84,3 +84,37 @@ enum JSONOutput {
         return String(decoding: data, as: UTF8.self)
     }
 }
+
+/// Whether the process that drives an unfinished run is still there, read from its lease without writing:
+/// after a SIGKILL or a lost machine the run says `running` until someone resumes it.
+struct DriverStatus {
+    var lease: Lease?
+    var alive: Bool
+
+    /// Nil for runs that no process is meant to be driving (finished, interrupted, awaiting approval).
+    static func of(_ run: RunRecord, store: any RunStore, now: Int64 = wallClockMilliseconds()) async throws -> DriverStatus? {
+        guard run.status == .running || run.status == .rollingBack else { return nil }
+        guard let lease = try await store.lease(runID: run.id) else { return DriverStatus(lease: nil, alive: false) }
+        let abandoned = InMemoryRunStore.leaseIsAbandoned(lease, staleAfter: EngineEnvironment.defaultLeaseStaleAfter, now: now,
+                                                          localHost: ProcessInfo.processInfo.hostName)
+        return DriverStatus(lease: lease, alive: !abandoned)
+    }
+
+    /// One line for people; nil while the driver is alive.
+    func note(runID: String, now: Int64 = wallClockMilliseconds()) -> String? {
+        guard !alive else { return nil }
+        let who = lease.map { "pid \($0.holder.pid) on \($0.holder.host), last heartbeat \(max(0, now - $0.heartbeatAt) / 1000)s ago" } ?? "no lease held"
+        return "driver gone (\(who)): continue with `runbook resume \(runID)`"
+    }
+
+    var object: [String: Any] {
+        var object: [String: Any] = ["alive": alive]
+        if let lease {
+            object["pid"] = Int(lease.holder.pid)
+            object["host"] = lease.holder.host
+            object["user"] = lease.holder.user
+            object["last_heartbeat"] = Timestamp.iso(lease.heartbeatAt)
+        }
+        return object
+    }
+}

@@ -83,6 +83,7 @@ enum EventText {
         case EventKind.compensationSucceeded.rawValue: return "\(subject) compensated"
         case EventKind.compensationNotNeeded.rawValue: return "\(subject): nothing to undo"
         case EventKind.cancelRequested.rawValue: return "cancel requested by \(detail["by"] ?? "?")"
+        case EventKind.stepState.rawValue: return "\(subject) is \(detail["status"] ?? "?")"
         default: return "\(subject) \(kind)"
         }
     }

@@ -31,6 +31,8 @@ public enum ParameterResolver {
                 continue
             }
             switch checked(value, as: spec.type) {
+            case .success where spec.secret && !value.isEmpty && value.count < Redactor.minimumSecretLength:
+                problems.append("secret parameter '\(spec.name)' is too short to be redacted reliably: give at least \(Redactor.minimumSecretLength) characters (the value is not shown)")
             case .success(let normalised): resolved[spec.name] = normalised
             case .failure(let problem):
                 let got = spec.secret ? " (the value is not shown: the parameter is secret)" : ", got '\(value)'"

@@ -60,6 +60,8 @@ public struct EngineEnvironment: Sendable {
     /// A lease whose heartbeat is older than this (ms) may be taken over.
     public var leaseStaleAfter: Int64
     public var heartbeatInterval: Duration
+    /// 15 missed heartbeats of 2 s.
+    public static let defaultLeaseStaleAfter: Int64 = 30_000
 
     public init(
         store: any RunStore, registry: ActionRegistry, actor: ActorIdentity = .current(),
@@ -67,7 +69,7 @@ public struct EngineEnvironment: Sendable {
         progress: @escaping @Sendable (ProgressEvent) -> Void = { _ in },
         checkpointHook: (@Sendable (Checkpoint) throws -> Void)? = nil,
         parseDefinition: @escaping @Sendable (String, String) throws -> RunbookDefinition,
-        leaseStaleAfter: Int64 = 30_000, heartbeatInterval: Duration = .seconds(2)
+        leaseStaleAfter: Int64 = EngineEnvironment.defaultLeaseStaleAfter, heartbeatInterval: Duration = .seconds(2)
     ) {
         self.store = store
         self.registry = registry
@@ -82,9 +84,12 @@ public struct EngineEnvironment: Sendable {
     }
 }
 
-/// Replaces secret values with `***` wherever they appear.
+/// Replaces secret values with `***` wherever they appear, in values and in keys.
 public struct Redactor: Sendable {
     public static let mask = "***"
+    /// Secrets shorter than this are refused (`ParameterResolver`): a short value would also match the
+    /// engine's own words, and masking those would reveal it.
+    public static let minimumSecretLength = 8
     private let secrets: [String]
 
     public init(secrets: [String]) {
@@ -103,7 +108,10 @@ public struct Redactor: Sendable {
 
     public func redact(_ values: [String: String]) -> [String: String] {
         guard !secrets.isEmpty else { return values }
-        return values.mapValues(redact)
+        var out: [String: String] = [:]
+        out.reserveCapacity(values.count)
+        for (key, value) in values { out[redact(key)] = redact(value) }
+        return out
     }
 }
 

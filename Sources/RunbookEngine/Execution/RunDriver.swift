@@ -109,7 +109,8 @@ final class RunDriver {
         }
         let secretNames = Set(definition.parameters.filter(\.secret).map(\.name))
         let secretValues = secretNames.compactMap { parameters[$0] }
-        writer = RunWriter(store: env.store, runID: run.id, leaseToken: lease.token, hook: env.checkpointHook, progress: env.progress)
+        writer = RunWriter(store: env.store, runID: run.id, leaseToken: lease.token, hook: env.checkpointHook, progress: env.progress,
+                           actor: env.actor, clock: env.clock)
         context = StepContext(
             runID: run.id, runbook: definition.name, parameters: parameters, secretNames: secretNames,
             workingDirectory: run.options.workingDirectory, registry: env.registry, clock: env.clock, random: env.random,
@@ -191,9 +192,9 @@ final class RunDriver {
                         if record.status == .running {
                             record.attempts += 1
                             pending.events.append(event(.attemptStarted, step: id, attempt: record.attempts, ["resumed": "true"]))
+                            steps[id] = record
+                            pending.steps.append(record)
                         }
-                        steps[id] = record
-                        pending.steps.append(record)
                         launches.append((step, record))
                     }
                     relaunch.removeAll()
@@ -380,7 +381,8 @@ final class RunDriver {
         if !unfinished.isEmpty {
             // Nothing can run (e.g. every remaining step depends on a gated one): report, do not loop.
             let message = "no step can run; unfinished: \(unfinished.joined(separator: ", "))"
-            try await writer.commit("stuck", RunChanges(runStatus: .interrupted, message: .some(message), steps: pending.steps, events: pending.events))
+            try await writer.commit("stuck", RunChanges(runStatus: .interrupted, message: .some(message), steps: pending.steps,
+                                                        events: pending.events + [event(.runStatus, ["status": RunStatus.interrupted.rawValue])]))
             run.status = .interrupted
             return .interrupted
         }

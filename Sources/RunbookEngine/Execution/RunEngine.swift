@@ -18,7 +18,9 @@ public struct RunOutcome: Sendable {
 /// An engine-level refusal, in one or two plain sentences.
 public struct EngineError: Error, Sendable, CustomStringConvertible {
     public enum Code: Sendable, Equatable {
-        case runNotFound, leaseHeld, missingSecret, notAllowed, definition
+        case runNotFound, leaseHeld, missingSecret, wrongSecret, notAllowed, definition
+        /// The run's stored rows disagree with its hash-chained history.
+        case tampered
     }
 
     public var code: Code
@@ -61,19 +63,25 @@ public struct RunEngine: Sendable {
         let now = env.clock.now()
         let secretNames = Set(definition.parameters.filter(\.secret).map(\.name))
         var stored: [String: String] = [:]
-        for (name, value) in parameters { stored[name] = secretNames.contains(name) ? Redactor.mask : value }
-        let provided = secretNames.filter { parameters[$0] != nil }.sorted()
+        for (name, value) in parameters { stored[name] = secretNames.contains(name) && !value.isEmpty ? Redactor.mask : value }
+        // Only secrets with a value must be given again on resume; an empty one has nothing to hide.
+        let provided = secretNames.filter { !(parameters[$0] ?? "").isEmpty }.sorted()
+        var fingerprints: [String: String] = [:]
+        for name in provided { fingerprints[name] = try SecretCheck.fingerprint(of: parameters[name] ?? "") }
         let run = RunRecord(
             id: id, runbook: definition.name, definition: definition.source, definitionHash: definition.sourceHash,
             origin: definition.origin, parameters: stored, providedSecrets: provided, options: options, status: .running,
             createdAt: now, startedBy: env.actor)
         let steps = definition.steps.map { StepRecord(runID: id, stepID: $0.id) }
         let lease = Lease(runID: id, token: UUID().uuidString, holder: env.actor, heartbeatAt: now)
-        let created = NewEvent(kind: .runCreated, detail: [
+        var detail = [
             "runbook": definition.name, "definition_hash": definition.sourceHash, "origin": definition.origin,
             "parameters": AuditChain.canonicalParameters(stored), "started_by": env.actor.description,
-            "options": "parallelism=\(options.parallelism) yes=\(options.autoApprove)" + (options.deadlineAt.map { " deadline=\($0)" } ?? ""),
-        ], at: now, actor: env.actor)
+            "options": RunStateAudit.legacyOptions(options), RunStateAudit.optionsKey: RunStateAudit.canonicalOptions(options),
+            RunStateAudit.secretsKey: provided.joined(separator: ","), RunStateAudit.stampsKey: "1",
+        ]
+        if !fingerprints.isEmpty { detail[Self.secretChecksKey] = AuditChain.canonicalParameters(fingerprints) }
+        let created = NewEvent(kind: .runCreated, detail: detail, at: now, actor: env.actor)
         try env.checkpointHook.map { try $0(.beforeCommit("run created")) }
         try await env.store.createRun(run, steps: steps, lease: lease, events: [created])
         try env.checkpointHook.map { try $0(.afterCommit("run created")) }
@@ -162,12 +170,16 @@ public struct RunEngine: Sendable {
         guard !run.status.isFinished, run.status != .rollingBack, run.status != .rollbackFailed, run.status != .failed || record.status == .pending else {
             throw EngineError(.notAllowed, "run \(run.id) is \(run.status.rawValue); there is nothing to approve")
         }
+        try await refuseIfDriven(run)
+        let history = try await verifiedHistory(run, steps, verb: "approve")
+        _ = try restoredParameters(run, history: history, secrets: secrets)
         record.approvedBy = env.actor.user
         let approved = NewEvent(stepID: stepID, kind: .stepApproved, detail: ["by": env.actor.user, "host": env.actor.host], at: env.clock.now(), actor: env.actor)
-        try await env.store.appendUnleased(runID: run.id, steps: [record], events: [approved])
+        let stamped = RunChanges(steps: [record], events: [approved]).stamped(actor: env.actor, at: approved.at)
+        try await env.store.appendUnleased(runID: run.id, steps: stamped.steps, events: stamped.events)
         env.progress(ProgressEvent(runID: run.id, stepID: stepID, attempt: nil, kind: .stepApproved, detail: approved.detail, at: approved.at))
-        let updated = steps.map { $0.stepID == stepID ? record : $0 }
-        return try await resume(run, updated, secrets: secrets)
+        let (current, currentSteps) = try await load(run.id)
+        return try await resume(current, currentSteps, secrets: secrets)
     }
 
     /// Stop a run and roll it back. When another live process drives it, ask that process to do it.
@@ -185,9 +197,8 @@ public struct RunEngine: Sendable {
             return nil
         }
         try await env.store.requestCancel(runID: run.id, event: request)
-        var cancelled = run
-        cancelled.cancelRequested = true
-        let (driver, note) = try await takeOver(cancelled, steps, secrets: secrets, verb: "cancel")
+        let (cancelled, current) = try await load(run.id)
+        let (driver, note) = try await takeOver(cancelled, current, secrets: secrets, verb: "cancel")
         return try await drive(driver) { try await $0.rollback(reason: .cancel, carry: RunChanges(events: note)) }
     }
 
@@ -222,18 +233,18 @@ public struct RunEngine: Sendable {
         return definition.steps.compactMap { byID[$0.id] }
     }
 
-    /// Take the run's lease and build a driver with the stored definition and the re-supplied secrets.
+    /// The `run_created` detail key holding each given secret's `SecretCheck` fingerprint.
+    static let secretChecksKey = "secret_checks"
+
+    /// Take the run's lease and build a driver with the stored definition and the re-supplied secrets. The
+    /// lease is checked first (a run another process drives is its business), then the run's rows against
+    /// its hash-chained history, then the secrets.
     private func takeOver(_ run: RunRecord, _ steps: [StepRecord], secrets: [String: String], verb: String) async throws -> (RunDriver, [NewEvent]) {
         let env = environment
+        try await refuseIfDriven(run)
+        let history = try await verifiedHistory(run, steps, verb: verb)
         let definition = try parse(run)
-        var parameters = run.parameters
-        var missing: [String] = []
-        for name in run.providedSecrets {
-            if let value = secrets[name] { parameters[name] = value } else { missing.append(name) }
-        }
-        if !missing.isEmpty {
-            throw EngineError(.missingSecret, "run \(run.id) was started with secret parameter\(missing.count > 1 ? "s" : "") \(missing.map { "'\($0)'" }.joined(separator: ", ")), which \(missing.count > 1 ? "are" : "is") never stored; pass \(missing.map { "--param \($0)=…" }.joined(separator: " ")) again")
-        }
+        let parameters = try restoredParameters(run, history: history, secrets: secrets)
         let claim: (lease: Lease, replaced: Lease?)
         do {
             claim = try await env.store.acquireLease(runID: run.id, holder: env.actor, staleAfter: env.leaseStaleAfter, now: env.clock.now())
@@ -250,6 +261,48 @@ public struct RunEngine: Sendable {
         events.append(NewEvent(kind: .runResumed, detail: ["status_before": run.status.rawValue, "action": verb], at: env.clock.now(), actor: env.actor))
         let driver = RunDriver(env: env, definition: definition, run: run, steps: steps, lease: claim.lease, parameters: parameters)
         return (driver, events)
+    }
+
+    /// Refuse (exit 4) when a live process holds the run's lease.
+    private func refuseIfDriven(_ run: RunRecord) async throws {
+        let env = environment
+        guard let lease = try await env.store.lease(runID: run.id),
+              !InMemoryRunStore.leaseIsAbandoned(lease, staleAfter: env.leaseStaleAfter, now: env.clock.now(), localHost: env.actor.host)
+        else { return }
+        throw EngineError(.leaseHeld, "run \(run.id) is being driven by another process (\(lease.holder)); wait for it, or stop it first")
+    }
+
+    /// The run's events, after checking them and the stored rows the engine is about to act on.
+    private func verifiedHistory(_ run: RunRecord, _ steps: [StepRecord], verb: String) async throws -> [AuditEvent] {
+        let events = try await environment.store.events(runID: run.id)
+        if let problem = AuditChain.verify(run: run, events: events, steps: steps) {
+            throw EngineError(.tampered, "run \(run.id)'s stored state does not match its audit history (\(problem.reason); event #\(problem.seq) \(problem.kind)), so it was not \(verb == "resumed" ? "resumed" : "touched") (\(verb)). `runbook audit verify \(run.id)` names the problem; restore the database from a backup")
+        }
+        return events
+    }
+
+    /// The run's parameters with its secrets as given again; refuses missing secrets and values that do not
+    /// match the fingerprints recorded when the run started.
+    private func restoredParameters(_ run: RunRecord, history: [AuditEvent], secrets: [String: String]) throws -> [String: String] {
+        var parameters = run.parameters
+        var missing: [String] = []
+        var wrong: [String] = []
+        let fingerprints = history.first?.detail[Self.secretChecksKey].map(AuditChain.decodeCanonicalParameters) ?? [:]
+        for name in run.providedSecrets {
+            guard let value = secrets[name] else {
+                missing.append(name)
+                continue
+            }
+            if let fingerprint = fingerprints[name], !SecretCheck.matches(value, fingerprint: fingerprint) { wrong.append(name) }
+            parameters[name] = value
+        }
+        if !missing.isEmpty {
+            throw EngineError(.missingSecret, "run \(run.id) was started with secret parameter\(missing.count > 1 ? "s" : "") \(missing.map { "'\($0)'" }.joined(separator: ", ")), which \(missing.count > 1 ? "are" : "is") never stored; pass \(missing.map { "--param \($0)=…" }.joined(separator: " ")) again (or set \(missing.map { "RUNBOOK_PARAM_\($0.uppercased())" }.joined(separator: ", ")))")
+        }
+        if !wrong.isEmpty {
+            throw EngineError(.wrongSecret, "the value given for secret parameter\(wrong.count > 1 ? "s" : "") \(wrong.map { "'\($0)'" }.joined(separator: ", ")) is not the value run \(run.id) started with; pass the original value")
+        }
+        return parameters
     }
 
     /// Run `body`, then release the lease and report the run as stored.

@@ -13,6 +13,9 @@ struct RunWriter: Sendable {
     let leaseToken: String
     let hook: (@Sendable (Checkpoint) throws -> Void)?
     let progress: @Sendable (ProgressEvent) -> Void
+    /// Who writes, and when: step rows are stamped onto the checkpoint's events under this actor.
+    let actor: ActorIdentity
+    let clock: any EngineClock
 
     func checkpoint(_ point: Checkpoint) throws {
         guard let hook else { return }
@@ -21,6 +24,7 @@ struct RunWriter: Sendable {
 
     func commit(_ label: String, _ changes: RunChanges) async throws {
         guard !changes.isEmpty else { return }
+        let changes = changes.stamped(actor: actor, at: clock.now())
         try checkpoint(.beforeCommit(label))
         do {
             try await store.commit(runID: runID, leaseToken: leaseToken, changes)

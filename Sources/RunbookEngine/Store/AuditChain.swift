@@ -14,7 +14,7 @@ public enum AuditChain {
     /// The canonical text an event's hash covers.
     public static func canonicalContent(
         seq: Int64, runID: String, stepID: String?, attempt: Int?, kind: String, detail: [String: String],
-        at: Int64, actor: ActorIdentity
+        at: Int64, actor: ActorIdentity, state: String? = nil
     ) -> String {
         var out = "{"
         out += "\"actor\":{\"host\":\(jsonString(actor.host)),\"pid\":\(actor.pid),\"user\":\(jsonString(actor.user))}"
@@ -26,6 +26,8 @@ public enum AuditChain {
         out += ",\"kind\":\(jsonString(kind))"
         out += ",\"run\":\(jsonString(runID))"
         out += ",\"seq\":\(seq)"
+        // Absent rather than null when unset, so events written before it existed keep their hashes.
+        if let state { out += ",\"state\":\(jsonString(state))" }
         out += ",\"step\":" + (stepID.map(jsonString) ?? "null")
         out += "}"
         return out
@@ -46,7 +48,7 @@ public enum AuditChain {
     public static func expectedHash(of event: AuditEvent, previous: String) -> String {
         hash(previous: previous, canonical: canonicalContent(
             seq: event.seq, runID: event.runID, stepID: event.stepID, attempt: event.attempt,
-            kind: event.kind, detail: event.detail, at: event.at, actor: event.actor))
+            kind: event.kind, detail: event.detail, at: event.at, actor: event.actor, state: event.state))
     }
 
     /// Lower-case hex SHA-256 of `text`.
@@ -87,22 +89,10 @@ public enum AuditChain {
         return out + "\""
     }
 
-    /// Check a run's events (in sequence order) and its stored record against the chain.
-    /// Returns the first problem found, or nil when the chain and the record are intact.
-    public static func verify(run: RunRecord?, events: [AuditEvent]) -> AuditProblem? {
-        var previous = genesis
-        for event in events {
-            if event.previousHash != previous {
-                return AuditProblem(runID: event.runID, seq: event.seq, kind: event.kind,
-                                    reason: "its previous-hash does not match the event before it (an event was removed, reordered or inserted)")
-            }
-            let expected = expectedHash(of: event, previous: previous)
-            if expected != event.hash {
-                return AuditProblem(runID: event.runID, seq: event.seq, kind: event.kind,
-                                    reason: "its content does not match its hash (the event was modified after it was written)")
-            }
-            previous = event.hash
-        }
+    /// Check a run's events (in sequence order), its stored record and, when given, its step rows against
+    /// the chain. Returns the first problem found, or nil when everything agrees.
+    public static func verify(run: RunRecord?, events: [AuditEvent], steps: [StepRecord]? = nil) -> AuditProblem? {
+        if let problem = verifyChain(events) { return problem }
         guard let run else { return nil }
         guard let first = events.first, first.kind == EventKind.runCreated.rawValue else {
             return AuditProblem(runID: run.id, seq: events.first?.seq ?? 0, kind: events.first?.kind ?? "none",
@@ -120,7 +110,30 @@ public enum AuditChain {
             return AuditProblem(runID: run.id, seq: first.seq, kind: first.kind,
                                 reason: "the run's stored \(field) no longer matches what its run_created event recorded")
         }
+        return RunStateAudit.check(run: run, created: first, steps: steps, events: events)
+    }
+
+    /// The first event whose links or content do not match its hashes.
+    static func verifyChain(_ events: [AuditEvent]) -> AuditProblem? {
+        var previous = genesis
+        for event in events {
+            if event.previousHash != previous {
+                return AuditProblem(runID: event.runID, seq: event.seq, kind: event.kind,
+                                    reason: "its previous-hash does not match the event before it (an event was removed, reordered or inserted)")
+            }
+            if expectedHash(of: event, previous: previous) != event.hash {
+                return AuditProblem(runID: event.runID, seq: event.seq, kind: event.kind,
+                                    reason: "its content does not match its hash (the event was modified after it was written)")
+            }
+            previous = event.hash
+        }
         return nil
+    }
+
+    /// The map `canonicalParameters` wrote; empty for text that is not such a map.
+    public static func decodeCanonicalParameters(_ text: String) -> [String: String] {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String] else { return [:] }
+        return object
     }
 
     /// Parameters as one canonical JSON object (sorted keys).

@@ -72,7 +72,11 @@ public actor InMemoryRunStore: RunStore {
         append(runID, events)
     }
 
-    public func run(id: String) -> RunRecord? { runsByID[id] }
+    public func run(id: String) -> RunRecord? {
+        guard var run = runsByID[id] else { return nil }
+        run.chainHead = eventsByRun[id]?.last.map { ChainHead(seq: $0.seq, hash: $0.hash) }
+        return run
+    }
 
     public func resolveRunID(_ prefix: String) -> String? {
         let matches = runOrder.filter { $0.hasPrefix(prefix) }
@@ -80,7 +84,7 @@ public actor InMemoryRunStore: RunStore {
     }
 
     public func runs(limit: Int) -> [RunRecord] {
-        Array(runOrder.reversed().prefix(limit).compactMap { runsByID[$0] })
+        Array(runOrder.reversed().prefix(limit).compactMap { run(id: $0) })
     }
 
     public func steps(runID: String) -> [StepRecord] {
@@ -98,10 +102,10 @@ public actor InMemoryRunStore: RunStore {
             seq += 1
             let hash = AuditChain.hash(previous: previous, canonical: AuditChain.canonicalContent(
                 seq: seq, runID: runID, stepID: event.stepID, attempt: event.attempt, kind: event.kind.rawValue,
-                detail: event.detail, at: event.at, actor: event.actor))
+                detail: event.detail, at: event.at, actor: event.actor, state: event.state))
             eventsByRun[runID, default: []].append(AuditEvent(
                 seq: seq, runID: runID, stepID: event.stepID, attempt: event.attempt, kind: event.kind.rawValue,
-                detail: event.detail, at: event.at, actor: event.actor, previousHash: previous, hash: hash))
+                detail: event.detail, at: event.at, actor: event.actor, state: event.state, previousHash: previous, hash: hash))
             previous = hash
         }
     }

@@ -103,12 +103,15 @@ public struct RunRecord: Sendable, Equatable {
     public var finishedAt: Int64?
     public var startedBy: ActorIdentity
     public var cancelRequested: Bool
+    /// The last event the store appended to the run's chain, recorded beside the run so that removing events
+    /// from the end of the history is detected; nil before the run's first event.
+    public var chainHead: ChainHead?
 
     public init(
         id: String, runbook: String, definition: String, definitionHash: String, origin: String,
         parameters: [String: String], providedSecrets: [String], options: RunOptions, status: RunStatus,
         message: String? = nil, createdAt: Int64, finishedAt: Int64? = nil, startedBy: ActorIdentity,
-        cancelRequested: Bool = false
+        cancelRequested: Bool = false, chainHead: ChainHead? = nil
     ) {
         self.id = id
         self.runbook = runbook
@@ -124,6 +127,18 @@ public struct RunRecord: Sendable, Equatable {
         self.finishedAt = finishedAt
         self.startedBy = startedBy
         self.cancelRequested = cancelRequested
+        self.chainHead = chainHead
+    }
+}
+
+/// The sequence number and hash of the last event of a run's chain.
+public struct ChainHead: Sendable, Equatable {
+    public var seq: Int64
+    public var hash: String
+
+    public init(seq: Int64, hash: String) {
+        self.seq = seq
+        self.hash = hash
     }
 }
 
@@ -196,6 +211,8 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
     case compensationNotNeeded = "compensation_not_needed"
     case cancelRequested = "cancel_requested"
     case leaseTaken = "lease_taken"
+    /// A step's row changed without another event about it (its digest is the event's `state`).
+    case stepState = "step_state"
 }
 
 /// An event about to be appended; the store assigns its sequence number and hashes.
@@ -208,14 +225,18 @@ public struct NewEvent: Sendable, Equatable {
     /// Wall-clock ms.
     public var at: Int64
     public var actor: ActorIdentity
+    /// The digest of the step's stored row after the commit that appends this event (`StepState.digest`), so
+    /// that the row can be checked against the hash-chained history; set by the engine's writer.
+    public var state: String?
 
-    public init(stepID: String? = nil, attempt: Int? = nil, kind: EventKind, detail: [String: String] = [:], at: Int64, actor: ActorIdentity) {
+    public init(stepID: String? = nil, attempt: Int? = nil, kind: EventKind, detail: [String: String] = [:], at: Int64, actor: ActorIdentity, state: String? = nil) {
         self.stepID = stepID
         self.attempt = attempt
         self.kind = kind
         self.detail = detail
         self.at = at
         self.actor = actor
+        self.state = state
     }
 }
 
@@ -229,12 +250,14 @@ public struct AuditEvent: Sendable, Equatable {
     public var detail: [String: String]
     public var at: Int64
     public var actor: ActorIdentity
+    /// The digest of the step's row when this event was appended (see `NewEvent.state`).
+    public var state: String?
     public var previousHash: String
     public var hash: String
 
     public init(
         seq: Int64, runID: String, stepID: String?, attempt: Int?, kind: String, detail: [String: String],
-        at: Int64, actor: ActorIdentity, previousHash: String, hash: String
+        at: Int64, actor: ActorIdentity, state: String? = nil, previousHash: String, hash: String
     ) {
         self.seq = seq
         self.runID = runID
@@ -244,6 +267,7 @@ public struct AuditEvent: Sendable, Equatable {
         self.detail = detail
         self.at = at
         self.actor = actor
+        self.state = state
         self.previousHash = previousHash
         self.hash = hash
     }
