@@ -50,9 +50,7 @@ public enum BenchmarkCases {
     static func engine(databasePath: String) throws -> (RunEngine, CountingStore) {
         let store = CountingStore(try SQLiteRunStore(path: databasePath))
         let registry = registry()
-        let env = EngineEnvironment(
-            store: store, registry: registry,
-            parseDefinition: { source, origin in try RunbookParser.parse(source: source, file: origin, registry: registry, trusted: true) })
+        let env = EngineEnvironment(store: store, registry: registry)
         return (RunEngine(environment: env), store)
     }
 

@@ -171,24 +171,7 @@ struct GlobalOptions: ParsableArguments {
 
     func engine(store: any RunStore, progress: @escaping @Sendable (ProgressEvent) -> Void) -> RunEngine {
         let registry = self.registry
-        return RunEngine(environment: EngineEnvironment(
-            store: store, registry: registry, progress: progress,
-            parseDefinition: { source, origin in try StoredDefinitions.parse(source, origin: origin, registry: registry) }))
-    }
-}
-
-/// Definitions stored with runs, parsed once per process (a 10,000-step definition is not parsed again by
-/// each part of a command that needs it).
-enum StoredDefinitions {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var byHash: [String: RunbookDefinition] = [:]
-
-    static func parse(_ source: String, origin: String, registry: ActionRegistry) throws -> RunbookDefinition {
-        let hash = RunbookParser.sourceHash(of: source)
-        if let cached = lock.withLock({ byHash[hash] }) { return cached }
-        let definition = try RunbookParser.parse(source: source, file: origin, registry: registry, trusted: true)
-        lock.withLock { byHash[hash] = definition }
-        return definition
+        return RunEngine(environment: EngineEnvironment(store: store, registry: registry, progress: progress))
     }
 }
 

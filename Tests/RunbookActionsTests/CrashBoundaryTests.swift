@@ -86,8 +86,7 @@ struct CrashScenario {
     func engine(actor: ActorIdentity, hook: (@Sendable (Checkpoint) throws -> Void)?) throws -> RunEngine {
         let registry = BuiltinActions.registry()
         return RunEngine(environment: EngineEnvironment(
-            store: try SQLiteRunStore(path: database), registry: registry, actor: actor, checkpointHook: hook,
-            parseDefinition: { try RunbookParser.parse(source: $0, file: $1, registry: registry) }))
+            store: try SQLiteRunStore(path: database), registry: registry, actor: actor, checkpointHook: hook))
     }
 
     func ledger() -> [String] {

@@ -166,7 +166,6 @@ struct EngineHarness {
         let registry = self.registry
         return RunEngine(environment: EngineEnvironment(
             store: store, registry: registry, actor: actor, clock: clock, random: random, checkpointHook: hook,
-            parseDefinition: { source, origin in try RunbookParser.parse(source: source, file: origin, registry: registry) },
             heartbeatInterval: .milliseconds(50)))
     }
 

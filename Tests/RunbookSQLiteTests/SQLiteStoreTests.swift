@@ -43,9 +43,7 @@ struct EchoAction: StepAction {
 
 func runEngine(store: SQLiteRunStore, yaml: String, parameters: [String: String] = [:]) async throws -> RunOutcome {
     let registry = ActionRegistry([EchoAction()])
-    let engine = RunEngine(environment: EngineEnvironment(
-        store: store, registry: registry,
-        parseDefinition: { try RunbookParser.parse(source: $0, file: $1, registry: registry) }))
+    let engine = RunEngine(environment: EngineEnvironment(store: store, registry: registry))
     let definition = try RunbookParser.parse(source: yaml, file: "test.yaml", registry: registry)
     let resolved = try ParameterResolver.resolve(definition: definition, provided: parameters)
     return try await engine.start(definition: definition, parameters: resolved, options: RunOptions(workingDirectory: "/tmp"))

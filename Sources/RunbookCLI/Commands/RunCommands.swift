@@ -149,7 +149,7 @@ struct RunContext {
             throw CLIExit(ExitCodes.usage, "no run '\(idOrPrefix)' in \(global.databasePath) (see `runbook runs`)")
         }
         let registry = global.registry
-        let definition = try? StoredDefinitions.parse(run.definition, origin: "run \(run.id)", registry: registry)
+        let definition = try? RunbookParser.parseStored(run.definition, origin: "run \(run.id)", registry: registry)
         var secrets: [String: String] = [:]
         for item in params {
             guard let equals = item.firstIndex(of: "=") else { throw CLIExit.usage("--param '\(item)' must look like name=value") }

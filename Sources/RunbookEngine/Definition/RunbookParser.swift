@@ -41,6 +41,17 @@ public enum RunbookParser {
         )
     }
 
+    /// Parses a definition stored with a run, once per process: it was validated when the run started and its
+    /// hash names its exact text, so it is parsed `trusted` (the model without the checks that only find
+    /// errors) and kept by hash. Every path that resumes a run (the CLI, the tests, the benchmarks) uses this.
+    public static func parseStored(_ source: String, origin: String, registry: ActionRegistry) throws(ValidationFailure) -> RunbookDefinition {
+        let hash = sourceHash(of: source)
+        if let cached = StoredDefinitionCache.shared[hash] { return cached }
+        let definition = try parse(source: source, file: origin, registry: registry, trusted: true)
+        StoredDefinitionCache.shared[hash] = definition
+        return definition
+    }
+
     /// Lower-case hex SHA-256 of `source`'s UTF-8 bytes.
     public static func sourceHash(of source: String) -> String {
         SHA256.hash(data: Data(source.utf8)).map { String(format: "%02x", $0) }.joined()
@@ -73,5 +84,17 @@ public enum RunbookParser {
         default:
             return at(1, 1, "invalid YAML: \(yamlError)")
         }
+    }
+}
+
+/// Parsed stored definitions by source hash (a definition's hash names its exact text).
+final class StoredDefinitionCache: @unchecked Sendable {
+    static let shared = StoredDefinitionCache()
+    private let lock = NSLock()
+    private var byHash: [String: RunbookDefinition] = [:]
+
+    subscript(hash: String) -> RunbookDefinition? {
+        get { lock.withLock { byHash[hash] } }
+        set { lock.withLock { byHash[hash] = newValue } }
     }
 }

@@ -55,8 +55,6 @@ public struct EngineEnvironment: Sendable {
     public var progress: @Sendable (ProgressEvent) -> Void
     /// Called at every checkpoint boundary; throwing from it simulates a crash at that point (tests only).
     public var checkpointHook: (@Sendable (Checkpoint) throws -> Void)?
-    /// Parses a stored definition (on resume); the CLI passes the definition layer's parser.
-    public var parseDefinition: @Sendable (_ source: String, _ origin: String) throws -> RunbookDefinition
     /// A lease whose heartbeat is older than this (ms) may be taken over.
     public var leaseStaleAfter: Int64
     public var heartbeatInterval: Duration
@@ -68,7 +66,6 @@ public struct EngineEnvironment: Sendable {
         clock: any EngineClock = SystemClock(), random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
         progress: @escaping @Sendable (ProgressEvent) -> Void = { _ in },
         checkpointHook: (@Sendable (Checkpoint) throws -> Void)? = nil,
-        parseDefinition: @escaping @Sendable (String, String) throws -> RunbookDefinition,
         leaseStaleAfter: Int64 = EngineEnvironment.defaultLeaseStaleAfter, heartbeatInterval: Duration = .seconds(2)
     ) {
         self.store = store
@@ -78,7 +75,6 @@ public struct EngineEnvironment: Sendable {
         self.random = random
         self.progress = progress
         self.checkpointHook = checkpointHook
-        self.parseDefinition = parseDefinition
         self.leaseStaleAfter = leaseStaleAfter
         self.heartbeatInterval = heartbeatInterval
     }

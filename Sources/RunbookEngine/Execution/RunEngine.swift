@@ -38,8 +38,6 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
 /// before the engine goes on, so a run killed at any moment resumes where it was.
 public struct RunEngine: Sendable {
     public let environment: EngineEnvironment
-    /// Stored definitions already parsed, by hash: a definition is parsed once per engine, not per call.
-    private let parsed = DefinitionCache()
 
     public init(environment: EngineEnvironment) {
         self.environment = environment
@@ -217,11 +215,8 @@ public struct RunEngine: Sendable {
     }
 
     private func parse(_ run: RunRecord) throws -> RunbookDefinition {
-        if let cached = parsed[run.definitionHash] { return cached }
         do {
-            let definition = try environment.parseDefinition(run.definition, "run \(run.id)")
-            parsed[run.definitionHash] = definition
-            return definition
+            return try RunbookParser.parseStored(run.definition, origin: "run \(run.id)", registry: environment.registry)
         } catch {
             throw EngineError(.definition, "the definition stored with run \(run.id) no longer validates: \(error)")
         }
@@ -327,16 +322,5 @@ public struct RunEngine: Sendable {
         }
         // The driver's step records are what it committed; no need to read them back.
         return RunOutcome(run: run, steps: driver.definition.steps.compactMap { driver.steps[$0.id] })
-    }
-}
-
-/// Parsed definitions by source hash (a definition's hash names its exact text).
-final class DefinitionCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var byHash: [String: RunbookDefinition] = [:]
-
-    subscript(hash: String) -> RunbookDefinition? {
-        get { lock.withLock { byHash[hash] } }
-        set { lock.withLock { byHash[hash] = newValue } }
     }
 }
