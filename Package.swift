@@ -3,7 +3,6 @@ import PackageDescription
 
 let package = Package(
     name: "runbook",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "runbook", targets: ["runbook"]),
         .executable(name: "runbook-bench", targets: ["runbook-bench"]),
@@ -30,7 +29,6 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The durable store: WAL, synchronous=FULL, migrations, leases, hash-chained audit events.
@@ -39,7 +37,6 @@ let package = Package(
             dependencies: [
                 "CSQLite",
                 "RunbookEngine",
-                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // A small native AWS client: SigV4, credentials, Query and REST-XML protocols, retries, waiters.
@@ -68,6 +65,7 @@ let package = Package(
                 "RunbookActions",
                 "RunbookAWS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .executableTarget(name: "runbook", dependencies: ["RunbookCLI"]),
@@ -84,8 +82,9 @@ let package = Package(
         .testTarget(name: "RunbookSQLiteTests", dependencies: ["RunbookSQLite", "RunbookEngine", "CSQLite"]),
         .testTarget(name: "RunbookAWSTests", dependencies: ["RunbookAWS", "RunbookTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "RunbookActionsTests", dependencies: ["RunbookActions", "RunbookEngine", "RunbookAWS", "RunbookSQLite", "RunbookTestSupport"]),
-        .testTarget(name: "RunbookCLITests", dependencies: ["RunbookCLI", "CSQLite", "RunbookTestSupport"]),
-        .testTarget(name: "RunbookBenchmarksTests", dependencies: ["RunbookBenchmarks"]),
+        // Runs the built `runbook` binary (`swift build --build-tests` builds it), so it imports none of the CLI's modules.
+        .testTarget(name: "RunbookCLITests", dependencies: ["CSQLite", "RunbookAWS", "RunbookTestSupport"]),
+        .testTarget(name: "RunbookBenchmarksTests", dependencies: ["RunbookBenchmarks", "RunbookEngine"]),
     ],
     swiftLanguageModes: [.v6]
 )
