@@ -1,0 +1,76 @@
+import Foundation
+import RunbookTestSupport
+import Testing
+
+/// Hostile or mistaken input through the binary: alias bombs, deep nesting, secret defaults, repeated
+/// `--param`s and parameter files that are not a map of values. Each is refused with a sentence and exit 2.
+@Suite struct InputHardeningTests {
+    /// The tester's 409-byte file: nine anchors of nine aliases each, the last one a `pass` step's input.
+    static let aliasBomb: String = {
+        var lines = ["name: bomb", "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+        let names = Array("abcdefghi").map(String.init)
+        for (previous, name) in zip(names, names.dropFirst()) {
+            lines.append("\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 9).joined(separator: ", ") + "]")
+        }
+        lines += ["steps:", "  - id: s", "    action: pass", "    with: { x: *i }", ""]
+        return lines.joined(separator: "\n")
+    }()
+
+    static let deepNesting = "name: deep\nsteps:\n  - id: s\n    action: pass\n    with:\n      x: "
+        + String(repeating: "[", count: 5_000) + String(repeating: "]", count: 5_000) + "\n"
+
+    static let good = "name: good\ndescription: a runbook that is fine\nsteps:\n  - { id: s, action: pass }\n"
+
+    /// Run the binary under a 512 MB address-space limit, so a document that expands without bound makes the
+    /// unfixed binary fail in a second instead of taking the machine's memory.
+    func limited(_ ws: Workspace, _ arguments: [String]) async throws -> CommandResult {
+        let script = "ulimit -v 524288 && exec \"$0\" \"$@\""
+        return try await CommandRunner.runDetached("/bin/sh", ["-c", script, try RunbookBinary.path(), "--db", ws.database, "--runbooks", ws.runbooks] + arguments,
+                                                   directory: ws.work)
+    }
+
+    // MARK: - Alias bombs and deep nesting
+
+    @Test func aliasBombIsRefusedByValidateAndRun() async throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        try ws.write(runbook: "bomb", Self.aliasBomb)
+        let expected = "\(ws.runbooks)/bomb.yaml:8:8: alias *f makes the document expand to more than 1,000,000 values"
+        for command in ["validate", "run"] {
+            let result = try await limited(ws, [command, "bomb"])
+            #expect(result.exitCode == 2, "\(command): \(result.stderr.suffix(300))")
+            #expect(result.stderr.contains(expected), "\(command): \(result.stderr.suffix(300))")
+        }
+        #expect(!FileManager.default.fileExists(atPath: ws.database))
+    }
+
+    @Test func listShowsTheBombInvalidAndStillListsTheGoodRunbook() async throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        try ws.write(runbook: "bomb", Self.aliasBomb)
+        try ws.write(runbook: "good", Self.good)
+        let result = try await limited(ws, ["list"])
+        #expect(result.exitCode == 0, "\(result.stderr.suffix(300))")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("bomb  INVALID: \(ws.runbooks)/bomb.yaml:8:8: alias *f makes the document expand") })
+        #expect(lines.contains("good  a runbook that is fine"))
+    }
+
+    @Test func deepNestingIsASentenceNotACrash() async throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        try ws.write(runbook: "deep", Self.deepNesting)
+        try ws.write(runbook: "good", Self.good)
+        let expected = "\(ws.runbooks)/deep.yaml:6:70: lists and maps are nested more than 64 deep here; a runbook may nest at most 64 levels"
+        for command in ["validate", "run"] {
+            let result = try await ws.runbook([command, "deep"])
+            #expect(result.exitCode == 2, "\(command) exited \(result.exitCode)")
+            #expect(result.stderr.contains(expected), "\(command): \(result.stderr.suffix(300))")
+        }
+        let list = try await ws.runbook(["list"])
+        #expect(list.exitCode == 0, "list exited \(list.exitCode)")
+        let lines = list.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains("deep  INVALID: \(expected)"))
+        #expect(lines.contains("good  a runbook that is fine"))
+    }
+}
