@@ -73,4 +73,25 @@ import Testing
         #expect(lines.contains("deep  INVALID: \(expected)"))
         #expect(lines.contains("good  a runbook that is fine"))
     }
+
+    // MARK: - Secret defaults
+
+    @Test func secretWithADefaultIsRefusedWithoutShowingIt() async throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        try ws.write(runbook: "secretive", """
+            name: secretive
+            parameters:
+              token: { type: string, secret: true, default: tok-123-abc }
+            steps:
+              - { id: s, action: pass }
+            """)
+        for command in ["validate", "run"] {
+            let result = try await ws.runbook([command, "secretive"])
+            #expect(result.exitCode == 2, "\(command) exited \(result.exitCode)")
+            #expect(result.stderr.contains("\(ws.runbooks)/secretive.yaml:3:49: parameter 'token': a secret cannot have a default"), "\(command): \(result.stderr)")
+            #expect(!(result.stdout + result.stderr).contains("tok-123-abc"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: ws.database))
+    }
 }

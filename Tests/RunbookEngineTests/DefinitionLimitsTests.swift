@@ -111,4 +111,42 @@ import Testing
             #expect(tight.firstExcess(in: source, file: name) == nil, "\(name)")
         }
     }
+
+    @Test func secretParameterCannotHaveADefault() {
+        let source = DefinitionFixtures.runbook(
+            parameters: "  password: { type: string, secret: true, default: hunter2 }\n",
+            steps: "  - id: s\n    action: pass\n")
+        let diagnostics = DefinitionFixtures.diagnostics(source)
+        #expect(diagnostics == [
+            "test.yaml:3:52: parameter 'password': a secret cannot have a default (the runbook file is stored with each run and shown by history and exports); pass it with --param password=VALUE or RUNBOOK_PARAM_PASSWORD",
+        ])
+        #expect(!diagnostics.joined().contains("hunter2"))
+    }
+
+    @Test func secretDefaultOfTheWrongTypeIsNotEchoed() {
+        let source = DefinitionFixtures.runbook(
+            parameters: "  pin:\n    type: int\n    secret: true\n    default: s3cr3t\n",
+            steps: "  - id: s\n    action: pass\n")
+        let diagnostics = DefinitionFixtures.diagnostics(source)
+        #expect(diagnostics.count == 1)
+        #expect(diagnostics.first?.hasPrefix("test.yaml:6:14: parameter 'pin': a secret cannot have a default") == true)
+        #expect(!diagnostics.joined().contains("s3cr3t"))
+    }
+
+    @Test func emptySecretDefaultIsAllowed() throws {
+        let source = DefinitionFixtures.runbook(
+            parameters: "  password: { type: string, secret: true, default: \"\" }\n",
+            steps: "  - id: s\n    action: pass\n")
+        let definition = try RunbookParser.parse(source: source, file: "test.yaml", registry: registry)
+        #expect(definition.parameter("password")?.secret == true)
+    }
+
+    @Test func storedDefinitionWithASecretDefaultStillLoads() throws {
+        // A run started before the rule must still resume: trusted parsing skips the checks that only find errors.
+        let source = DefinitionFixtures.runbook(
+            parameters: "  password: { type: string, secret: true, default: old }\n",
+            steps: "  - id: s\n    action: pass\n")
+        let definition = try RunbookParser.parse(source: source, file: "run 1", registry: registry, trusted: true)
+        #expect(definition.parameter("password")?.defaultValue == "old")
+    }
 }
