@@ -94,4 +94,104 @@ import Testing
         }
         #expect(!FileManager.default.fileExists(atPath: ws.database))
     }
+
+    // MARK: - Parameter input
+
+    static let parameterised = """
+        name: params
+        parameters:
+          region: { type: string, required: true }
+          token: { type: string, secret: true }
+        steps:
+          - { id: s, action: pass, with: { r: "${{ params.region }}" } }
+        """
+
+    @Test func repeatedParamIsRefusedNamingBothValues() async throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        try ws.write(runbook: "params", Self.parameterised)
+        let result = try await ws.runbook(["run", "params", "--param", "region=us-east-1", "--param", "region=eu-west-1"])
+        #expect(result.exitCode == 2)
+        #expect(result.stderr.contains("--param region is given twice ('us-east-1', then 'eu-west-1'); give it once"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: ws.database))
+    }
+
+    @Test func repeatedSecretParamIsRefusedWithoutItsValues() async throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        try ws.write(runbook: "params", Self.parameterised)
+        let result = try await ws.runbook(["run", "params", "--param", "region=x", "--param", "token=first-s3cret", "--param", "token=second-s3cret"])
+        #expect(result.exitCode == 2)
+        #expect(result.stderr.contains("--param token is given twice (the values are not shown: the parameter is secret); give it once"), "\(result.stderr)")
+        #expect(!(result.stdout + result.stderr).contains("s3cret"))
+    }
+
+    /// Run `params` with `contents` as its `--param-file`; returns the result and the file's path.
+    func runWithParamFile(_ contents: Data) async throws -> (CommandResult, String, Workspace) {
+        let ws = try Workspace()
+        try ws.write(runbook: "params", Self.parameterised)
+        let path = ws.file("values.yaml")
+        try contents.write(to: URL(fileURLWithPath: path))
+        return (try await ws.runbook(["run", "params", "--param-file", path]), path, ws)
+    }
+
+    @Test func paramFileThatIsNotYAMLGetsOneSentenceWithItsLine() async throws {
+        let (result, path, ws) = try await runWithParamFile(Data("region: us-east-1\ntoken: \"unterminated\n".utf8))
+        defer { ws.remove() }
+        #expect(result.exitCode == 2)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("runbook: \(path):3:1: invalid YAML: "), "\(result.stderr)")
+    }
+
+    @Test func paramFileThatIsNotTextGetsOneSentence() async throws {
+        let (result, path, ws) = try await runWithParamFile(Data([0xFF, 0xFE, 0x00, 0x81, 0xC3, 0x28, 0x0A]))
+        defer { ws.remove() }
+        #expect(result.exitCode == 2)
+        #expect(result.stderr == "runbook: parameter file \(path) is not UTF-8 text; write it as a YAML map of name: value\n", "\(result.stderr)")
+    }
+
+    @Test func missingParamFileIsNamed() async throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        try ws.write(runbook: "params", Self.parameterised)
+        let path = ws.file("nowhere.yaml")
+        let result = try await ws.runbook(["run", "params", "--param-file", path])
+        #expect(result.exitCode == 2)
+        #expect(result.stderr == "runbook: parameter file \(path) does not exist\n", "\(result.stderr)")
+    }
+
+    @Test func paramFileThatIsAListIsRefused() async throws {
+        let (result, path, ws) = try await runWithParamFile(Data("- region\n- us-east-1\n".utf8))
+        defer { ws.remove() }
+        #expect(result.exitCode == 2)
+        #expect(result.stderr == "runbook: \(path):1:1: the parameter file must be a YAML map of name: value, got a list\n", "\(result.stderr)")
+    }
+
+    @Test func paramFileThatIsAScalarIsRefused() async throws {
+        let (result, path, ws) = try await runWithParamFile(Data("us-east-1\n".utf8))
+        defer { ws.remove() }
+        #expect(result.exitCode == 2)
+        #expect(result.stderr == "runbook: \(path):1:1: the parameter file must be a YAML map of name: value, got a single value\n", "\(result.stderr)")
+    }
+
+    @Test func paramFileValueThatIsAMapOrListIsRefused() async throws {
+        let (result, path, ws) = try await runWithParamFile(Data("region:\n  name: us-east-1\ntoken: [a, b]\n".utf8))
+        defer { ws.remove() }
+        #expect(result.exitCode == 2)
+        #expect(result.stderr.contains("\(path):2:3: parameter 'region' must be a single value, got a map"), "\(result.stderr)")
+        #expect(result.stderr.contains("\(path):3:8: parameter 'token' must be a single value, got a list"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: ws.database))
+    }
+
+    @Test func paramFileValuesAreTakenAsWritten() async throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        try ws.write(runbook: "params", Self.parameterised)
+        try "region: 1.10\n".write(toFile: ws.file("values.yaml"), atomically: true, encoding: .utf8)
+        let result = try await ws.runbook(["run", "params", "--param-file", ws.file("values.yaml"), "--json"])
+        #expect(result.exitCode == 0, "\(result.stderr)")
+        let parameters = result.json?["parameters"] as? [String: Any]
+        #expect(parameters?["region"] as? String == "1.10", "\(result.stdout)")
+    }
 }
