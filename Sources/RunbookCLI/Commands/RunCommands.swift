@@ -179,6 +179,8 @@ struct RunContext {
 }
 
 /// Gathers parameter values from `--param-file`, `--param` and, for secrets, `RUNBOOK_PARAM_<NAME>`.
+///
+/// A `--param` overrides the file's value for the same name; the environment only fills secrets given neither way.
 enum ParameterInput {
     /// The run's parameters: collected, defaults applied, types checked; problems exit 2 naming the file.
     static func resolve(params: [String], file: String?, definition: RunbookDefinition, environment: [String: String]) throws -> [String: String] {
@@ -191,40 +193,110 @@ enum ParameterInput {
     }
 
     static func collect(params: [String], file: String?, definition: RunbookDefinition, environment: [String: String]) throws -> [String: String] {
-        var values: [String: String] = [:]
-        if let file {
-            let text: String
-            do {
-                text = try String(contentsOfFile: file, encoding: .utf8)
-            } catch {
-                throw CLIExit.usage("cannot read parameter file \(file): \(error.localizedDescription)")
-            }
-            do {
-                guard let loaded = try Yams.load(yaml: text) else { return values }
-                guard let map = loaded as? [String: Any] else {
-                    throw CLIExit.usage("parameter file \(file) must be a YAML map of name: value")
-                }
-                for (key, value) in map { values[key] = "\(value)" }
-            } catch let error as CLIExit {
-                throw error
-            } catch {
-                throw CLIExit.usage("parameter file \(file) is not valid YAML: \(error)")
-            }
-        }
-        for item in params {
-            guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
-                throw CLIExit.usage("--param '\(item)' must look like name=value")
-            }
-            values[String(item[..<equals])] = String(item[item.index(after: equals)...])
-        }
-        for parameter in definition.parameters where parameter.secret && values[parameter.name] == nil {
-            if let value = environment["RUNBOOK_PARAM_\(environmentName(parameter.name))"] { values[parameter.name] = value }
+        var values = try file.map(fileValues) ?? [:]
+        let secrets = Set(definition.parameters.filter(\.secret).map(\.name))
+        for (name, value) in try commandLineValues(params, secrets: secrets) { values[name] = value }
+        for name in secrets where values[name] == nil {
+            if let value = environment[ParameterResolver.environmentVariable(for: name)] { values[name] = value }
         }
         return values
     }
 
+    /// The `--param name=value` pairs; a name given more than once is refused (naming its values unless secret).
+    static func commandLineValues(_ params: [String], secrets: Set<String>) throws -> [String: String] {
+        var given: [String: [String]] = [:]
+        var order: [String] = []
+        for item in params {
+            guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+                throw CLIExit.usage("--param '\(item)' must look like name=value")
+            }
+            let name = String(item[..<equals])
+            if given[name] == nil { order.append(name) }
+            given[name, default: []].append(String(item[item.index(after: equals)...]))
+        }
+        let repeated = order.compactMap { name -> String? in
+            guard let values = given[name], values.count > 1 else { return nil }
+            let times = values.count == 2 ? "twice" : "\(values.count) times"
+            let shown = secrets.contains(name)
+                ? "the values are not shown: the parameter is secret"
+                : values.dropLast().map { "'\($0)'" }.joined(separator: ", ") + ", then '\(values[values.count - 1])'"
+            return "--param \(name) is given \(times) (\(shown)); give it once"
+        }
+        guard repeated.isEmpty else { throw CLIExit.usage(repeated.joined(separator: "\n")) }
+        return given.compactMapValues(\.first)
+    }
+
+    /// The `name: value` pairs of a `--param-file`, each value as written; anything else is one sentence per
+    /// problem naming the file (and the line, once the file reads as YAML).
+    static func fileValues(_ file: String) throws -> [String: String] {
+        let text = try readText(file)
+        let root: Node?
+        do {
+            root = try RunbookParser.compose(text, file: file, limits: .parameterFile)
+        } catch {
+            throw CLIExit.usage(error.description)
+        }
+        guard let root else { return [:] }
+        func at(_ node: Node, _ message: String) -> String {
+            "\(file):\(node.mark?.line ?? 1):\(node.mark?.column ?? 1): \(message)"
+        }
+        guard case .mapping(let mapping) = root else {
+            throw CLIExit.usage(at(root, "the parameter file must be a YAML map of name: value, got \(describe(root))"))
+        }
+        var values: [String: String] = [:]
+        var firstLine: [String: Int] = [:]
+        var problems: [String] = []
+        for (keyNode, valueNode) in mapping {
+            guard case .scalar(let key) = keyNode else {
+                problems.append(at(keyNode, "parameter names must be plain text, got \(describe(keyNode))"))
+                continue
+            }
+            if let line = firstLine[key.string] {
+                problems.append(at(keyNode, "parameter '\(key.string)' is given twice in the parameter file (first at line \(line))"))
+                continue
+            }
+            firstLine[key.string] = keyNode.mark?.line ?? 1
+            guard case .scalar(let value) = valueNode else {
+                problems.append(at(valueNode, "parameter '\(key.string)' must be a single value, got \(describe(valueNode))"))
+                continue
+            }
+            values[key.string] = isNull(value) ? "" : value.string
+        }
+        guard problems.isEmpty else { throw CLIExit.usage(problems.joined(separator: "\n")) }
+        return values
+    }
+
+    /// The file's text, or a sentence saying why it cannot be read.
+    static func readText(_ file: String) throws -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory) else {
+            throw CLIExit.usage("parameter file \(file) does not exist")
+        }
+        guard !isDirectory.boolValue else { throw CLIExit.usage("parameter file \(file) is a directory, not a file") }
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw CLIExit.usage("cannot read parameter file \(file) (check its permissions)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw CLIExit.usage("parameter file \(file) is not UTF-8 text; write it as a YAML map of name: value")
+        }
+        return text
+    }
+
+    /// What a node is, without its text (a scalar there may be a secret).
+    static func describe(_ node: Node) -> String {
+        switch node {
+        case .scalar: "a single value"
+        case .sequence: "a list"
+        case .mapping: "a map"
+        }
+    }
+
+    static func isNull(_ scalar: Node.Scalar) -> Bool {
+        scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+    }
+
     static func environmentName(_ name: String) -> String {
-        String(name.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
+        String(ParameterResolver.environmentVariable(for: name).dropFirst("RUNBOOK_PARAM_".count))
     }
 }
 

@@ -43,6 +43,11 @@ public enum ParameterResolver {
         return resolved
     }
 
+    /// The environment variable that carries a secret parameter: `db-password` → `RUNBOOK_PARAM_DB_PASSWORD`.
+    public static func environmentVariable(for name: String) -> String {
+        "RUNBOOK_PARAM_" + String(name.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
+    }
+
     /// The value normalised for `type`, or what it must be (`must be an integer`).
     static func checked(_ value: String, as type: ParameterType) -> Result<String, TypeMismatch> {
         let trimmed = value.trimmingWhitespace()

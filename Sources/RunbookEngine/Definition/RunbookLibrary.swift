@@ -114,17 +114,18 @@ public struct RunbookLibrary: Sendable {
 }
 
 extension RunbookParser {
-    /// Reads only the YAML and `description:`; a YAML error or a non-map document is a failure.
+    /// Reads only the YAML and `description:`; a YAML error, a document past `YAMLLimits.runbook` or a non-map
+    /// document is a failure.
     static func peek(source: String, file: String) -> Result<String, ValidationFailure> {
         do {
-            guard let root = try Yams.compose(yaml: source), case .mapping = root else {
+            guard let root = try compose(source, file: file, limits: .runbook), case .mapping = root else {
                 return .failure(ValidationFailure(diagnostics: [
                     Diagnostic(location: SourceLocation(file: file, line: 1, column: 1), message: "a runbook must be a map with name: and steps:"),
                 ]))
             }
             return .success(root["description"]?.string ?? "")
         } catch {
-            return .failure(ValidationFailure(diagnostics: [syntaxDiagnostic(error, source: source, file: file)]))
+            return .failure(error)
         }
     }
 

@@ -18,18 +18,10 @@ public enum RunbookParser {
     public static func parse(source: String, file: String, registry: ActionRegistry, trusted: Bool = false) throws(ValidationFailure) -> RunbookDefinition {
         var validator = RunbookValidator(file: file, registry: registry)
         validator.trusted = trusted
-        let root: Node
-        do {
-            guard let composed = try Yams.compose(yaml: source) else {
-                throw ValidationFailure(diagnostics: [
-                    Diagnostic(location: SourceLocation(file: file, line: 1, column: 1), message: "the file is empty; a runbook needs name: and steps:"),
-                ])
-            }
-            root = composed
-        } catch let failure as ValidationFailure {
-            throw failure
-        } catch {
-            throw ValidationFailure(diagnostics: [syntaxDiagnostic(error, source: source, file: file)])
+        guard let root = try compose(source, file: file, limits: .runbook) else {
+            throw ValidationFailure(diagnostics: [
+                Diagnostic(location: SourceLocation(file: file, line: 1, column: 1), message: "the file is empty; a runbook needs name: and steps:"),
+            ])
         }
         let body = validator.runbook(root)
         guard validator.diagnostics.isEmpty, let body else {
@@ -50,6 +42,20 @@ public enum RunbookParser {
         let definition = try parse(source: source, file: origin, registry: registry, trusted: true)
         StoredDefinitionCache.shared[hash] = definition
         return definition
+    }
+
+    /// The YAML tree of `source` (nil for an empty document), after checking on the event stream that it stays
+    /// within `limits`: a document past them is refused before anything composes or walks its tree.
+    /// - Throws: `ValidationFailure` with the one diagnostic: the bound crossed, or the YAML syntax error.
+    public static func compose(_ source: String, file: String, limits: YAMLLimits) throws(ValidationFailure) -> Node? {
+        if let excess = limits.firstExcess(in: source, file: file) {
+            throw ValidationFailure(diagnostics: [excess])
+        }
+        do {
+            return try Yams.compose(yaml: source)
+        } catch {
+            throw ValidationFailure(diagnostics: [syntaxDiagnostic(error, source: source, file: file)])
+        }
     }
 
     /// Lower-case hex SHA-256 of `source`'s UTF-8 bytes.

@@ -148,7 +148,10 @@ struct RunbookValidator {
             var defaultValue: String?
             if let defaultNode = spec["default"], let value = text(defaultNode, context: context, key: "default") {
                 defaultValue = value
-                if typeIsValid, case .failure(let mismatch) = ParameterResolver.checked(value, as: type) {
+                if secret, !value.isEmpty, !trusted {
+                    // Never echo the value: it is meant to be a secret.
+                    report(defaultNode, context, "a secret cannot have a default (the runbook file is stored with each run and shown by history and exports); pass it with --param \(name)=VALUE or \(ParameterResolver.environmentVariable(for: name))")
+                } else if typeIsValid, case .failure(let mismatch) = ParameterResolver.checked(value, as: type) {
                     report(defaultNode, context, "default '\(value)' \(mismatch) (the parameter's type is \(type.rawValue))")
                 }
             }
