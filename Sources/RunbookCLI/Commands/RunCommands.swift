@@ -150,11 +150,7 @@ struct RunContext {
         }
         let registry = global.registry
         let definition = try? RunbookParser.parseStored(run.definition, origin: "run \(run.id)", registry: registry)
-        var secrets: [String: String] = [:]
-        for item in params {
-            guard let equals = item.firstIndex(of: "=") else { throw CLIExit.usage("--param '\(item)' must look like name=value") }
-            secrets[String(item[..<equals])] = String(item[item.index(after: equals)...])
-        }
+        var secrets = try ParameterInput.commandLineValues(params, secrets: Set(run.providedSecrets))
         for name in run.providedSecrets where secrets[name] == nil {
             if let value = global.environment["RUNBOOK_PARAM_\(ParameterInput.environmentName(name))"] { secrets[name] = value }
         }
