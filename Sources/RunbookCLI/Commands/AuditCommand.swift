@@ -56,7 +56,7 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?
 
         func run() async throws {
-            let store = try global.openStore(create: false)
+            let store = try global.openStore(create: false, reading: true)
             guard let id = try await store.resolveRunID(runID), let run = try await store.run(id: id) else {
                 throw CLIExit.usage("no run '\(runID)' in \(global.databasePath)")
             }

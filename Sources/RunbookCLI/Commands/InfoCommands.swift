@@ -80,7 +80,7 @@ struct RunsCommand: AsyncParsableCommand {
     @Flag(help: "JSON output.") var json = false
 
     func run() async throws {
-        let store = try global.openStore(create: false)
+        let store = try global.openStore(create: false, reading: true)
         let runs = try await store.runs(limit: limit)
         if json {
             Terminal.out(JSONOutput.render(runs.map { run -> [String: Any] in
@@ -114,7 +114,7 @@ struct HistoryCommand: AsyncParsableCommand {
     @Flag(help: "JSON output.") var json = false
 
     func run() async throws {
-        let store = try global.openStore(create: false)
+        let store = try global.openStore(create: false, reading: true)
         guard let id = try await store.resolveRunID(runID), let run = try await store.run(id: id) else {
             throw CLIExit.usage("no run '\(runID)' in \(global.databasePath) (see `runbook runs`)")
         }
