@@ -186,6 +186,15 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
+    /// The stored run `idOrPrefix` names; exit 2 when it names none, or several (listing them, newest first).
+    func storedRun(_ idOrPrefix: String, in store: any RunStore) async throws -> RunRecord {
+        do {
+            return try await store.run(named: idOrPrefix, in: databasePath)
+        } catch let error as RunStoreError where error.code == .runNotFound {
+            throw CLIExit.usage(error.message)
+        }
+    }
+
     /// Load a runbook by name or path, turning validation failures into exit code 2 with every diagnostic.
     func loadDefinition(_ nameOrPath: String) throws -> RunbookDefinition {
         do {

@@ -303,12 +303,21 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
         try await read { db in try db.query("SELECT \(Self.runColumns) FROM \(Self.runsWithDefinitions) WHERE runs.id = ?", [.text(id)], Self.decodeRun).first }
     }
 
-    public func resolveRunID(_ prefix: String) async throws -> String? {
+    public func resolveRunID(_ prefix: String) async throws -> RunIDMatch {
         try await read { db in
-            if try db.scalarInt("SELECT count(*) FROM runs WHERE id = ?", [.text(prefix)]) ?? 0 > 0 { return prefix }
-            let escaped = prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
-            let ids = try db.query("SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2", [.text(escaped + "%")]) { $0.text(0) }
-            return ids.count == 1 ? ids[0] : nil
+            if try db.scalarInt("SELECT count(*) FROM runs WHERE id = ?", [.text(prefix)]) ?? 0 > 0 { return .unique(prefix) }
+            if prefix.isEmpty { return .notFound }
+            // Byte-wise, like `InMemoryRunStore` (LIKE would ignore case and treat % and _ as wildcards).
+            let matching = "FROM runs WHERE substr(CAST(id AS BLOB), 1, length(CAST(?1 AS BLOB))) = CAST(?1 AS BLOB)"
+            let newest = try db.query("SELECT id \(matching) ORDER BY created_at DESC, id DESC LIMIT ?2",
+                                      [.text(prefix), .integer(Int64(RunIDMatch.candidateLimit + 1))]) { $0.text(0) }
+            switch newest.count {
+            case 0: return .notFound
+            case 1: return .unique(newest[0])
+            default:
+                let total = try db.scalarInt("SELECT count(*) \(matching)", [.text(prefix)]) ?? Int64(newest.count)
+                return .ambiguous(candidates: Array(newest.prefix(RunIDMatch.candidateLimit)), total: Int(total))
+            }
         }
     }
 

@@ -230,4 +230,32 @@ private enum PrivateMount {
         #expect(PrivateMount.saved("resume.rc", in: ws) == "0\n", "\(PrivateMount.saved("resume.err", in: ws))")
         #expect(PrivateMount.saved("resume.out", in: ws).contains("succeeded"))
     }
+
+    // MARK: - Ambiguous run-id prefixes
+
+    @Test func anAmbiguousPrefixListsTheCandidatesNewestFirstInEveryCommand() async throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        try ws.write(runbook: "gate", gateRunbook)
+        for _ in 0..<3 { #expect(try await ws.runbook(["run", "gate"]).exitCode == 3) }
+        let (_, ids) = try await listedRuns(ws)
+        #expect(ids.count == 3)
+        let prefix = String(ids[0].prefix(4))
+        let commands = [["history", prefix], ["resume", prefix], ["rollback", prefix], ["approve", prefix, "a"],
+                        ["cancel", prefix], ["audit", "verify", prefix], ["audit", "export", prefix]]
+        for command in commands {
+            let result = try await ws.runbook(command)
+            #expect(result.exitCode == 2, "\(command): \(result.stderr)")
+            #expect(result.stderr.contains("3 runs"), "\(command): \(result.stderr)")
+            let positions = ids.map { result.stderr.range(of: $0)?.lowerBound }
+            #expect(positions.allSatisfy { $0 != nil }, "\(command): \(result.stderr)")
+            let found = positions.compactMap { $0 }
+            #expect(found == found.sorted(), "\(command): not newest first: \(result.stderr)")
+        }
+        // An unknown prefix still says there is no such run; a unique one is used.
+        let unknown = try await ws.runbook(["history", "1999"])
+        #expect(unknown.exitCode == 2 && unknown.stderr.contains("no run '1999'"), "\(unknown.stderr)")
+        let unique = try await ws.runbook(["history", String(ids[1].dropLast())])
+        #expect(unique.exitCode == 0, "\(unique.stderr)")
+    }
 }

@@ -80,6 +80,48 @@ private func fileMode(_ path: String) throws -> Int {
         #expect(try fileMode(path + "-shm") == 0o600)
     }
 
+    @Test func bothStoresResolveRunIDPrefixesTheSameWay() async throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let sqlite = try SQLiteRunStore(path: scratch.file("db.sqlite"))
+        let memory = InMemoryRunStore()
+        let ids = ["20260101-000001-ab12cd", "20260101-000002-ab34ef", "20260102-000001-ff0000", "abc", "abcd", "x%y", "x_z"]
+        for (index, id) in ids.enumerated() {
+            try await createRun(id, createdAt: Int64(index), in: sqlite)
+            try await createRun(id, createdAt: Int64(index), in: memory)
+        }
+        let expected: [String: RunIDMatch] = [
+            "2026": .ambiguous(candidates: ["20260102-000001-ff0000", "20260101-000002-ab34ef", "20260101-000001-ab12cd"], total: 3),
+            "20260101": .ambiguous(candidates: ["20260101-000002-ab34ef", "20260101-000001-ab12cd"], total: 2),
+            "20260101-000001": .unique("20260101-000001-ab12cd"),
+            "20260101-000001-AB": .notFound,
+            "20260102": .unique("20260102-000001-ff0000"),
+            "abc": .unique("abc"),
+            "ab": .ambiguous(candidates: ["abcd", "abc"], total: 2),
+            "x%": .unique("x%y"),
+            "x_": .unique("x_z"),
+            "x": .ambiguous(candidates: ["x_z", "x%y"], total: 2),
+            "": .notFound,
+            "nope": .notFound,
+            "20260102-000001-ff0000": .unique("20260102-000001-ff0000"),
+        ]
+        for (prefix, match) in expected {
+            let fromSQLite = try await sqlite.resolveRunID(prefix)
+            let fromMemory = await memory.resolveRunID(prefix)
+            #expect(fromSQLite == fromMemory, "'\(prefix)': SQLite \(fromSQLite), in memory \(fromMemory)")
+            #expect(fromSQLite == match, "'\(prefix)': \(fromSQLite)")
+        }
+    }
+
+    @Test func anAmbiguousPrefixListsTheNewestTenAndCountsTheRest() async throws {
+        let memory = InMemoryRunStore()
+        for index in 0..<12 { try await createRun(String(format: "run-%02d", index), createdAt: Int64(index), in: memory) }
+        let match = await memory.resolveRunID("run-")
+        #expect(match == .ambiguous(candidates: (2..<12).reversed().map { String(format: "run-%02d", $0) }, total: 12))
+        let sentence = try #require(match.problem("run-", in: "db.sqlite"))
+        #expect(sentence.contains("12 runs") && sentence.contains("run-11, run-10") && sentence.contains("and 2 older"), "\(sentence)")
+    }
+
     @Test func closingCopiesTheWALIntoTheMainFile() async throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }

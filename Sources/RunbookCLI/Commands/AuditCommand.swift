@@ -18,10 +18,7 @@ struct AuditCommand: AsyncParsableCommand {
             let store = try global.openStore(create: false)
             var ids: [String]
             if let runID {
-                guard let id = try await store.resolveRunID(runID) else {
-                    throw CLIExit.usage("no run '\(runID)' in \(global.databasePath)")
-                }
-                ids = [id]
+                ids = [try await global.storedRun(runID, in: store).id]
             } else {
                 ids = try await store.allRunIDs()
             }
@@ -57,9 +54,8 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             let store = try global.openStore(create: false, reading: true)
-            guard let id = try await store.resolveRunID(runID), let run = try await store.run(id: id) else {
-                throw CLIExit.usage("no run '\(runID)' in \(global.databasePath)")
-            }
+            let run = try await global.storedRun(runID, in: store)
+            let id = run.id
             let events = try await store.events(runID: id)
             let steps = try await store.steps(runID: id)
             let problem = AuditChain.verify(run: run, events: events)

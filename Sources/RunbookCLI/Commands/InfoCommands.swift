@@ -115,10 +115,8 @@ struct HistoryCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = try global.openStore(create: false, reading: true)
-        guard let id = try await store.resolveRunID(runID), let run = try await store.run(id: id) else {
-            throw CLIExit.usage("no run '\(runID)' in \(global.databasePath) (see `runbook runs`)")
-        }
-        let events = try await store.events(runID: id)
+        let run = try await global.storedRun(runID, in: store)
+        let events = try await store.events(runID: run.id)
         if json {
             Terminal.out(JSONOutput.render(["run": AuditExport.runObject(run), "events": events.map(AuditExport.eventObject)]))
             return
