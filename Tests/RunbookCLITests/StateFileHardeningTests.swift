@@ -49,6 +49,56 @@ private enum PrivateMount {
 }
 
 @Suite struct StateFileHardeningTests {
+    // MARK: - audit export --output
+
+    @Test func exportNeverOverwritesTheDatabaseOrItsSideFilesEvenWithForce() async throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        try ws.write(runbook: "small", smallRunbook)
+        let run = try await ws.runbook(["run", "small"])
+        let id = try #require(run.runID)
+        let before = try #require(contents(ws.database))
+        try FileManager.default.createSymbolicLink(atPath: ws.work + "/link.sqlite", withDestinationPath: ws.database)
+        // The same file under other names: a detour through `..`, a symbolic link, and the -wal/-shm names.
+        let aliases = [ws.root + "/state/../state/runbook.sqlite", "link.sqlite", ws.database + "-wal", ws.database + "-shm"]
+        for alias in aliases {
+            for force in [false, true] {
+                let export = try await ws.runbook(["audit", "export", id, "--output", alias] + (force ? ["--force"] : []))
+                #expect(export.exitCode == 2, "\(alias) force=\(force): \(export.stderr)")
+                #expect(export.stderr.contains("state database"), "\(export.stderr)")
+            }
+        }
+        #expect(contents(ws.database) == before)
+        #expect(!exists(ws.database + "-wal") && !exists(ws.database + "-shm"))
+        #expect(try await listedRuns(ws).1 == [id])
+    }
+
+    @Test func exportRefusesAnExistingFileUnlessForcedAndThenReplacesItWhole() async throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        try ws.write(runbook: "small", smallRunbook)
+        let id = try #require(try await ws.runbook(["run", "small"]).runID)
+        let target = ws.file("evidence.json")
+        try Data("earlier evidence\n".utf8).write(to: URL(fileURLWithPath: target))
+        let refused = try await ws.runbook(["audit", "export", id, "--output", "evidence.json"])
+        #expect(refused.exitCode == 2)
+        #expect(refused.stderr.contains("already exists") && refused.stderr.contains("--force"), "\(refused.stderr)")
+        #expect(contents(target) == Data("earlier evidence\n".utf8))
+
+        let forced = try await ws.runbook(["audit", "export", id, "--output", "evidence.json", "--force"])
+        #expect(forced.exitCode == 0, "\(forced.stderr)")
+        let written = try #require(contents(target))
+        let json = try #require(try JSONSerialization.jsonObject(with: written) as? [String: Any])
+        #expect((json["run"] as? [String: Any])?["id"] as? String == id)
+        #expect(try mode(target) == 0o600)
+        // Nothing but the export is left in the directory (no temporary file).
+        #expect(try FileManager.default.contentsOfDirectory(atPath: ws.work).sorted() == ["evidence.json"])
+
+        let fresh = try await ws.runbook(["audit", "export", id, "--format", "csv", "--output", "new.csv"])
+        #expect(fresh.exitCode == 0, "\(fresh.stderr)")
+        #expect(String(decoding: try #require(contents(ws.file("new.csv"))), as: UTF8.self).hasPrefix("seq,time,run_id"))
+    }
+
     // MARK: - Damaged database
 
     @Test func aDatabaseCutShortIsRefusedUntouchedByWritersAndReaders() async throws {

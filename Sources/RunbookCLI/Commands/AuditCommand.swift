@@ -50,9 +50,11 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The run id (or a unique prefix).") var runID: String
         @Option(help: "json or csv.") var format: Format = .json
-        @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?
+        @Option(name: .shortAndLong, help: "Write to this file instead of standard output (never the state database).") var output: String?
+        @Flag(help: "Replace the --output file if it exists.") var force = false
 
         func run() async throws {
+            let destination = try output.map { try ExportFile(path: $0, force: force, databasePath: global.databasePath) }
             let store = try global.openStore(create: false, reading: true)
             let run = try await global.storedRun(runID, in: store)
             let id = run.id
@@ -75,13 +77,9 @@ struct AuditCommand: AsyncParsableCommand {
             case .csv:
                 text = AuditExport.csv(run: run, events: events)
             }
-            if let output {
-                do {
-                    try Data((text + (text.hasSuffix("\n") ? "" : "\n")).utf8).write(to: URL(fileURLWithPath: output))
-                } catch {
-                    throw CLIExit(ExitCodes.failed, "cannot write \(output): \(error.localizedDescription)")
-                }
-                Terminal.warning("wrote \(events.count) events of run \(id) to \(output)")
+            if let destination {
+                try destination.write(Data((text + (text.hasSuffix("\n") ? "" : "\n")).utf8))
+                Terminal.warning("wrote \(events.count) events of run \(id) to \(destination.path)")
             } else {
                 Terminal.out(text)
             }
