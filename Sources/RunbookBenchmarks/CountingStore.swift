@@ -61,7 +61,7 @@ public final class CountingStore: RunStore, @unchecked Sendable {
         try await timed { try await base.appendUnleased(runID: runID, steps: steps, events: events) }
     }
     public func run(id: String) async throws -> RunRecord? { try await base.run(id: id) }
-    public func resolveRunID(_ prefix: String) async throws -> String? { try await base.resolveRunID(prefix) }
+    public func resolveRunID(_ prefix: String) async throws -> RunIDMatch { try await base.resolveRunID(prefix) }
     public func runs(limit: Int) async throws -> [RunRecord] { try await base.runs(limit: limit) }
     public func steps(runID: String) async throws -> [StepRecord] { try await base.steps(runID: runID) }
     public func events(runID: String) async throws -> [AuditEvent] { try await base.events(runID: runID) }

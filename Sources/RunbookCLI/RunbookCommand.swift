@@ -29,34 +29,64 @@ public struct RunbookCommand: AsyncParsableCommand {
             } else {
                 try command.run()
             }
-            Foundation.exit(0)
+            leave(0)
         } catch let stop as CLIExit {
             if let message = stop.message { Terminal.error(message) }
-            Foundation.exit(stop.code)
+            leave(stop.code)
         } catch {
             let code = exitCode(for: error)
             if code == .success {
                 print(fullMessage(for: error))
-                Foundation.exit(0)
+                leave(0)
             }
             if let engine = error as? EngineError {
                 Terminal.error(engine.message)
                 switch engine.code {
-                case .leaseHeld: Foundation.exit(ExitCodes.leaseHeld)
-                case .missingSecret, .wrongSecret: Foundation.exit(ExitCodes.usage)
-                default: Foundation.exit(ExitCodes.failed)
+                case .leaseHeld: leave(ExitCodes.leaseHeld)
+                case .missingSecret, .wrongSecret: leave(ExitCodes.usage)
+                default: leave(ExitCodes.failed)
                 }
             }
             if error is ExitCode {
-                Foundation.exit((error as? ExitCode)?.rawValue ?? 1)
+                leave((error as? ExitCode)?.rawValue ?? 1)
             }
             if error is DatabaseOpenError || error is ValidationError || code == .validationFailure {
                 Terminal.error(fullMessage(for: error).trimmingCharacters(in: .whitespacesAndNewlines))
-                Foundation.exit(ExitCodes.usage)
+                leave(ExitCodes.usage)
+            }
+            if let store = error as? RunStoreError, store.code == .storage {
+                // The database cannot be used as it is (damaged, read-only, full): say so, exit 2.
+                Terminal.error(store.message)
+                leave(ExitCodes.usage)
             }
             Terminal.error(String(describing: error))
-            Foundation.exit(ExitCodes.failed)
+            leave(ExitCodes.failed)
         }
+    }
+
+    /// Close the stores this process opened (checkpointing their WAL into the main file), then exit:
+    /// `exit` runs no deinit, so without this the last writes could stay in the -wal file only.
+    private static func leave(_ code: Int32) -> Never {
+        OpenStores.closeAll()
+        Foundation.exit(code)
+    }
+}
+
+/// The stores this process opened, closed by `RunbookCommand.main` before it exits.
+enum OpenStores {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var stores: [SQLiteRunStore] = []
+
+    static func add(_ store: SQLiteRunStore) {
+        lock.withLock { stores.append(store) }
+    }
+
+    static func closeAll() {
+        let open = lock.withLock {
+            defer { stores.removeAll() }
+            return stores
+        }
+        for store in open { store.close() }
     }
 }
 
@@ -144,14 +174,27 @@ struct GlobalOptions: ParsableArguments {
     /// The action registry: built-in and AWS actions.
     var registry: ActionRegistry { ActionCatalog.registry() }
 
-    /// Open the store; `create: false` for commands that only read.
-    func openStore(create: Bool) throws -> SQLiteRunStore {
+    /// Open the store; `create: false` for commands that act on existing runs, `reading: true` for those that
+    /// only read (they skip the integrity check that reads every page; damage they meet is still reported).
+    func openStore(create: Bool, reading: Bool = false) throws -> SQLiteRunStore {
         do {
-            return try SQLiteRunStore(path: databasePath, create: create)
+            let store = try SQLiteRunStore(path: databasePath, create: create, checkIntegrity: !reading)
+            OpenStores.add(store)
+            for note in store.notes { Terminal.warning(note) }
+            return store
         } catch let error as DatabaseOpenError {
             if !create && !FileManager.default.fileExists(atPath: databasePath) {
                 throw CLIExit.usage("no runbook database at \(databasePath): nothing has run yet with this database (set --db or RUNBOOK_DB to use another)")
             }
+            throw CLIExit.usage(error.message)
+        }
+    }
+
+    /// The stored run `idOrPrefix` names; exit 2 when it names none, or several (listing them, newest first).
+    func storedRun(_ idOrPrefix: String, in store: any RunStore) async throws -> RunRecord {
+        do {
+            return try await store.run(named: idOrPrefix, in: databasePath)
+        } catch let error as RunStoreError where error.code == .runNotFound {
             throw CLIExit.usage(error.message)
         }
     }

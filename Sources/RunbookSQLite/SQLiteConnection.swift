@@ -36,12 +36,16 @@ final class SQLiteConnection {
     let handle: OpaquePointer
     let path: String
     private var cache: [String: SQLiteStatement] = [:]
+    /// Set by `close`; every later call fails instead of touching the freed handle.
+    private(set) var isClosed = false
 
     /// Open an existing database file read-write (never creates one; the caller creates the file with mode 0600).
-    init(path: String) throws {
+    /// - Parameter unchangeable: open it read-only, without locks or -wal/-shm files, for a file that nobody
+    ///   can change (its directory is not writable and it has no WAL).
+    init(path: String, unchangeable: Bool = false) throws {
         var db: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        let flags = unchangeable ? SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX : SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(unchangeable ? Self.immutableURI(path) : path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             if let db { sqlite3_close_v2(db) }
@@ -54,8 +58,54 @@ final class SQLiteConnection {
     }
 
     deinit {
+        close(.checkpoint)
+    }
+
+    /// A `file:` URI for `path` with `immutable=1`.
+    private static func immutableURI(_ path: String) -> String {
+        var escaped = ""
+        for character in path {
+            switch character {
+            case "%": escaped += "%25"
+            case "?": escaped += "%3f"
+            case "#": escaped += "%23"
+            default: escaped.append(character)
+            }
+        }
+        return "file:\(escaped)?immutable=1"
+    }
+
+    /// What `close` does with the WAL.
+    enum CloseMode {
+        /// Copy the WAL into the main file and empty it first, so the main file alone holds everything (SQLite
+        /// then deletes -wal and -shm when this is the last connection). Other connections are not waited
+        /// for: one that is busy is not the last, and does it when it closes.
+        case checkpoint
+        /// Leave the WAL exactly as it is (a refused file whose WAL was there before it was opened).
+        case leaveWAL
+        /// SQLite's own close: as the last connection it checkpoints and deletes -wal and -shm.
+        case plain
+    }
+
+    /// Close the connection once; later calls do nothing, and statements fail instead of using the handle.
+    func close(_ mode: CloseMode) {
+        guard !isClosed else { return }
+        isClosed = true
         cache.removeAll()
+        switch mode {
+        case .checkpoint:
+            sqlite3_busy_timeout(handle, 0)
+            sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_TRUNCATE, nil, nil)
+        case .leaveWAL:
+            runbook_sqlite3_skip_checkpoint_on_close(handle)
+        case .plain:
+            break
+        }
         sqlite3_close_v2(handle)
+    }
+
+    private func ensureOpen(_ sql: String) throws {
+        if isClosed { throw SQLiteError(extendedCode: SQLITE_MISUSE, message: "the database connection is closed", sql: sql) }
     }
 
     func error(_ rc: Int32, sql: String? = nil) -> SQLiteError {
@@ -65,6 +115,7 @@ final class SQLiteConnection {
 
     /// Run one or more statements that return no rows.
     func execute(_ sql: String) throws {
+        try ensureOpen(sql)
         var errorMessage: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(handle, sql, nil, nil, &errorMessage)
         if rc != SQLITE_OK {
@@ -76,6 +127,7 @@ final class SQLiteConnection {
 
     /// A prepared statement for `sql`, reused across calls.
     func statement(_ sql: String) throws -> SQLiteStatement {
+        try ensureOpen(sql)
         if let cached = cache[sql] { return cached }
         let statement = try SQLiteStatement(connection: self, sql: sql)
         cache[sql] = statement

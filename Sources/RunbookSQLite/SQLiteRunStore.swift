@@ -25,40 +25,59 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
         let done: (Result<Void, any Error>) -> Void
     }
 
-    /// Open (or create, with mode 0600) the database at `path`, migrating it to the current schema.
-    /// - Parameter create: when false, a missing file is an error instead of being created.
-    public init(path: String, create: Bool = true) throws {
+    /// What opening the database noticed and fixed, one sentence each (a file that was readable by others).
+    public let notes: [String]
+
+    /// Open (or create, with mode 0600) the database at `path`, check that it is whole, and migrate it to the
+    /// current schema. A damaged, foreign or newer file is refused and left as it was (its -wal and -shm too).
+    /// - Parameters:
+    ///   - create: when false, a missing file is an error instead of being created.
+    ///   - checkIntegrity: read every page first (`PRAGMA quick_check`, about 1 ms per MB): for anything that
+    ///     writes. A reader may skip it; its size is still checked, and damage it meets is reported as such.
+    public init(path: String, create: Bool = true, checkIntegrity: Bool = true) throws {
         self.path = path
-        let fm = FileManager.default
-        if !fm.fileExists(atPath: path) {
-            guard create else { throw DatabaseOpenError("no runbook database at \(path)") }
-            let directory = (path as NSString).deletingLastPathComponent
-            if !directory.isEmpty && !fm.fileExists(atPath: directory) {
-                do {
-                    try fm.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-                } catch {
-                    throw DatabaseOpenError("cannot create the directory \(directory) for the runbook database: \(error.localizedDescription)")
-                }
-            }
-            let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
-            if fd < 0 && errno != EEXIST {
-                throw DatabaseOpenError("cannot create the runbook database \(path): \(String(cString: strerror(errno)))")
-            }
-            if fd >= 0 {
-                fchmod(fd, 0o600)
-                close(fd)
-            }
-        }
-        do {
-            connection = try SQLiteConnection(path: path)
-        } catch let error as SQLiteError {
-            throw DatabaseOpenError("cannot open the runbook database \(path): \(error.message)")
-        }
-        try Schema.migrate(connection)
+        notes = try DatabaseFile.prepare(path, create: create)
+        let sideFiles = DatabaseFile.existingSideFiles(path)
+        try DatabaseFile.checkShape(path, hasWAL: sideFiles.contains("-wal"))
+        connection = try Self.openChecked(path, hadWAL: sideFiles.contains("-wal"), checkIntegrity: checkIntegrity)
         thread = StoreThread(name: "runbook.sqlite")
     }
 
+    /// Open the file, check its integrity and migrate it. A refused file is closed without copying a WAL that
+    /// was already there into it; a WAL this opening created (empty) is removed by SQLite's close. A file in a
+    /// directory nobody can write (a read-only backup) is opened unchangeable, so it can still be read.
+    private static func openChecked(_ path: String, hadWAL: Bool, checkIntegrity: Bool, unchangeable: Bool = false) throws -> SQLiteConnection {
+        let connection: SQLiteConnection
+        do {
+            connection = try SQLiteConnection(path: path, unchangeable: unchangeable)
+        } catch let error as SQLiteError {
+            throw DatabaseOpenError(StoreFailure.unopenable(path, error.message))
+        }
+        do {
+            if checkIntegrity { try DatabaseFile.checkIntegrity(connection) }
+            try Schema.migrate(connection)
+            return connection
+        } catch let error as SQLiteError where error.code == SQLITE_CANTOPEN && !hadWAL && !unchangeable
+                    && !DatabaseFile.directoryIsWritable(path) {
+            connection.close(.plain)
+            return try openChecked(path, hadWAL: false, checkIntegrity: checkIntegrity, unchangeable: true)
+        } catch {
+            connection.close(hadWAL ? .leaveWAL : .plain)
+            if let refused = error as? DatabaseOpenError { throw refused }
+            let described = StoreFailure.describe(error, path: path, afterwards: .nothing)
+            if let storeError = described as? RunStoreError { throw DatabaseOpenError(storeError.message) }
+            throw DatabaseOpenError("cannot open the runbook database \(path): \(error)")
+        }
+    }
+
     deinit {
+        thread.stop()
+    }
+
+    /// Copy the WAL into the main file and close the database, so the main file alone holds everything;
+    /// later calls fail. A process must call it before `exit`, which runs no deinit.
+    public func close() {
+        try? thread.sync { self.connection.close(.checkpoint) }
         thread.stop()
     }
 
@@ -67,8 +86,17 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
 
     // MARK: - Thread plumbing
 
-    /// Run a read on the store's thread (in place when already on it).
+    /// Run a read on the store's thread (in place when already on it); a damaged, unreadable file is
+    /// reported in a sentence.
     func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        do {
+            return try await readRaw(body)
+        } catch {
+            throw StoreFailure.describe(error, path: path, afterwards: .nothing)
+        }
+    }
+
+    private func readRaw<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         if thread.isCurrent { return try body(connection) }
         return try await withCheckedThrowingContinuation { continuation in
             thread.submit {
@@ -78,8 +106,17 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
     }
 
     /// Commit a write durably (possibly together with other writes) before returning. On the store's thread
-    /// it is committed in place, together with any writes other threads have queued meanwhile.
-    func write(_ body: @escaping (SQLiteConnection) throws -> Void) async throws {
+    /// it is committed in place, together with any writes other threads have queued meanwhile. A database
+    /// that cannot take it (read-only, full, damaged) is reported in a sentence saying what to do after.
+    func write(_ afterwards: StoreFailure.Afterwards, _ body: @escaping (SQLiteConnection) throws -> Void) async throws {
+        do {
+            try await writeRaw(body)
+        } catch {
+            throw StoreFailure.describe(error, path: path, afterwards: afterwards)
+        }
+    }
+
+    private func writeRaw(_ body: @escaping (SQLiteConnection) throws -> Void) async throws {
         if thread.isCurrent {
             var outcome: Result<Void, any Error> = .success(())
             let mine = PendingWrite(body: body) { outcome = $0 }
@@ -158,7 +195,7 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
     // MARK: - RunStore
 
     public func createRun(_ run: RunRecord, steps: [StepRecord], lease: Lease, events: [NewEvent]) async throws {
-        try await write { db in
+        try await write(.again(what: "start it again (run \(run.id) was not created)")) { db in
             if try db.scalarInt("SELECT count(*) FROM runs WHERE id = ?", [.text(run.id)]) ?? 0 > 0 {
                 throw RunStoreError(.duplicateRun, "run \(run.id) already exists")
             }
@@ -189,7 +226,7 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
     }
 
     public func commit(runID: String, leaseToken: String, _ changes: RunChanges) async throws {
-        try await write { db in
+        try await write(.resume(runID: runID)) { db in
             try Self.checkLease(runID: runID, token: leaseToken, db)
             if changes.runStatus != nil || changes.message != nil || changes.finishedAt != nil {
                 var sets: [String] = []
@@ -207,7 +244,7 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
 
     public func acquireLease(runID: String, holder: ActorIdentity, staleAfter: Int64, now: Int64) async throws -> (lease: Lease, replaced: Lease?) {
         let box = ResultBox<(Lease, Lease?)>()
-        try await write { db in
+        try await write(.resume(runID: runID)) { db in
             guard try db.scalarInt("SELECT count(*) FROM runs WHERE id = ?", [.text(runID)]) ?? 0 > 0 else {
                 throw RunStoreError(.runNotFound, "no run \(runID) in this database")
             }
@@ -226,7 +263,7 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
 
     public func heartbeat(runID: String, leaseToken: String, now: Int64) async throws -> Bool {
         let box = ResultBox<Bool>()
-        try await write { db in
+        try await write(.resume(runID: runID)) { db in
             try Self.checkLease(runID: runID, token: leaseToken, db)
             try db.run("UPDATE leases SET heartbeat_at = ? WHERE run_id = ?", [.integer(now), .text(runID)])
             box.value = (try db.scalarInt("SELECT cancel_requested FROM runs WHERE id = ?", [.text(runID)]) ?? 0) != 0
@@ -235,7 +272,7 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
     }
 
     public func releaseLease(runID: String, leaseToken: String) async throws {
-        try await write { db in
+        try await write(.resume(runID: runID)) { db in
             try db.run("DELETE FROM leases WHERE run_id = ? AND token = ?", [.text(runID), .text(leaseToken)])
         }
     }
@@ -245,7 +282,7 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
     }
 
     public func requestCancel(runID: String, event: NewEvent) async throws {
-        try await write { db in
+        try await write(.resume(runID: runID)) { db in
             try db.run("UPDATE runs SET cancel_requested = 1 WHERE id = ?", [.text(runID)])
             guard db.changes == 1 else { throw RunStoreError(.runNotFound, "no run \(runID) in this database") }
             try Self.append(runID: runID, [event], db)
@@ -253,7 +290,7 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
     }
 
     public func appendUnleased(runID: String, steps: [StepRecord], events: [NewEvent]) async throws {
-        try await write { db in
+        try await write(.resume(runID: runID)) { db in
             guard try db.scalarInt("SELECT count(*) FROM runs WHERE id = ?", [.text(runID)]) ?? 0 > 0 else {
                 throw RunStoreError(.runNotFound, "no run \(runID) in this database")
             }
@@ -266,12 +303,21 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
         try await read { db in try db.query("SELECT \(Self.runColumns) FROM \(Self.runsWithDefinitions) WHERE runs.id = ?", [.text(id)], Self.decodeRun).first }
     }
 
-    public func resolveRunID(_ prefix: String) async throws -> String? {
+    public func resolveRunID(_ prefix: String) async throws -> RunIDMatch {
         try await read { db in
-            if try db.scalarInt("SELECT count(*) FROM runs WHERE id = ?", [.text(prefix)]) ?? 0 > 0 { return prefix }
-            let escaped = prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
-            let ids = try db.query("SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2", [.text(escaped + "%")]) { $0.text(0) }
-            return ids.count == 1 ? ids[0] : nil
+            if try db.scalarInt("SELECT count(*) FROM runs WHERE id = ?", [.text(prefix)]) ?? 0 > 0 { return .unique(prefix) }
+            if prefix.isEmpty { return .notFound }
+            // Byte-wise, like `InMemoryRunStore` (LIKE would ignore case and treat % and _ as wildcards).
+            let matching = "FROM runs WHERE substr(CAST(id AS BLOB), 1, length(CAST(?1 AS BLOB))) = CAST(?1 AS BLOB)"
+            let newest = try db.query("SELECT id \(matching) ORDER BY created_at DESC, id DESC LIMIT ?2",
+                                      [.text(prefix), .integer(Int64(RunIDMatch.candidateLimit + 1))]) { $0.text(0) }
+            switch newest.count {
+            case 0: return .notFound
+            case 1: return .unique(newest[0])
+            default:
+                let total = try db.scalarInt("SELECT count(*) \(matching)", [.text(prefix)]) ?? Int64(newest.count)
+                return .ambiguous(candidates: Array(newest.prefix(RunIDMatch.candidateLimit)), total: Int(total))
+            }
         }
     }
 

@@ -167,4 +167,32 @@ private func create(_ store: any RunStore, _ id: String, holder: ActorIdentity =
         let rows = try await store.steps(runID: first.runID)
         #expect(rows.count == 1 && rows[0].status == .succeeded && rows[0].outputs == ["status": "succeeded"])
     }
+
+    /// Exact id first, then a byte-wise prefix (case matters; `%` and `_` are plain characters), newest first.
+    @Test(arguments: StoreKind.allCases)
+    func runIDPrefixesResolveByOneRule(kind: StoreKind) async throws {
+        let subject = try kind.make()
+        defer { subject.close() }
+        let ids = ["20260101-000001-ab12cd", "20260101-000002-ab34ef", "20260102-000001-ff0000", "abc", "abcd", "x%y", "x_z"]
+        for (position, id) in ids.enumerated() { try await create(subject.store, id, at: Int64(position)) }
+        let expected: [String: RunIDMatch] = [
+            "2026": .ambiguous(candidates: ["20260102-000001-ff0000", "20260101-000002-ab34ef", "20260101-000001-ab12cd"], total: 3),
+            "20260101": .ambiguous(candidates: ["20260101-000002-ab34ef", "20260101-000001-ab12cd"], total: 2),
+            "20260101-000001": .unique("20260101-000001-ab12cd"),
+            "20260101-000001-AB": .notFound,
+            "20260102": .unique("20260102-000001-ff0000"),
+            "abc": .unique("abc"),
+            "ab": .ambiguous(candidates: ["abcd", "abc"], total: 2),
+            "x%": .unique("x%y"),
+            "x_": .unique("x_z"),
+            "x": .ambiguous(candidates: ["x_z", "x%y"], total: 2),
+            "": .notFound,
+            "nope": .notFound,
+            "20260102-000001-ff0000": .unique("20260102-000001-ff0000"),
+        ]
+        for (prefix, match) in expected.sorted(by: { $0.key < $1.key }) {
+            let resolved = try await subject.store.resolveRunID(prefix)
+            #expect(resolved == match, "'\(prefix)': \(resolved)")
+        }
+    }
 }

@@ -18,10 +18,7 @@ struct AuditCommand: AsyncParsableCommand {
             let store = try global.openStore(create: false)
             var ids: [String]
             if let runID {
-                guard let id = try await store.resolveRunID(runID) else {
-                    throw CLIExit.usage("no run '\(runID)' in \(global.databasePath)")
-                }
-                ids = [id]
+                ids = [try await global.storedRun(runID, in: store).id]
             } else {
                 ids = try await store.allRunIDs()
             }
@@ -54,13 +51,14 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The run id (or a unique prefix).") var runID: String
         @Option(help: "json or csv.") var format: Format = .json
-        @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?
+        @Option(name: .shortAndLong, help: "Write to this file instead of standard output (never the state database).") var output: String?
+        @Flag(help: "Replace the --output file if it exists.") var force = false
 
         func run() async throws {
-            let store = try global.openStore(create: false)
-            guard let id = try await store.resolveRunID(runID), let run = try await store.run(id: id) else {
-                throw CLIExit.usage("no run '\(runID)' in \(global.databasePath)")
-            }
+            let destination = try output.map { try ExportFile(path: $0, force: force, databasePath: global.databasePath) }
+            let store = try global.openStore(create: false, reading: true)
+            let run = try await global.storedRun(runID, in: store)
+            let id = run.id
             let events = try await store.events(runID: id)
             let steps = try await store.steps(runID: id)
             let problem = AuditChain.verify(run: run, events: events, steps: steps)
@@ -81,13 +79,9 @@ struct AuditCommand: AsyncParsableCommand {
             case .csv:
                 text = AuditExport.csv(run: run, events: events)
             }
-            if let output {
-                do {
-                    try Data((text + (text.hasSuffix("\n") ? "" : "\n")).utf8).write(to: URL(fileURLWithPath: output))
-                } catch {
-                    throw CLIExit(ExitCodes.failed, "cannot write \(output): \(error.localizedDescription)")
-                }
-                Terminal.warning("wrote \(events.count) events of run \(id) to \(output)")
+            if let destination {
+                try destination.write(Data((text + (text.hasSuffix("\n") ? "" : "\n")).utf8))
+                Terminal.warning("wrote \(events.count) events of run \(id) to \(destination.path)")
             } else {
                 Terminal.out(text)
             }

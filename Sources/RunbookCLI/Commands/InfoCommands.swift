@@ -80,7 +80,7 @@ struct RunsCommand: AsyncParsableCommand {
     @Flag(help: "JSON output.") var json = false
 
     func run() async throws {
-        let store = try global.openStore(create: false)
+        let store = try global.openStore(create: false, reading: true)
         let runs = try await store.runs(limit: limit)
         var drivers: [String: DriverStatus] = [:]
         for run in runs { drivers[run.id] = try await DriverStatus.of(run, store: store) }
@@ -118,11 +118,9 @@ struct HistoryCommand: AsyncParsableCommand {
     @Flag(help: "JSON output.") var json = false
 
     func run() async throws {
-        let store = try global.openStore(create: false)
-        guard let id = try await store.resolveRunID(runID), let run = try await store.run(id: id) else {
-            throw CLIExit.usage("no run '\(runID)' in \(global.databasePath) (see `runbook runs`)")
-        }
-        let events = try await store.events(runID: id)
+        let store = try global.openStore(create: false, reading: true)
+        let run = try await global.storedRun(runID, in: store)
+        let events = try await store.events(runID: run.id)
         let driver = try await DriverStatus.of(run, store: store)
         if json {
             Terminal.out(JSONOutput.render(["run": AuditExport.runObject(run), "events": events.map(AuditExport.eventObject),

@@ -145,9 +145,7 @@ struct RunContext {
     var currentFilePath: String?
 
     static func load(_ idOrPrefix: String, store: SQLiteRunStore, global: GlobalOptions, params: [String]) async throws -> RunContext {
-        guard let id = try await store.resolveRunID(idOrPrefix), let run = try await store.run(id: id) else {
-            throw CLIExit(ExitCodes.usage, "no run '\(idOrPrefix)' in \(global.databasePath) (see `runbook runs`)")
-        }
+        let run = try await global.storedRun(idOrPrefix, in: store)
         let registry = global.registry
         let definition = try? RunbookParser.parseStored(run.definition, origin: "run \(run.id)", registry: registry)
         var secrets = try ParameterInput.commandLineValues(params, secrets: Set(run.providedSecrets))

@@ -204,9 +204,13 @@ public struct RunEngine: Sendable {
 
     private func load(_ runID: String) async throws -> (RunRecord, [StepRecord]) {
         let store = environment.store
-        guard let id = try await store.resolveRunID(runID), let run = try await store.run(id: id) else {
-            throw EngineError(.runNotFound, "no run '\(runID)' in this database (see `runbook runs`)")
+        let run: RunRecord
+        do {
+            run = try await store.run(named: runID, in: "this database")
+        } catch let error as RunStoreError where error.code == .runNotFound {
+            throw EngineError(.runNotFound, error.message)
         }
+        let id = run.id
         // Read the step records on the store's thread while this one parses the stored definition (the
         // parse is cached by hash for the caller): on a long run the two cost about the same.
         async let steps = store.steps(runID: id)

@@ -78,9 +78,17 @@ public actor InMemoryRunStore: RunStore {
         return run
     }
 
-    public func resolveRunID(_ prefix: String) -> String? {
-        let matches = runOrder.filter { $0.hasPrefix(prefix) }
-        return matches.count == 1 ? matches[0] : nil
+    public func resolveRunID(_ prefix: String) -> RunIDMatch {
+        RunIDMatch.among(newestFirst(), prefix: prefix)
+    }
+
+    /// Run ids ordered as the SQLite store orders them: by creation time, then id (bytes), newest first.
+    private func newestFirst() -> [String] {
+        runOrder.sorted { a, b in
+            let (createdA, createdB) = (runsByID[a]?.createdAt ?? 0, runsByID[b]?.createdAt ?? 0)
+            if createdA != createdB { return createdA > createdB }
+            return b.utf8.lexicographicallyPrecedes(a.utf8)
+        }
     }
 
     public func runs(limit: Int) -> [RunRecord] {

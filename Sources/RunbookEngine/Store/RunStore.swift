@@ -26,8 +26,9 @@ public protocol RunStore: Sendable {
     func appendUnleased(runID: String, steps: [StepRecord], events: [NewEvent]) async throws
 
     func run(id: String) async throws -> RunRecord?
-    /// Resolve a full run id from a unique prefix.
-    func resolveRunID(_ prefix: String) async throws -> String?
+    /// What `prefix` names: the run with exactly that id, else the runs whose id starts with it (compared
+    /// byte for byte, so case matters), newest first.
+    func resolveRunID(_ prefix: String) async throws -> RunIDMatch
     /// Runs newest first.
     func runs(limit: Int) async throws -> [RunRecord]
     func steps(runID: String) async throws -> [StepRecord]
@@ -38,6 +39,44 @@ public protocol RunStore: Sendable {
     /// Where the engine should run the task driving a run, when the store has a preference (the SQLite
     /// store's own thread, so checkpoints commit without a thread hand-off); `nil` for Swift's default pool.
     var preferredTaskExecutor: (any TaskExecutor)? { get }
+}
+
+/// What a run id, or the start of one, names in a store.
+public enum RunIDMatch: Sendable, Equatable {
+    /// One run: the id itself, or the only id that starts with it.
+    case unique(String)
+    /// No run id is or starts with it.
+    case notFound
+    /// Several run ids start with it: the newest `candidateLimit` of them, newest first, and how many there are.
+    case ambiguous(candidates: [String], total: Int)
+
+    /// How many candidates an ambiguous prefix lists.
+    public static let candidateLimit = 10
+
+    /// The match among `ids` (newest first) for `prefix`, by the rule every store follows.
+    public static func among(_ ids: [String], prefix: String) -> RunIDMatch {
+        if ids.contains(prefix) { return .unique(prefix) }
+        if prefix.isEmpty { return .notFound }
+        let matches = ids.filter { $0.utf8.starts(with: prefix.utf8) }
+        switch matches.count {
+        case 0: return .notFound
+        case 1: return .unique(matches[0])
+        default: return .ambiguous(candidates: Array(matches.prefix(candidateLimit)), total: matches.count)
+        }
+    }
+
+    /// Why `prefix` names no single run of `place` (a database path), in a sentence; nil when it does.
+    public func problem(_ prefix: String, in place: String) -> String? {
+        switch self {
+        case .unique:
+            return nil
+        case .notFound:
+            return "no run '\(prefix)' in \(place) (see `runbook runs`)"
+        case .ambiguous(let candidates, let total):
+            let more = total > candidates.count ? " and \(total - candidates.count) older" : ""
+            return "'\(prefix)' is the start of \(total) runs in \(place): \(candidates.joined(separator: ", "))\(more) (newest first); give more of the id"
+        }
+    }
 }
 
 /// A store failure the engine and CLI report in plain words.
@@ -68,6 +107,14 @@ public struct RunStoreError: Error, Sendable, CustomStringConvertible {
 
 extension RunStore {
     public var preferredTaskExecutor: (any TaskExecutor)? { nil }
+
+    /// The run `idOrPrefix` names, or `RunStoreError(.runNotFound)` saying why not (listing the candidates
+    /// when several runs start with it); `place` names the database in that sentence.
+    public func run(named idOrPrefix: String, in place: String) async throws -> RunRecord {
+        let match = try await resolveRunID(idOrPrefix)
+        if case .unique(let id) = match, let run = try await run(id: id) { return run }
+        throw RunStoreError(.runNotFound, match.problem(idOrPrefix, in: place) ?? "no run '\(idOrPrefix)' in \(place)")
+    }
 
     /// Whether `lease` may be taken over: heartbeat stale, or its process is gone from this host.
     public static func leaseIsAbandoned(_ lease: Lease, staleAfter: Int64, now: Int64, localHost: String) -> Bool {
