@@ -44,367 +44,203 @@ final class Mailbox<Message: Sendable>: @unchecked Sendable {
     }
 }
 
+/// What reaches the driver: an input for the state machine, a wake-up, or a reason to stop writing at once.
 enum DriverMessage: Sendable {
-    case step(String, StepOutcome)
-    case cancelRequested
-    case deadlinePassed
+    case input(RunInput)
+    /// The driving task was cancelled (Ctrl-C): look at `Task.isCancelled`.
+    case wake
+    /// A simulated crash or a lost lease.
     case halted(any Error)
 }
 
-/// Why a run is being rolled back.
-enum RollbackReason: Equatable {
-    case failure(String)
-    case cancel
-    case requested
-}
-
-/// Drives one run while holding its lease: schedules ready steps, checkpoints every transition, rolls back.
-/// Used from a single task; child tasks only see `Sendable` snapshots.
+/// Drives one run while holding its lease. It is the only writer of the run's checkpoints: it feeds what
+/// happened to the run's `RunStateMachine`, commits the transition the machine decides, then starts the
+/// transition's launches. Actions, polls, compensations and timers run as tasks on the global executor
+/// (never on the store's thread) and only report their outcome through the mailbox.
 final class RunDriver {
     let env: EngineEnvironment
     let definition: RunbookDefinition
-    var run: RunRecord
-    var steps: [String: StepRecord]
     let lease: Lease
     let context: StepContext
     let writer: RunWriter
-
-    private let order: [String]
-    private let index: [String: Int]
-    private let dependents: [String: [String]]
-    private var outputsByStep: [String: [String: String]] = [:]
-    private var nextCompletionOrder: Int
-    /// Step results, cancel requests, deadline and lease signals, for the forward loop.
+    /// Step outcomes, cancel requests, the deadline and lease signals, in arrival order.
     let mailbox = Mailbox<DriverMessage>()
+    private var machine: RunStateMachine
+    private var tasks: [String: Task<Void, Never>] = [:]
+    private var interruptSeen = false
 
     init(env: EngineEnvironment, definition: RunbookDefinition, run: RunRecord, steps: [StepRecord], lease: Lease, parameters: [String: String]) {
         self.env = env
         self.definition = definition
-        self.run = run
         self.lease = lease
-        // Sized up front: a resumed run may have tens of thousands of steps.
-        let count = definition.steps.count
-        var byID: [String: StepRecord] = [:]
-        byID.reserveCapacity(count)
-        for step in steps { byID[step.stepID] = step }
-        for step in definition.steps where byID[step.id] == nil {
-            byID[step.id] = StepRecord(runID: run.id, stepID: step.id)
-        }
-        self.steps = byID
-        order = definition.steps.map(\.id)
-        var index: [String: Int] = [:]
-        index.reserveCapacity(count)
-        var dependents: [String: [String]] = [:]
-        dependents.reserveCapacity(count)
-        outputsByStep.reserveCapacity(count)
-        for (i, step) in definition.steps.enumerated() {
-            index[step.id] = i
-            for need in step.needs { dependents[need, default: []].append(step.id) }
-        }
-        self.index = index
-        self.dependents = dependents
-        nextCompletionOrder = (steps.compactMap(\.completionOrder).max() ?? 0) + 1
-        for step in steps where step.status == .succeeded || step.status == .skipped {
-            outputsByStep[step.stepID] = step.outputs
-        }
         let secretNames = Set(definition.parameters.filter(\.secret).map(\.name))
-        let secretValues = secretNames.compactMap { parameters[$0] }
-        writer = RunWriter(store: env.store, runID: run.id, leaseToken: lease.token, hook: env.checkpointHook, progress: env.progress,
-                           actor: env.actor, clock: env.clock)
+        writer = RunWriter(store: env.store, runID: run.id, leaseToken: lease.token, hook: env.checkpointHook,
+                           progress: ProgressRelay(env.progress), actor: env.actor, clock: env.clock)
         context = StepContext(
-            runID: run.id, runbook: definition.name, parameters: parameters, secretNames: secretNames,
-            workingDirectory: run.options.workingDirectory, registry: env.registry, clock: env.clock, random: env.random,
-            actor: env.actor, redactor: Redactor(secrets: secretValues), writer: writer)
+            runID: run.id, runbook: definition.name, parameters: parameters, secretNames: secretNames, options: run.options,
+            registry: env.registry, random: env.random, actor: env.actor,
+            redactor: Redactor(secrets: secretNames.compactMap { parameters[$0] }))
+        machine = RunStateMachine(definition: definition, run: run, steps: steps, context: context)
     }
 
-    private func event(_ kind: EventKind, step: String? = nil, attempt: Int? = nil, _ detail: [String: String] = [:]) -> NewEvent {
-        context.event(kind, step: step, attempt: attempt, detail)
+    /// The steps' records as last committed, in the definition's order.
+    var steps: [StepRecord] { machine.orderedSteps }
+
+    /// Run steps until the run succeeds, pauses, stops or fails; `carry` is committed with the first checkpoint.
+    func forward(carry: RunChanges = RunChanges()) async throws -> RunStatus {
+        try await drive(.forward, carry: carry)
     }
 
-    private func templateContext(own: [String: String] = [:]) -> TemplateContext {
-        TemplateContext(params: context.parameters, stepOutputs: outputsByStep, ownOutputs: own, runID: run.id, runbook: definition.name)
+    /// Run the steps that failed after a pivot again, then go on forward.
+    func retryForward(carry: RunChanges = RunChanges()) async throws -> RunStatus {
+        try await drive(.retryForward, carry: carry)
     }
 
-    private var succeededPivot: StepRecord? {
-        definition.steps.filter(\.irreversible).compactMap { steps[$0.id] }
-            .filter { $0.status == .succeeded }.max { ($0.completionOrder ?? 0) < ($1.completionOrder ?? 0) }
+    /// Undo the run (see `RunStateMachine`); `retryFailed` retries compensations that failed before.
+    func rollback(reason: RollbackReason, retryFailed: Bool = false, carry: RunChanges = RunChanges()) async throws -> RunStatus {
+        try await drive(.rollback(reason, retryFailed: retryFailed), carry: carry)
     }
 
-    // MARK: - Forward
+    // MARK: - The loop
 
-    /// Run steps until the run succeeds, pauses, stops or fails; returns the status it ended in.
-    func forward(resumeNote: [NewEvent] = []) async throws -> RunStatus {
+    private func drive(_ first: RunInput, carry: RunChanges) async throws -> RunStatus {
+        let deadline = startDeadline(for: first)
+        defer {
+            deadline?.cancel()
+            writer.progress.flush()
+        }
+        do {
+            let status = try await loop(first, carry: carry)
+            await stopTasks()
+            return status
+        } catch {
+            await stopTasks()
+            throw error
+        }
+    }
+
+    private func loop(_ first: RunInput, carry: RunChanges) async throws -> RunStatus {
+        var inputs = [first]
+        var carry = carry
+        while true {
+            if Task.isCancelled && !interruptSeen {
+                interruptSeen = true
+                inputs.append(.interrupted)
+            }
+            let transition = machine.apply(inputs, now: env.clock.now())
+            try await writer.commit(transition.label, carry.followed(by: transition.changes))
+            carry = RunChanges()
+            if transition.stopInFlight { tasks.values.forEach { $0.cancel() } }
+            for launch in transition.launches { start(launch) }
+            if let status = transition.finished { return status }
+            inputs = try await nextInputs()
+        }
+    }
+
+    /// Wait for the next inputs. Outcomes arriving at nearly the same moment share the next checkpoint: the
+    /// other tasks get a moment (a scheduler turn, no timer) to report before it is committed.
+    private func nextInputs() async throws -> [RunInput] {
         let mailbox = self.mailbox
-        var pending = RunChanges(events: resumeNote)
-        var running: Set<String> = []
-        var failure: String?
-        var stop: DriverMessage?
-        var gated: [String] = []
-
-        // Steps that were in flight when the previous driver stopped run again (actions are idempotent).
-        var relaunch: [String] = []
-        var remainingNeeds: [String: Int] = [:]
-        var ready: [Int] = []
-        for (i, step) in definition.steps.enumerated() {
-            guard let record = steps[step.id] else { continue }
-            switch record.status {
-            case .running, .waiting: relaunch.append(step.id)
-            case .failed: failure = failure ?? "step '\(step.id)' failed: \(record.error ?? "no detail")"
-            case .pending:
-                let open = step.needs.filter { steps[$0]?.status != .succeeded && steps[$0]?.status != .skipped }.count
-                remainingNeeds[step.id] = open
-                if open == 0 { ready.append(i) }
-            default: break
+        var messages = await withTaskCancellationHandler {
+            await mailbox.takeAll()
+        } onCancel: {
+            mailbox.post(.wake)
+        }
+        var turns = 0
+        while messages.count < tasks.count && turns < 3 {
+            await Task.yield()
+            messages += mailbox.takeAvailable()
+            turns += 1
+        }
+        var inputs: [RunInput] = []
+        for message in messages {
+            switch message {
+            case .input(let input):
+                inputs.append(input)
+                if let step = input.finishedStep { tasks[step] = nil }
+            case .wake:
+                continue
+            case .halted(let error):
+                throw EngineHalt(underlying: error)
             }
         }
-        if failure != nil { relaunch.removeAll() }
-
-        func markDone(_ id: String) {
-            for dependent in dependents[id] ?? [] {
-                guard let open = remainingNeeds[dependent] else { continue }
-                remainingNeeds[dependent] = open - 1
-                if open - 1 == 0, let i = index[dependent] {
-                    let position = ready.firstIndex { $0 > i } ?? ready.endIndex
-                    ready.insert(i, at: position)
-                }
-            }
-        }
-
-        let deadline = run.options.deadlineAt
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            if let deadline {
-                group.addTask { [env] in
-                    let wait = deadline - env.clock.now()
-                    if wait > 0 { try? await Task.sleep(for: .milliseconds(wait)) }
-                    if !Task.isCancelled { mailbox.post(.deadlinePassed) }
-                }
-            }
-            defer { group.cancelAll() }
-
-            while true {
-                if Task.isCancelled && stop == nil {
-                    stop = .halted(CancellationError())
-                }
-                var launches: [(StepDefinition, StepRecord)] = []
-                if failure == nil && stop == nil {
-                    for id in relaunch {
-                        guard let step = definition.step(id), var record = steps[id] else { continue }
-                        if record.status == .running {
-                            record.attempts += 1
-                            pending.events.append(event(.attemptStarted, step: id, attempt: record.attempts, ["resumed": "true"]))
-                            steps[id] = record
-                            pending.steps.append(record)
-                        }
-                        launches.append((step, record))
-                    }
-                    relaunch.removeAll()
-                    gated.removeAll()
-                    var position = 0
-                    while position < ready.count && running.count + launches.count < max(1, run.options.parallelism) {
-                        let step = definition.steps[ready[position]]
-                        guard var record = steps[step.id] else { ready.remove(at: position); continue }
-                        if (step.approvalRequired || env.registry.action(named: step.call.action)?.isApprovalGate == true) && record.approvedBy == nil {
-                            if run.options.autoApprove {
-                                record.approvedBy = "\(env.actor.user) (--yes)"
-                                pending.events.append(event(.stepApproved, step: step.id, ["by": env.actor.user, "via": "--yes"]))
-                            } else {
-                                gated.append(step.id)
-                                position += 1
-                                continue
-                            }
-                        }
-                        ready.remove(at: position)
-                        if let when = step.when {
-                            let decision: Bool
-                            do {
-                                decision = Template.isTruthy(try Template.render(when, templateContext()))
-                            } catch {
-                                record.status = .failed
-                                record.finishedAt = env.clock.now()
-                                record.error = "when: \(error)"
-                                record.completionOrder = nextCompletionOrder
-                                nextCompletionOrder += 1
-                                steps[step.id] = record
-                                pending.steps.append(record)
-                                pending.events.append(event(.stepFailed, step: step.id, ["error": record.error ?? ""]))
-                                failure = "step '\(step.id)' failed: \(record.error ?? "")"
-                                break
-                            }
-                            if !decision {
-                                record.status = .skipped
-                                record.finishedAt = env.clock.now()
-                                steps[step.id] = record
-                                outputsByStep[step.id] = [:]
-                                pending.steps.append(record)
-                                pending.events.append(event(.stepSkipped, step: step.id, ["when": when]))
-                                markDone(step.id)
-                                position = 0
-                                continue
-                            }
-                        }
-                        record.status = .running
-                        record.attempts += 1
-                        record.startedAt = record.startedAt ?? env.clock.now()
-                        steps[step.id] = record
-                        pending.steps.append(record)
-                        // One event says the step and its attempt started; later attempts get `attempt_started`.
-                        pending.events.append(event(.stepStarted, step: step.id, attempt: record.attempts, ["action": step.call.action]))
-                        launches.append((step, record))
-                    }
-                }
-                try await writer.commit("checkpoint", pending)
-                pending = RunChanges()
-
-                for (step, record) in launches {
-                    running.insert(step.id)
-                    let runner: StepRunner
-                    do {
-                        runner = try makeRunner(step, record)
-                    } catch {
-                        mailbox.post(.step(step.id, .failed(record, "\(error)")))
-                        continue
-                    }
-                    group.addTask {
-                        let outcome = await runner.run(record)
-                        mailbox.post(.step(step.id, outcome))
-                    }
-                }
-                if running.isEmpty { break }
-
-                var messages = await mailbox.takeAll()
-                // Group commit: steps finishing at nearly the same moment share the next checkpoint. Give the
-                // other running steps a moment (a scheduler turn, no timer) to report before committing.
-                var turns = 0
-                while messages.count < running.count && turns < 3 {
-                    await Task.yield()
-                    messages += mailbox.takeAvailable()
-                    turns += 1
-                }
-                for message in messages {
-                    switch message {
-                    case .step(let id, let outcome):
-                        running.remove(id)
-                        switch outcome {
-                        case .succeeded(var record, let events):
-                            record.status = .succeeded
-                            record.finishedAt = env.clock.now()
-                            record.error = nil
-                            record.completionOrder = nextCompletionOrder
-                            nextCompletionOrder += 1
-                            steps[id] = record
-                            outputsByStep[id] = record.outputs
-                            pending.steps.append(record)
-                            pending.events.append(contentsOf: events)
-                            // Carries the attempt that succeeded and the step's outputs.
-                            pending.events.append(event(.stepSucceeded, step: id, attempt: record.attempts, record.outputs))
-                            markDone(id)
-                        case .failed(var record, let message):
-                            let fromWaiter = record.waiterDeadline != nil
-                            record.status = .failed
-                            record.finishedAt = env.clock.now()
-                            record.error = message
-                            record.completionOrder = nextCompletionOrder
-                            nextCompletionOrder += 1
-                            steps[id] = record
-                            pending.steps.append(record)
-                            if !fromWaiter {
-                                var detail = record.outputs
-                                detail["error"] = message
-                                pending.events.append(event(.attemptFailed, step: id, attempt: record.attempts, detail))
-                            }
-                            pending.events.append(event(.stepFailed, step: id, attempt: record.attempts, ["error": message]))
-                            failure = failure ?? "step '\(id)' failed: \(message)"
-                        case .stopped:
-                            break
-                        case .halted(let error):
-                            throw EngineHalt(underlying: error)
-                        }
-                    case .cancelRequested:
-                        if stop == nil {
-                            stop = .cancelRequested
-                            group.cancelAll()
-                        }
-                    case .deadlinePassed:
-                        if stop == nil {
-                            stop = .deadlinePassed
-                            failure = failure ?? "the run's deadline passed"
-                            group.cancelAll()
-                        }
-                    case .halted(let error):
-                        throw EngineHalt(underlying: error)
-                    }
-                }
-                if Task.isCancelled && stop == nil {
-                    stop = .halted(CancellationError())
-                    group.cancelAll()
-                }
-            }
-        }
-
-        let now = env.clock.now()
-        switch stop {
-        case .halted:
-            // Ctrl-C / SIGTERM: record the interruption; `resume` continues.
-            try await writer.commit("interrupted", RunChanges(
-                runStatus: .interrupted, message: .some("interrupted; run `runbook resume \(run.id)` to continue"),
-                steps: pending.steps, events: pending.events + [event(.runStatus, ["status": RunStatus.interrupted.rawValue])]))
-            run.status = .interrupted
-            return .interrupted
-        case .cancelRequested:
-            return try await rollback(reason: .cancel, carry: pending)
-        default:
-            break
-        }
-        if let failure {
-            if let pivot = succeededPivot {
-                let message = "\(failure). Not rolling back past irreversible step '\(pivot.stepID)', which has succeeded; fix the cause and run `runbook resume \(run.id)` to retry forward"
-                try await writer.commit("failed after pivot", RunChanges(
-                    runStatus: .failed, message: .some(message), finishedAt: now, steps: pending.steps,
-                    events: pending.events + [event(.runFinished, ["status": RunStatus.failed.rawValue, "message": message])]))
-                run.status = .failed
-                run.message = message
-                return .failed
-            }
-            return try await rollback(reason: .failure(failure), carry: pending)
-        }
-        if !gated.isEmpty {
-            let message = "waiting for approval of step \(gated.map { "'\($0)'" }.joined(separator: ", ")): run `runbook approve \(run.id) \(gated[0])`"
-            var events = pending.events
-            for id in gated { events.append(event(.approvalRequested, step: id)) }
-            events.append(event(.runStatus, ["status": RunStatus.awaitingApproval.rawValue]))
-            try await writer.commit("awaiting approval", RunChanges(runStatus: .awaitingApproval, message: .some(message), steps: pending.steps, events: events))
-            run.status = .awaitingApproval
-            run.message = message
-            return .awaitingApproval
-        }
-        let unfinished = order.filter { steps[$0]?.status != .succeeded && steps[$0]?.status != .skipped }
-        if !unfinished.isEmpty {
-            // Nothing can run (e.g. every remaining step depends on a gated one): report, do not loop.
-            let message = "no step can run; unfinished: \(unfinished.joined(separator: ", "))"
-            try await writer.commit("stuck", RunChanges(runStatus: .interrupted, message: .some(message), steps: pending.steps,
-                                                        events: pending.events + [event(.runStatus, ["status": RunStatus.interrupted.rawValue])]))
-            run.status = .interrupted
-            return .interrupted
-        }
-        try await writer.commit("finished", RunChanges(
-            runStatus: .succeeded, message: .some(nil), finishedAt: now, steps: pending.steps,
-            events: pending.events + [event(.runFinished, ["status": RunStatus.succeeded.rawValue])]))
-        run.status = .succeeded
-        return .succeeded
+        return inputs
     }
 
-    private func makeRunner(_ step: StepDefinition, _ record: StepRecord) throws -> StepRunner {
-        let inputs = try step.call.renderedInputs(templateContext())
-        let base = templateContext()
-        let waitCall = step.wait?.call
-        return StepRunner(
-            context: context, step: step, inputs: inputs,
-            renderWaiterInputs: { own in
-                var ctx = base
-                ctx.ownOutputs = own
-                return try waitCall?.renderedInputs(ctx) ?? [:]
-            },
-            budgetStart: record.attempts)
+    private func startDeadline(for first: RunInput) -> Task<Void, Never>? {
+        guard case .forward = first, let deadline = context.options.deadlineAt else { return nil }
+        return Task(executorPreference: globalConcurrentExecutor) { [env, mailbox] in
+            let wait = deadline - env.clock.now()
+            if wait > 0 { try? await env.clock.sleep(for: .milliseconds(wait)) }
+            if !Task.isCancelled { mailbox.post(.input(.deadlinePassed)) }
+        }
+    }
+
+    /// Stop whatever is still running and wait until it has: nothing started by this driver outlives it.
+    private func stopTasks() async {
+        let running = Array(tasks.values)
+        tasks.removeAll()
+        for task in running { task.cancel() }
+        for task in running { await task.value }
+    }
+
+    // MARK: - Launches
+
+    private func start(_ launch: Launch) {
+        let mailbox = self.mailbox
+        switch launch {
+        case .timer(let step, let delay):
+            let clock = env.clock
+            tasks[step] = Task(executorPreference: globalConcurrentExecutor) {
+                do {
+                    try await clock.sleep(for: delay)
+                    mailbox.post(.input(.timerFired(step: step)))
+                } catch {
+                    mailbox.post(.input(.stopped(step: step)))
+                }
+            }
+        case .perform(let call):
+            tasks[call.step.id] = Self.performing(call, context: context, writer: writer, mailbox: mailbox)
+        }
+    }
+
+    /// A task on the global executor performing `call` and posting how it ended.
+    private static func performing(_ call: StepCall, context: StepContext, writer: RunWriter, mailbox: Mailbox<DriverMessage>) -> Task<Void, Never> {
+        Task(executorPreference: globalConcurrentExecutor) {
+            mailbox.post(await perform(call, context: context, writer: writer))
+        }
+    }
+
+    /// Perform one call with its time limit, between the two side-effect checkpoints, and say how it ended.
+    private static func perform(_ call: StepCall, context: StepContext, writer: RunWriter) async -> DriverMessage {
+        let id = call.step.id
+        guard let action = context.registry.action(named: call.actionName) else {
+            return .input(call.finished(.failed(ActionFailure("unknown action '\(call.actionName)'", retryable: false))))
+        }
+        let invocation = context.invocation(step: id, attempt: call.attempt, purpose: call.purpose, inputs: call.inputs, stepOutputs: call.stepOutputs)
+        let outcome: ActionOutcome
+        do {
+            try writer.checkpoint(.beforeSideEffect(step: id, purpose: call.purpose))
+            let outputs = try await context.withTimeout(call.limit, what: call.what) {
+                call.undo ? try await action.undo(invocation) : try await action.perform(invocation)
+            }
+            outcome = .succeeded(outputs)
+        } catch let halt as EngineHalt {
+            return .halted(halt.underlying)
+        } catch is CancellationError {
+            return .input(.stopped(step: id))
+        } catch {
+            if Task.isCancelled { return .input(.stopped(step: id)) }
+            outcome = .failed(error as? ActionFailure ?? ActionFailure(String(describing: error), retryable: true))
+        }
+        do {
+            try writer.checkpoint(.afterSideEffect(step: id, purpose: call.purpose))
+        } catch let halt as EngineHalt {
+            return .halted(halt.underlying)
+        } catch {
+            return .halted(error)
+        }
+        return .input(call.finished(outcome))
     }
 
     /// Refresh the lease until cancelled (the whole time the driver holds it, rollback included); report
@@ -418,7 +254,7 @@ final class RunDriver {
             }
             do {
                 if try await env.store.heartbeat(runID: lease.runID, leaseToken: lease.token, now: env.clock.now()) {
-                    mailbox.post(.cancelRequested)
+                    mailbox.post(.input(.cancelRequested))
                 }
             } catch let error as RunStoreError where error.code == .leaseLost {
                 mailbox.post(.halted(error))
@@ -428,191 +264,36 @@ final class RunDriver {
             }
         }
     }
+}
 
-    // MARK: - Rollback
-
-    /// Compensate, in reverse order of completion and never before a step's dependents, every step whose
-    /// action started (a failed or interrupted step may have done part of its work). Never goes past an
-    /// irreversible step that has succeeded.
-    func rollback(reason: RollbackReason, carry: RunChanges = RunChanges()) async throws -> RunStatus {
-        var pending = carry
-        let reasonText: String
-        switch reason {
-        case .failure(let message): reasonText = message
-        case .cancel: reasonText = "cancelled"
-        case .requested: reasonText = "rollback requested"
-        }
-        if run.status != .rollingBack {
-            pending.runStatus = .rollingBack
-            pending.message = .some("rolling back: \(reasonText)")
-            pending.events.append(event(.rollbackStarted, ["reason": reasonText]))
-            run.status = .rollingBack
-        }
-
-        let pivot = succeededPivot
-        let pivotAncestors = pivot.map { ancestors(of: $0.stepID).union([$0.stepID]) } ?? []
-        let started: Set<StepStatus> = [.succeeded, .failed, .running, .waiting, .compensating, .compensationFailed]
-        var toUndo = Set(order.filter { id in
-            guard let record = steps[id], started.contains(record.status) else { return false }
-            if pivotAncestors.contains(id) { return false }
-            if let pivot, let done = record.completionOrder, let pivotOrder = pivot.completionOrder, done < pivotOrder { return false }
-            return true
-        })
-        var left: [String] = []
-        var blocked: Set<String> = []
-
-        while !toUndo.isEmpty {
-            // Candidates: no dependent of theirs is still waiting to be undone.
-            let candidates = toUndo.filter { id in !(dependents[id] ?? []).contains { toUndo.contains($0) } }
-            guard let id = candidates.max(by: { rank($0) < rank($1) }) else { break }
-            toUndo.remove(id)
-            if blocked.contains(id) {
-                left.append(id)
-                continue
-            }
-            guard let step = definition.step(id), var record = steps[id] else { continue }
-            let action = env.registry.action(named: step.call.action)
-            let hasUndo = step.compensate != nil || (action?.hasUndo ?? false)
-            if !hasUndo {
-                if record.status == .succeeded || record.status == .compensating || record.status == .compensationFailed {
-                    record.status = .compensated
-                }
-                steps[id] = record
-                pending.steps.append(record)
-                pending.events.append(event(.compensationNotNeeded, step: id, ["reason": "the step has no compensation: nothing to undo"]))
-                continue
-            }
-            do {
-                if Task.isCancelled { throw CancellationError() }
-                let ok = try await compensate(step, &record, pending: &pending)
-                steps[id] = record
-                if !ok {
-                    left.append(id)
-                    blocked.formUnion(ancestors(of: id))
-                }
-            } catch is CancellationError {
-                try await writer.commit("rollback interrupted", RunChanges(
-                    message: .some("interrupted during rollback; run `runbook resume \(run.id)` to continue it"),
-                    steps: pending.steps, events: pending.events))
-                return .rollingBack
-            }
-        }
-
-        let now = env.clock.now()
-        if left.isEmpty {
-            let status: RunStatus = reason == .cancel ? .cancelled : .rolledBack
-            let message: String
-            switch reason {
-            case .failure(let text): message = "\(text); rolled back"
-            case .cancel: message = "cancelled and rolled back"
-            case .requested: message = pivot.map { "rolled back to irreversible step '\($0.stepID)'" } ?? "rolled back on request"
-            }
-            pending.runStatus = status
-            pending.message = .some(message)
-            pending.finishedAt = now
-            pending.events.append(event(.runFinished, ["status": status.rawValue, "message": message]))
-            try await writer.commit("rolled back", pending)
-            run.status = status
-            run.message = message
-            return status
-        }
-        let names = left.sorted { (index[$0] ?? 0) < (index[$1] ?? 0) }
-        let message = "rollback incomplete: left to undo: \(names.joined(separator: ", ")); fix the cause and run `runbook rollback \(run.id)` to try again"
-        pending.runStatus = .rollbackFailed
-        pending.message = .some(message)
-        pending.finishedAt = now
-        pending.events.append(event(.runFinished, ["status": RunStatus.rollbackFailed.rawValue, "message": message]))
-        try await writer.commit("rollback failed", pending)
-        run.status = .rollbackFailed
-        run.message = message
-        return .rollbackFailed
-    }
-
-    /// Later completions first; steps still in flight count as latest.
-    private func rank(_ id: String) -> Int {
-        steps[id]?.completionOrder ?? Int.max - (index[id] ?? 0)
-    }
-
-    private func ancestors(of id: String) -> Set<String> {
-        var seen: Set<String> = []
-        var stack = definition.step(id)?.needs ?? []
-        while let next = stack.popLast() {
-            if seen.insert(next).inserted { stack.append(contentsOf: definition.step(next)?.needs ?? []) }
-        }
-        return seen
-    }
-
-    /// Run one step's compensation with its retry policy. Returns false when it failed for good.
-    private func compensate(_ step: StepDefinition, _ record: inout StepRecord, pending: inout RunChanges) async throws -> Bool {
-        let policy = step.compensateRetry
-        let budgetStart = record.compensationAttempts + 1
-        let own = record.outputs
-        let call = step.compensate
-        let action = env.registry.action(named: call?.action ?? step.call.action)
-        let inputs: [String: InputValue]
-        do {
-            inputs = try (call ?? step.call).renderedInputs(templateContext(own: own))
-        } catch {
-            return try await recordCompensationFailure(step, &record, "cannot render compensation inputs: \(error)", final: true, pending: &pending)
-        }
-        guard let action else {
-            return try await recordCompensationFailure(step, &record, "unknown action '\(call?.action ?? step.call.action)'", final: true, pending: &pending)
-        }
-        while true {
-            record.status = .compensating
-            record.compensationAttempts += 1
-            let attempt = record.compensationAttempts
-            pending.steps.append(record)
-            pending.events.append(event(.compensationStarted, step: step.id, attempt: attempt, ["action": action.name]))
-            try await writer.commit("compensation \(attempt) of \(step.id) started", pending)
-            pending = RunChanges()
-            let invocation = context.invocation(step: step.id, attempt: attempt, purpose: .compensation, inputs: inputs, stepOutputs: own)
-            try writer.checkpoint(.beforeSideEffect(step: step.id, purpose: .compensation))
-            var failure: ActionFailure?
-            do {
-                let outputs = try await context.withTimeout(step.timeout, what: "compensation of '\(step.id)'") {
-                    if call != nil { return try await action.perform(invocation) }
-                    return try await action.undo(invocation)
-                }
-                try writer.checkpoint(.afterSideEffect(step: step.id, purpose: .compensation))
-                record.status = .compensated
-                pending.steps.append(record)
-                pending.events.append(event(.compensationSucceeded, step: step.id, attempt: attempt, context.redactor.redact(outputs)))
-                return true
-            } catch let halt as EngineHalt {
-                throw halt
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch let error as ActionFailure {
-                if Task.isCancelled { throw CancellationError() }
-                failure = error
-            } catch {
-                if Task.isCancelled { throw CancellationError() }
-                failure = ActionFailure(String(describing: error))
-            }
-            try writer.checkpoint(.afterSideEffect(step: step.id, purpose: .compensation))
-            let failed = failure ?? ActionFailure("unknown failure")
-            let canRetry = failed.retryable && attempt - budgetStart + 1 < policy.maxAttempts
-            if !canRetry {
-                return try await recordCompensationFailure(step, &record, failed.message, final: true, pending: &pending)
-            }
-            let delay = policy.delay(beforeAttempt: attempt - budgetStart + 2, random: env.random())
-            pending.events.append(event(.compensationFailed, step: step.id, attempt: attempt, [
-                "error": context.redactor.redact(failed.message), "retry_in": DurationText.format(delay),
-            ]))
-            try await writer.commit("compensation \(attempt) of \(step.id) failed", pending)
-            pending = RunChanges()
-            try await env.clock.sleep(for: delay)
+extension StepCall {
+    /// The input reporting how this call ended.
+    func finished(_ outcome: ActionOutcome) -> RunInput {
+        switch purpose {
+        case .poll: return .pollFinished(step: step.id, outcome)
+        case .compensation: return .compensationFinished(step: step.id, outcome)
+        case .action, .plan: return .actionFinished(step: step.id, outcome)
         }
     }
+}
 
-    private func recordCompensationFailure(_ step: StepDefinition, _ record: inout StepRecord, _ message: String, final: Bool, pending: inout RunChanges) async throws -> Bool {
-        record.status = .compensationFailed
-        record.error = context.redactor.redact(message)
-        pending.steps.append(record)
-        pending.events.append(event(.compensationFailed, step: step.id, attempt: record.compensationAttempts, [
-            "error": context.redactor.redact(message), "final": "true",
-        ]))
-        return false
+extension RunInput {
+    /// The step whose launch this input ends, if any.
+    var finishedStep: String? {
+        switch self {
+        case .actionFinished(let step, _), .pollFinished(let step, _), .compensationFinished(let step, _),
+             .timerFired(let step), .stopped(let step):
+            return step
+        default:
+            return nil
+        }
+    }
+}
+
+extension RunChanges {
+    /// These changes, then `later`'s: steps and events in order, the later status, message and end time winning.
+    func followed(by later: RunChanges) -> RunChanges {
+        RunChanges(runStatus: later.runStatus ?? runStatus, message: later.message ?? message, finishedAt: later.finishedAt ?? finishedAt,
+                   steps: steps + later.steps, events: events + later.events)
     }
 }

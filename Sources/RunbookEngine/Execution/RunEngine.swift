@@ -108,26 +108,10 @@ public struct RunEngine: Sendable {
         }
         if run.status == .failed {
             // Forward recovery after a pivot: failed steps run again with a fresh retry budget.
-            var note = note
-            for (id, record) in driver.steps where record.status == .failed {
-                var reset = record
-                reset.status = .pending
-                reset.error = nil
-                reset.completionOrder = nil
-                reset.finishedAt = nil
-                reset.waiterDeadline = nil
-                driver.steps[id] = reset
-                note.append(driver.context.event(.runStatus, step: id, ["retry_forward": "true"]))
-            }
-            var changes = RunChanges(runStatus: .running, message: .some(nil), steps: Array(driver.steps.values.filter { $0.status == .pending }), events: note)
-            changes.events.append(driver.context.event(.runStatus, step: nil, ["status": RunStatus.running.rawValue]))
-            try await driver.writer.commit("retry forward", changes)
-            return try await drive(driver) { try await $0.forward() }
+            return try await drive(driver) { try await $0.retryForward(carry: RunChanges(events: note)) }
         }
-        var events = note
-        events.append(driver.context.event(.runStatus, step: nil, ["status": RunStatus.running.rawValue]))
-        try await driver.writer.commit("resumed", RunChanges(runStatus: .running, message: .some(nil), events: events))
-        return try await drive(driver) { try await $0.forward() }
+        let resumed = NewEvent(kind: .runStatus, detail: ["status": RunStatus.running.rawValue], at: environment.clock.now(), actor: environment.actor)
+        return try await drive(driver) { try await $0.forward(carry: RunChanges(runStatus: .running, message: .some(nil), events: note + [resumed])) }
     }
 
     /// Undo what a run did (a succeeded run on request, a run whose rollback failed, an interrupted run).
@@ -137,15 +121,9 @@ public struct RunEngine: Sendable {
             return RunOutcome(run: run, steps: ordered(steps, run), alreadyFinished: true)
         }
         let (driver, note) = try await takeOver(run, steps, secrets: secrets, verb: "rollback requested")
-        var reset = driver.steps
-        for (id, record) in reset where record.status == .compensationFailed {
-            reset[id]?.status = .compensating
-        }
-        driver.steps = reset
         let reason: RollbackReason = run.status == .rollbackFailed || run.status == .rollingBack
             ? .failure(run.message ?? "earlier failure") : .requested
-        if driver.run.status == .rollbackFailed { driver.run.status = .running }
-        return try await drive(driver) { try await $0.rollback(reason: reason, carry: RunChanges(events: note)) }
+        return try await drive(driver) { try await $0.rollback(reason: reason, retryFailed: true, carry: RunChanges(events: note)) }
     }
 
     /// Record that `who` approved `stepID`'s gate, then continue the run.
@@ -320,11 +298,11 @@ public struct RunEngine: Sendable {
             }
             throw halt.underlying
         }
-        try? await env.store.releaseLease(runID: driver.run.id, leaseToken: driver.lease.token)
-        guard let run = try await env.store.run(id: driver.run.id) else {
-            throw EngineError(.runNotFound, "run \(driver.run.id) disappeared from the database")
+        try? await env.store.releaseLease(runID: driver.lease.runID, leaseToken: driver.lease.token)
+        guard let run = try await env.store.run(id: driver.lease.runID) else {
+            throw EngineError(.runNotFound, "run \(driver.lease.runID) disappeared from the database")
         }
         // The driver's step records are what it committed; no need to read them back.
-        return RunOutcome(run: run, steps: driver.definition.steps.compactMap { driver.steps[$0.id] })
+        return RunOutcome(run: run, steps: driver.steps)
     }
 }
