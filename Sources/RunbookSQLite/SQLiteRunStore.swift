@@ -308,6 +308,15 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
         }
     }
 
+    public func events(runID: String, kind: EventKind) async throws -> [AuditEvent] {
+        try await read { db in
+            try db.query("""
+                SELECT seq, run_id, step_id, attempt, kind, detail, at, actor, prev_hash, hash
+                FROM events WHERE run_id = ? AND kind = ? ORDER BY seq
+                """, [.text(runID), .text(kind.rawValue)], Self.decodeEvent)
+        }
+    }
+
     public func allRunIDs() async throws -> [String] {
         try await read { db in try db.query("SELECT id FROM runs ORDER BY created_at, id") { $0.text(0) } }
     }

@@ -83,6 +83,9 @@ enum EventText {
         case EventKind.compensationSucceeded.rawValue: return "\(subject) compensated"
         case EventKind.compensationNotNeeded.rawValue: return "\(subject): nothing to undo"
         case EventKind.cancelRequested.rawValue: return "cancel requested by \(detail["by"] ?? "?")"
+        case EventKind.processStarted.rawValue: return "\(subject)\(attemptText) started process group \(detail["process_group"] ?? "?")"
+        case EventKind.processStopped.rawValue:
+            return "\(subject)\(attemptText): killed process group \(detail["process_group"] ?? "?") (pids \(detail["pids"] ?? "?")), \(detail["reason"] ?? "left running")"
         default: return "\(subject) \(kind)"
         }
     }
@@ -106,7 +109,8 @@ final class ProgressPrinter: @unchecked Sendable {
     }
 
     func handle(_ event: ProgressEvent) {
-        guard !quiet else { return }
+        // Process records are for the history and for taking a run over, not for following it live.
+        guard !quiet, event.kind != .processStarted else { return }
         let text = EventText.describe(kind: event.kind.rawValue, step: event.stepID, attempt: event.attempt, detail: event.detail)
         lock.lock()
         defer { lock.unlock() }

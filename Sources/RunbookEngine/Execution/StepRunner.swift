@@ -69,7 +69,12 @@ struct StepContext: Sendable {
         ActionInvocation(
             runID: runID, runbook: runbook, stepID: step, attempt: attempt, purpose: purpose, inputs: inputs,
             parameters: parameters, secretParameterNames: secretNames, workingDirectory: workingDirectory,
-            stepOutputs: stepOutputs)
+            stepOutputs: stepOutputs, recordProcess: { process in
+                var detail = process.detail
+                detail["purpose"] = purpose.rawValue
+                try await writer.commit("process of \(step) started", RunChanges(
+                    events: [event(.processStarted, step: step, attempt: attempt, detail)]))
+            })
     }
 
     /// Run `body` with an optional time limit; a timeout is a retryable failure.

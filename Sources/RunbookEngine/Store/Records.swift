@@ -196,6 +196,10 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
     case compensationNotNeeded = "compensation_not_needed"
     case cancelRequested = "cancel_requested"
     case leaseTaken = "lease_taken"
+    /// An action started a process group (recorded before the command runs; see `StepProcess`).
+    case processStarted = "process_started"
+    /// A driver taking a run over killed a process group the previous driver had left running.
+    case processStopped = "process_stopped"
 }
 
 /// An event about to be appended; the store assigns its sequence number and hashes.

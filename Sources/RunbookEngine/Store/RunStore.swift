@@ -32,6 +32,8 @@ public protocol RunStore: Sendable {
     func runs(limit: Int) async throws -> [RunRecord]
     func steps(runID: String) async throws -> [StepRecord]
     func events(runID: String) async throws -> [AuditEvent]
+    /// The run's events of one kind, oldest first.
+    func events(runID: String, kind: EventKind) async throws -> [AuditEvent]
     /// Ids of every run, oldest first (for `audit verify` of the whole database).
     func allRunIDs() async throws -> [String]
 
@@ -68,6 +70,10 @@ public struct RunStoreError: Error, Sendable, CustomStringConvertible {
 
 extension RunStore {
     public var preferredTaskExecutor: (any TaskExecutor)? { nil }
+
+    public func events(runID: String, kind: EventKind) async throws -> [AuditEvent] {
+        try await events(runID: runID).filter { $0.kind == kind.rawValue }
+    }
 
     /// Whether `lease` may be taken over: heartbeat stale, or its process is gone from this host.
     public static func leaseIsAbandoned(_ lease: Lease, staleAfter: Int64, now: Int64, localHost: String) -> Bool {
