@@ -95,14 +95,15 @@ import Testing
 
     @Test func aClosedStdoutRecordsInterruptedStopsTheStepAndExits5() async throws {
         // `runbook run slow | head -1`: the reader goes away while a step is running; the next progress
-        // line (the parallel short step finishing) finds stdout closed.
+        // line (a parallel step finishing once the reader is gone) finds stdout closed.
         let ws = try Workspace()
         defer { ws.remove() }
-        try ws.write(runbook: "slow", Self.slowRunbook + "\n  - { id: tick, action: shell, with: { run: 'sleep 1' } }\n")
+        try ws.write(runbook: "slow", Self.slowRunbook + "\n  - { id: tick, action: shell, with: { run: 'until [ -f go ]; do sleep 0.05; done' } }\n")
         let driver = try Job(ws, ["run", "slow"], pipedStdout: true)
         #expect(try await eventually { ws.lines("pids").count == 1 })
         let children = Self.pids(ws.lines("pids").first ?? "")
         driver.closeReadEnd()
+        _ = FileManager.default.createFile(atPath: ws.file("go"), contents: nil)
         let code = await driver.exitCode(within: 20)
         #expect(code == 5, "\(driver.stderr)")
         #expect(try await runStatus(ws) == "interrupted")

@@ -228,44 +228,58 @@ enum ParameterInput {
     }
 }
 
-/// Ctrl-C and SIGTERM stop scheduling, record the run as interrupted, and exit 5. A second one exits at once.
+/// Ctrl-C, SIGTERM, SIGQUIT, SIGHUP (the terminal or SSH session went away) and a closed standard output
+/// (SIGPIPE, or a write finding it closed) stop scheduling, stop the running steps' process groups, record
+/// the run as interrupted, and exit 5. A second Ctrl-C, SIGTERM or SIGQUIT exits at once (the steps'
+/// processes die with the driver); SIGHUP and SIGPIPE come in bursts, so repeats of those are ignored.
 enum Interruptible {
+    /// The signals handled, with the name said when one arrives.
+    static let signals: [(number: Int32, name: String)] = [
+        (SIGINT, "SIGINT"), (SIGTERM, "SIGTERM"), (SIGQUIT, "SIGQUIT"), (SIGHUP, "SIGHUP"), (SIGPIPE, "SIGPIPE"),
+    ]
+
     static func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let task = Task { try await body() }
         let state = InterruptState()
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let sources = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                if state.markAndCheckRepeat() {
-                    Terminal.error("interrupted again; exiting now (the run stays resumable)")
-                    exit(ExitCodes.interrupted)
-                }
-                Terminal.warning("interrupted: finishing the current checkpoint and recording the run as interrupted (Ctrl-C again to exit at once)")
+        let interrupt: @Sendable (String, Bool) -> Void = { cause, repeatExits in
+            switch state.mark() {
+            case .first:
+                Terminal.warning("interrupted (\(cause)): stopping the running steps and recording the run as interrupted (Ctrl-C again to exit at once)")
                 task.cancel()
+            case .again where repeatExits:
+                Terminal.error("interrupted again; exiting now (the run stays resumable)")
+                exit(ExitCodes.interrupted)
+            case .again:
+                break
             }
+        }
+        for (number, _) in signals { signal(number, SIG_IGN) }
+        let sources = signals.map { number, name -> any DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { interrupt(name, number != SIGHUP && number != SIGPIPE) }
             source.resume()
             return source
         }
+        Terminal.setOutputClosedHandler { interrupt("standard output was closed", false) }
         defer {
+            Terminal.setOutputClosedHandler(nil)
             sources.forEach { $0.cancel() }
-            signal(SIGINT, SIG_DFL)
-            signal(SIGTERM, SIG_DFL)
+            // SIGPIPE stays ignored: the summary printed next may find standard output closed too.
+            for (number, _) in signals where number != SIGPIPE { signal(number, SIG_DFL) }
         }
         return try await task.value
     }
 }
 
 private final class InterruptState: @unchecked Sendable {
+    enum Mark { case first, again }
     private let lock = NSLock()
     private var seen = false
 
-    func markAndCheckRepeat() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if seen { return true }
-        seen = true
-        return false
+    func mark() -> Mark {
+        lock.withLock {
+            defer { seen = true }
+            return seen ? .again : .first
+        }
     }
 }
