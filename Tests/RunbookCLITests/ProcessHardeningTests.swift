@@ -216,13 +216,14 @@ final class Job: @unchecked Sendable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        var fds: [Int32] = [-1, -1]
         if pipedStdout {
-            guard pipe(&fds) == 0 else { throw POSIXError(.EMFILE) }
-            readEnd = fds[0]
-            posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-            posix_spawn_file_actions_addclose(&actions, fds[0])
-            posix_spawn_file_actions_addclose(&actions, fds[1])
+            // A named pipe, so that only the job opens its write end and the read end can be close-on-exec:
+            // a process another test starts meanwhile must not hold either open.
+            let fifo = base + ".fifo"
+            guard mkfifo(fifo, 0o600) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EINVAL) }
+            readEnd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+            guard readEnd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EINVAL) }
+            posix_spawn_file_actions_addopen(&actions, 1, fifo, O_WRONLY, 0)
         } else {
             posix_spawn_file_actions_addopen(&actions, 1, stdoutFile, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         }
@@ -247,7 +248,6 @@ final class Job: @unchecked Sendable {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         var child: pid_t = 0
         let rc = posix_spawn(&child, "/bin/sh", &actions, &attributes, cArgs, cEnv)
-        if pipedStdout { close(fds[1]) }
         guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EINVAL) }
         pid = child
     }
@@ -284,5 +284,6 @@ final class Job: @unchecked Sendable {
         closeReadEnd()
         try? FileManager.default.removeItem(atPath: stdoutFile)
         try? FileManager.default.removeItem(atPath: stderrFile)
+        try? FileManager.default.removeItem(atPath: stdoutFile.replacingOccurrences(of: ".out", with: ".fifo"))
     }
 }
