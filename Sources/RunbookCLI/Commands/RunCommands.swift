@@ -118,7 +118,15 @@ struct ApproveCommand: AsyncParsableCommand {
 struct CancelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cancel", abstract: "Stop a run and roll it back.",
-        discussion: "When another process is driving the run, it is asked to stop and roll back.")
+        discussion: """
+            When another process is driving the run, it is asked to stop (its running steps are stopped, no \
+            further step starts) and roll back, and cancel waits up to 60 s for it to finish. Exit codes: 0 the \
+            run was cancelled and rolled back; 1 it had already finished before the cancel was seen, or its \
+            rollback failed; 4 the driving process was still at it after 60 s (the cancel stays requested).
+            """)
+
+    /// How long to wait for the process driving the run to act on the cancel.
+    static let driverWait: Duration = .seconds(60)
 
     @OptionGroup var options: StoredRunOptions
 
@@ -126,12 +134,62 @@ struct CancelCommand: AsyncParsableCommand {
         let (result, context, store) = try await options.drive { engine, context in
             try await engine.cancel(runID: context.run.id, secrets: context.secrets)
         }
-        guard let outcome = result else {
-            let holder = try await store.lease(runID: context.run.id)?.holder.description ?? "another process"
-            Terminal.out("asked \(holder), which is driving run \(context.run.id), to stop and roll back")
-            return
+        if let outcome = result { return try report(outcome, context) }
+        let id = context.run.id
+        let lease = try await store.lease(runID: id)
+        let holder = lease?.holder.description ?? "another process"
+        Terminal.out("asked \(holder), which is driving run \(id), to stop and roll back; waiting for it to finish (up to \(DurationText.format(Self.driverWait)))")
+        guard try await Self.awaitRelease(of: lease, store: store, within: Self.driverWait) else {
+            throw CLIExit(ExitCodes.leaseHeld, "run \(id) is still being driven by \(holder) after \(DurationText.format(Self.driverWait)); the cancel stays requested, so it stops before starting another step (see `runbook runs`)")
         }
-        try RunReport.finish(outcome, json: options.json, definition: context.definition)
+        guard let run = try await store.run(id: id) else { throw CLIExit(ExitCodes.failed, "run \(id) disappeared from the database") }
+        if run.status.isFinished || run.status == .rollbackFailed {
+            let byID = Dictionary(try await store.steps(runID: id).map { ($0.stepID, $0) }, uniquingKeysWith: { a, _ in a })
+            let outcome = RunOutcome(run: run, steps: context.stepIDs.compactMap { byID[$0] })
+            return try report(outcome, context, handedOff: true)
+        }
+        // The driver stopped short of the rollback (it died, or paused before it saw the cancel): do it here.
+        let (again, _, _) = try await options.drive { engine, context in
+            try await engine.cancel(runID: context.run.id, secrets: context.secrets)
+        }
+        guard let outcome = again else {
+            throw CLIExit(ExitCodes.leaseHeld, "run \(id) was taken up by another process before it could be rolled back; the cancel stays requested")
+        }
+        try report(outcome, context)
+    }
+
+    /// Say how the run ended; exit 0 only when it ended cancelled (rolled back because of the cancel).
+    private func report(_ outcome: RunOutcome, _ context: RunContext, handedOff: Bool = false) throws {
+        let run = outcome.run
+        let code = run.status == .cancelled ? ExitCodes.succeeded : ExitCodes.failed
+        if options.json || !handedOff {
+            return try RunReport.finish(outcome, json: options.json, definition: context.definition, exitCode: code)
+        }
+        switch run.status {
+        case .cancelled:
+            Terminal.out("run \(run.id) cancelled and rolled back")
+        case .succeeded:
+            throw CLIExit(code, "run \(run.id) had already finished (succeeded) before the cancel was seen; undo it with `runbook rollback \(run.id)`")
+        case .rollbackFailed:
+            throw CLIExit(code, "run \(run.id) was cancelled but not completely rolled back: \(run.message ?? "see `runbook history \(run.id)`")")
+        default:
+            throw CLIExit(code, "run \(run.id) had already finished (\(run.status.rawValue)) before the cancel was seen: \(run.message ?? "see `runbook history \(run.id)`")")
+        }
+    }
+
+    /// Wait until the process holding `lease` lets the run go (releases the lease or dies); false when it
+    /// still holds it after `limit`.
+    static func awaitRelease(of lease: Lease?, store: SQLiteRunStore, within limit: Duration) async throws -> Bool {
+        guard let lease else { return true }
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
+        let host = ActorIdentity.current().host
+        while clock.now < deadline {
+            guard let current = try await store.lease(runID: lease.runID), current.token == lease.token else { return true }
+            if SQLiteRunStore.leaseIsAbandoned(current, staleAfter: 30_000, now: wallClockMilliseconds(), localHost: host) { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
     }
 }
 

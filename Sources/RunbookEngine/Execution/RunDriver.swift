@@ -185,15 +185,20 @@ final class RunDriver {
                     stop = .halted(CancellationError())
                 }
                 var launches: [(StepDefinition, StepRecord)] = []
+                // The launches' records and events, committed only if no cancel has been requested, and the
+                // records as they were before, put back when one has.
+                var launching = RunChanges()
+                var beforeLaunch: [String: StepRecord] = [:]
                 if failure == nil && stop == nil {
                     for id in relaunch {
                         guard let step = definition.step(id), var record = steps[id] else { continue }
+                        beforeLaunch[id] = record
                         if record.status == .running {
                             record.attempts += 1
-                            pending.events.append(event(.attemptStarted, step: id, attempt: record.attempts, ["resumed": "true"]))
+                            launching.events.append(event(.attemptStarted, step: id, attempt: record.attempts, ["resumed": "true"]))
                         }
                         steps[id] = record
-                        pending.steps.append(record)
+                        launching.steps.append(record)
                         launches.append((step, record))
                     }
                     relaunch.removeAll()
@@ -202,10 +207,12 @@ final class RunDriver {
                     while position < ready.count && running.count + launches.count < max(1, run.options.parallelism) {
                         let step = definition.steps[ready[position]]
                         guard var record = steps[step.id] else { ready.remove(at: position); continue }
+                        let unlaunched = record
+                        var approval: [NewEvent] = []
                         if (step.approvalRequired || env.registry.action(named: step.call.action)?.isApprovalGate == true) && record.approvedBy == nil {
                             if run.options.autoApprove {
                                 record.approvedBy = "\(env.actor.user) (--yes)"
-                                pending.events.append(event(.stepApproved, step: step.id, ["by": env.actor.user, "via": "--yes"]))
+                                approval.append(event(.stepApproved, step: step.id, ["by": env.actor.user, "via": "--yes"]))
                             } else {
                                 gated.append(step.id)
                                 position += 1
@@ -225,7 +232,7 @@ final class RunDriver {
                                 nextCompletionOrder += 1
                                 steps[step.id] = record
                                 pending.steps.append(record)
-                                pending.events.append(event(.stepFailed, step: step.id, ["error": record.error ?? ""]))
+                                pending.events += approval + [event(.stepFailed, step: step.id, ["error": record.error ?? ""])]
                                 failure = "step '\(step.id)' failed: \(record.error ?? "")"
                                 break
                             }
@@ -235,7 +242,7 @@ final class RunDriver {
                                 steps[step.id] = record
                                 outputsByStep[step.id] = [:]
                                 pending.steps.append(record)
-                                pending.events.append(event(.stepSkipped, step: step.id, ["when": when]))
+                                pending.events += approval + [event(.stepSkipped, step: step.id, ["when": when])]
                                 markDone(step.id)
                                 position = 0
                                 continue
@@ -245,14 +252,25 @@ final class RunDriver {
                         record.attempts += 1
                         record.startedAt = record.startedAt ?? env.clock.now()
                         steps[step.id] = record
-                        pending.steps.append(record)
+                        beforeLaunch[step.id] = unlaunched
+                        launching.steps.append(record)
                         // One event says the step and its attempt started; later attempts get `attempt_started`.
-                        pending.events.append(event(.stepStarted, step: step.id, attempt: record.attempts, ["action": step.call.action]))
+                        launching.events += approval + [event(.stepStarted, step: step.id, attempt: record.attempts, ["action": step.call.action])]
                         launches.append((step, record))
                     }
                 }
-                try await writer.commit("checkpoint", pending)
+                // The transaction that records the launches also reads the cancel flag: a cancel recorded
+                // before it means no step starts; one recorded after it finds these steps in flight.
+                let cancelSeen = try await writer.commit("checkpoint", pending, launching: launching)
                 pending = RunChanges()
+                if cancelSeen {
+                    for (id, record) in beforeLaunch { steps[id] = record }
+                    launches.removeAll()
+                    if stop == nil {
+                        stop = .cancelRequested
+                        group.cancelAll()
+                    }
+                }
 
                 for (step, record) in launches {
                     running.insert(step.id)

@@ -28,7 +28,27 @@ struct RunWriter: Sendable {
             throw EngineHalt(underlying: error)
         }
         try checkpoint(.afterCommit(label))
-        for event in changes.events {
+        report(changes.events)
+    }
+
+    /// Commit `changes` and, unless a cancel has been requested, `launches` (see `RunStore`); returns
+    /// whether a cancel has been requested.
+    func commit(_ label: String, _ changes: RunChanges, launching launches: RunChanges) async throws -> Bool {
+        guard !changes.isEmpty || !launches.isEmpty else { return false }
+        try checkpoint(.beforeCommit(label))
+        let cancelRequested: Bool
+        do {
+            cancelRequested = try await store.commit(runID: runID, leaseToken: leaseToken, changes, launching: launches)
+        } catch let error as RunStoreError where error.code == .leaseLost {
+            throw EngineHalt(underlying: error)
+        }
+        try checkpoint(.afterCommit(label))
+        report(changes.events + (cancelRequested ? [] : launches.events))
+        return cancelRequested
+    }
+
+    private func report(_ events: [NewEvent]) {
+        for event in events {
             progress(ProgressEvent(runID: runID, stepID: event.stepID, attempt: event.attempt, kind: event.kind, detail: event.detail, at: event.at))
         }
     }

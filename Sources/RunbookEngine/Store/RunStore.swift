@@ -10,6 +10,10 @@ public protocol RunStore: Sendable {
     func createRun(_ run: RunRecord, steps: [StepRecord], lease: Lease, events: [NewEvent]) async throws
     /// Apply one checkpoint atomically, if `leaseToken` still holds the run's lease.
     func commit(runID: String, leaseToken: String, _ changes: RunChanges) async throws
+    /// Apply `changes` and then, unless a cancel has been requested, `launches` (the steps about to start),
+    /// in one transaction under the lease as `commit` does. Returns whether a cancel has been requested;
+    /// `launches` was then not applied, so no step starts after a cancel has been recorded.
+    func commit(runID: String, leaseToken: String, _ changes: RunChanges, launching launches: RunChanges) async throws -> Bool
     /// Take the run's lease when it is free, stale (heartbeat older than `staleAfter` ms) or held by a dead
     /// process on this host; otherwise throw `RunStoreError.leaseHeld`. Returns the lease now held and the
     /// one it replaced, if any.
