@@ -140,7 +140,8 @@ struct CancelCommand: AsyncParsableCommand {
         let holder = lease?.holder.description ?? "another process"
         Terminal.out("asked \(holder), which is driving run \(id), to stop and roll back; waiting for it to finish (up to \(DurationText.format(Self.driverWait)))")
         guard try await Self.awaitRelease(of: lease, store: store, within: Self.driverWait) else {
-            throw CLIExit(ExitCodes.leaseHeld, "run \(id) is still being driven by \(holder) after \(DurationText.format(Self.driverWait)); the cancel stays requested, so it stops before starting another step (see `runbook runs`)")
+            let status = try await store.run(id: id)?.status.rawValue ?? "unknown"
+            throw CLIExit(ExitCodes.leaseHeld, "run \(id) is still being driven by \(holder) after \(DurationText.format(Self.driverWait)) (status \(status)); the cancel stays requested and no further step will start; follow it with `runbook history \(id)`")
         }
         guard let run = try await store.run(id: id) else { throw CLIExit(ExitCodes.failed, "run \(id) disappeared from the database") }
         if run.status.isFinished || run.status == .rollbackFailed {
@@ -171,7 +172,7 @@ struct CancelCommand: AsyncParsableCommand {
         case .succeeded:
             throw CLIExit(code, "run \(run.id) had already finished (succeeded) before the cancel was seen; undo it with `runbook rollback \(run.id)`")
         case .rollbackFailed:
-            throw CLIExit(code, "run \(run.id) was cancelled but not completely rolled back: \(run.message ?? "see `runbook history \(run.id)`")")
+            throw CLIExit(code, "run \(run.id) stopped, but its rollback did not complete: \(run.message ?? "see `runbook history \(run.id)`")")
         default:
             throw CLIExit(code, "run \(run.id) had already finished (\(run.status.rawValue)) before the cancel was seen: \(run.message ?? "see `runbook history \(run.id)`")")
         }
