@@ -11,6 +11,8 @@ import Glibc
 /// Values reach the command only through the environment (`env:` and `RUNBOOK_PARAM_<NAME>`), never by
 /// splicing into `run`. Outputs: `exit_code`, `stdout` (trimmed, capped at 4 KiB) and every `key=value`
 /// line the command appends to the file named by `$RUNBOOK_OUTPUT`. A non-zero exit fails the attempt.
+/// The command's process group is recorded before it runs and dies with the driver; `RUNBOOK_PROCESS_MARKER`
+/// in its environment tells the attempt's processes apart (see `StepProcess`).
 public struct ShellAction: StepAction {
     public let name = "shell"
     public let summary = "Run a POSIX shell command; values arrive through environment variables"
