@@ -22,6 +22,9 @@ let package = Package(
             path: "Sources/CSQLite",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // Starts shell steps under a supervisor that leads their process group and kills the group when
+        // the driver dies.
+        .target(name: "CRunbookProcess", path: "Sources/CRunbookProcess"),
         // Definitions, templating, the DAG, the action protocol, the store protocol and the executor.
         .target(
             name: "RunbookEngine",
@@ -54,7 +57,7 @@ let package = Package(
         // Built-in step actions (shell, pass, sleep, fail, approve) and the AWS actions.
         .target(
             name: "RunbookActions",
-            dependencies: ["RunbookEngine", "RunbookAWS"]
+            dependencies: ["RunbookEngine", "RunbookAWS", "CRunbookProcess"]
         ),
         // The command line: one file per subcommand, output formatting.
         .target(

@@ -44,6 +44,9 @@ public final class CountingStore: RunStore, @unchecked Sendable {
     public func commit(runID: String, leaseToken: String, _ changes: RunChanges) async throws {
         try await timed { try await base.commit(runID: runID, leaseToken: leaseToken, changes) }
     }
+    public func commit(runID: String, leaseToken: String, _ changes: RunChanges, launching launches: RunChanges) async throws -> Bool {
+        try await timed { try await base.commit(runID: runID, leaseToken: leaseToken, changes, launching: launches) }
+    }
     public func acquireLease(runID: String, holder: ActorIdentity, staleAfter: Int64, now: Int64) async throws -> (lease: Lease, replaced: Lease?) {
         try await timed { try await base.acquireLease(runID: runID, holder: holder, staleAfter: staleAfter, now: now) }
     }

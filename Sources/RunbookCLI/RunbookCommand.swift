@@ -22,6 +22,9 @@ public struct RunbookCommand: AsyncParsableCommand {
 
     /// Parse `arguments`, run the command, and exit with the documented exit code. Never prints a stack trace.
     public static func main(arguments: [String]) async -> Never {
+        // A reader that goes away (`runbook run … | head`) must not kill a driver mid-run: writes then fail
+        // with EPIPE, which `Terminal` handles. Steps get default signal handling back.
+        signal(SIGPIPE, SIG_IGN)
         do {
             var command = try parseAsRoot(hoistingGlobalOptions(arguments))
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -228,18 +228,34 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
     public func commit(runID: String, leaseToken: String, _ changes: RunChanges) async throws {
         try await write(.resume(runID: runID)) { db in
             try Self.checkLease(runID: runID, token: leaseToken, db)
-            if changes.runStatus != nil || changes.message != nil || changes.finishedAt != nil {
-                var sets: [String] = []
-                var values: [SQLiteValue] = []
-                if let status = changes.runStatus { sets.append("status = ?"); values.append(.text(status.rawValue)) }
-                if let message = changes.message { sets.append("message = ?"); values.append(message.map { .text($0) } ?? .null) }
-                if let finished = changes.finishedAt { sets.append("finished_at = ?"); values.append(.integer(finished)) }
-                values.append(.text(runID))
-                try db.run("UPDATE runs SET \(sets.joined(separator: ", ")) WHERE id = ?", values)
-            }
-            for step in changes.steps { try Self.upsert(step, db) }
-            try Self.append(runID: runID, changes.events, db)
+            try Self.apply(runID: runID, changes, db)
         }
+    }
+
+    public func commit(runID: String, leaseToken: String, _ changes: RunChanges, launching launches: RunChanges) async throws -> Bool {
+        let box = ResultBox<Bool>()
+        try await write(.resume(runID: runID)) { db in
+            try Self.checkLease(runID: runID, token: leaseToken, db)
+            try Self.apply(runID: runID, changes, db)
+            let cancelRequested = (try db.scalarInt("SELECT cancel_requested FROM runs WHERE id = ?", [.text(runID)]) ?? 0) != 0
+            if !cancelRequested { try Self.apply(runID: runID, launches, db) }
+            box.value = cancelRequested
+        }
+        return box.value ?? false
+    }
+
+    private static func apply(runID: String, _ changes: RunChanges, _ db: SQLiteConnection) throws {
+        if changes.runStatus != nil || changes.message != nil || changes.finishedAt != nil {
+            var sets: [String] = []
+            var values: [SQLiteValue] = []
+            if let status = changes.runStatus { sets.append("status = ?"); values.append(.text(status.rawValue)) }
+            if let message = changes.message { sets.append("message = ?"); values.append(message.map { .text($0) } ?? .null) }
+            if let finished = changes.finishedAt { sets.append("finished_at = ?"); values.append(.integer(finished)) }
+            values.append(.text(runID))
+            try db.run("UPDATE runs SET \(sets.joined(separator: ", ")) WHERE id = ?", values)
+        }
+        for step in changes.steps { try upsert(step, db) }
+        try append(runID: runID, changes.events, db)
     }
 
     public func acquireLease(runID: String, holder: ActorIdentity, staleAfter: Int64, now: Int64) async throws -> (lease: Lease, replaced: Lease?) {
@@ -351,6 +367,15 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
                 SELECT seq, run_id, step_id, attempt, kind, detail, at, actor, prev_hash, hash, state
                 FROM events WHERE run_id = ? ORDER BY seq
                 """, [.text(runID)], Self.decodeEvent)
+        }
+    }
+
+    public func events(runID: String, kind: EventKind) async throws -> [AuditEvent] {
+        try await read { db in
+            try db.query("""
+                SELECT seq, run_id, step_id, attempt, kind, detail, at, actor, prev_hash, hash
+                FROM events WHERE run_id = ? AND kind = ? ORDER BY seq
+                """, [.text(runID), .text(kind.rawValue)], Self.decodeEvent)
         }
     }
 

@@ -1,3 +1,4 @@
+import CRunbookProcess
 import Foundation
 import RunbookEngine
 
@@ -10,6 +11,8 @@ import Glibc
 /// Values reach the command only through the environment (`env:` and `RUNBOOK_PARAM_<NAME>`), never by
 /// splicing into `run`. Outputs: `exit_code`, `stdout` (trimmed, capped at 4 KiB) and every `key=value`
 /// line the command appends to the file named by `$RUNBOOK_OUTPUT`. A non-zero exit fails the attempt.
+/// The command's process group is recorded before it runs and dies with the driver; `RUNBOOK_PROCESS_MARKER`
+/// in its environment tells the attempt's processes apart (see `StepProcess`).
 public struct ShellAction: StepAction {
     public let name = "shell"
     public let summary = "Run a POSIX shell command; values arrive through environment variables"
@@ -35,6 +38,8 @@ public struct ShellAction: StepAction {
         environment["RUNBOOK_STEP"] = invocation.stepID
         environment["RUNBOOK_ATTEMPT"] = String(invocation.attempt)
         for (key, value) in try invocation.stringMap("env") { environment[key] = value }
+        let marker = UUID().uuidString
+        environment[StepProcess.markerVariable] = marker
 
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("runbook-shell-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -48,7 +53,8 @@ public struct ShellAction: StepAction {
         let directory = invocation.string("working_directory") ?? invocation.workingDirectory
         let status = try await ChildProcess.run(
             executable: "/bin/sh", arguments: ["-c", command], environment: environment,
-            directory: directory, stdoutPath: stdoutFile, stderrPath: stderrFile)
+            directory: directory, stdoutPath: stdoutFile, stderrPath: stderrFile, marker: marker,
+            record: invocation.recordProcess)
 
         // Secrets are masked before anything is cut to size: a cut through a secret would keep its prefix.
         let redactor = Redactor(secrets: invocation.secretParameterNames.compactMap { invocation.parameters[$0] })
@@ -91,68 +97,88 @@ public struct ShellAction: StepAction {
     }
 }
 
-/// glibc (2.29+) has it; the header hides it behind _GNU_SOURCE, so it is declared here.
-@_silgen_name("posix_spawn_file_actions_addchdir_np")
-private func spawnAddChdir(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ path: UnsafePointer<CChar>) -> Int32
-
-/// Spawns a child in its own process group so a timeout or Ctrl-C stops the whole command tree.
+/// Runs a command in its own process group under a supervisor (see `runbook_process.h`): a timeout or
+/// Ctrl-C stops the whole command tree, and the tree dies with the driver even when the driver is killed.
 enum ChildProcess {
+    /// - Parameters:
+    ///   - marker: the invocation's `RUNBOOK_PROCESS_MARKER`, already in `environment`.
+    ///   - record: makes the group's record durable; the command runs only after it returns.
     static func run(executable: String, arguments: [String], environment: [String: String], directory: String,
-                    stdoutPath: String, stderrPath: String) async throws -> Int32 {
-        var fileActions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&fileActions)
-        defer { posix_spawn_file_actions_destroy(&fileActions) }
-        posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&fileActions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&fileActions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+                    stdoutPath: String, stderrPath: String, marker: String,
+                    record: (@Sendable (StepProcess) async throws -> Void)?) async throws -> Int32 {
         guard FileManager.default.fileExists(atPath: directory) else {
             throw ActionFailure("working directory \(directory) does not exist", retryable: false)
         }
-        _ = spawnAddChdir(&fileActions, directory)
+        var child = try spawn(executable: executable, arguments: arguments, environment: environment, directory: directory,
+                              stdoutPath: stdoutPath, stderrPath: stderrPath)
+        do {
+            try await record?(StepProcess.started(group: child.pid, marker: marker))
+            try Task.checkCancellation()
+            let rc = runbook_child_release(&child)
+            guard rc == 0 else { throw ActionFailure("cannot start \(executable): \(String(cString: strerror(rc)))", retryable: false) }
+        } catch {
+            // Withdrawn before it ran: the supervisor exits without running the command.
+            runbook_child_close(&child)
+            _ = await exitStatus(of: child.pid)
+            throw error
+        }
+        let group = child.pid
+        let running = RunningFlag()
+        let status = try await withTaskCancellationHandler {
+            let status = await exitStatus(of: group)
+            running.clear()
+            if Task.isCancelled { throw CancellationError() }
+            return status
+        } onCancel: {
+            kill(-group, SIGTERM)
+            // Unless the supervisor has been reaped meanwhile: its number may then belong to another group.
+            DispatchQueue.global().asyncAfter(deadline: .now() + 5) { running.ifSet { kill(-group, SIGKILL) } }
+        }
+        runbook_child_close(&child)
+        return status
+    }
 
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        posix_spawnattr_setpgroup(&attributes, 0)
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGINT)
-        sigaddset(&defaults, SIGTERM)
-        sigaddset(&defaults, SIGPIPE)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
+    /// Whether the supervisor is still unreaped (its pid, the group id, cannot be reused until then).
+    private final class RunningFlag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var running = true
 
+        func clear() { lock.withLock { running = false } }
+
+        /// Run `body` while holding the flag, if it is still set.
+        func ifSet(_ body: () -> Void) { lock.withLock { if running { body() } } }
+    }
+
+    /// Start the supervisor, set up and waiting to be released.
+    private static func spawn(executable: String, arguments: [String], environment: [String: String], directory: String,
+                              stdoutPath: String, stderrPath: String) throws -> runbook_child {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &fileActions, &attributes, argv, envp)
+        var child = runbook_child(pid: 0, control: -1)
+        let rc = runbook_child_spawn(executable, argv, envp, directory, stdoutPath, stderrPath, &child)
         guard rc == 0 else {
-            throw ActionFailure("cannot start \(executable): \(String(cString: strerror(rc)))", retryable: false)
+            throw ActionFailure("cannot start \(executable) in \(directory): \(String(cString: strerror(rc)))", retryable: false)
         }
-        let child = pid
-        return try await withTaskCancellationHandler {
-            let status = await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
-                DispatchQueue.global().async {
-                    var status: Int32 = 0
-                    while waitpid(child, &status, 0) < 0 && errno == EINTR {}
-                    continuation.resume(returning: status)
-                }
+        return child
+    }
+
+    /// Wait (off the cooperative pool) for the supervisor to exit; its code is the command's, or 128 + N
+    /// when signal N killed the command (or the supervisor).
+    private static func exitStatus(of pid: pid_t) async -> Int32 {
+        let status = await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
+            DispatchQueue.global().async {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                continuation.resume(returning: status)
             }
-            if Task.isCancelled { throw CancellationError() }
-            // WIFEXITED / WEXITSTATUS / WTERMSIG by hand (macros are not imported).
-            let signal = status & 0x7f
-            if signal == 0 { return (status >> 8) & 0xff }
-            return 128 + signal
-        } onCancel: {
-            kill(-child, SIGTERM)
-            DispatchQueue.global().asyncAfter(deadline: .now() + 5) { kill(-child, SIGKILL) }
         }
+        // WIFEXITED / WEXITSTATUS / WTERMSIG by hand (macros are not imported).
+        let signal = status & 0x7f
+        if signal == 0 { return (status >> 8) & 0xff }
+        return 128 + signal
     }
 }

@@ -63,7 +63,7 @@ struct ValidateCommand: AsyncParsableCommand {
                 Terminal.out("\(definition.origin): ok (\(definition.steps.count) steps)")
             } catch let failure as ValidationFailure {
                 failed = true
-                for diagnostic in failure.diagnostics { FileHandle.standardError.write(Data("\(diagnostic)\n".utf8)) }
+                for diagnostic in failure.diagnostics { Terminal.write("\(diagnostic)\n", to: STDERR_FILENO) }
             } catch {
                 failed = true
                 Terminal.error("\(error)")

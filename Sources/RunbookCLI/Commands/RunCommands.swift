@@ -118,7 +118,15 @@ struct ApproveCommand: AsyncParsableCommand {
 struct CancelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cancel", abstract: "Stop a run and roll it back.",
-        discussion: "When another process is driving the run, it is asked to stop and roll back.")
+        discussion: """
+            When another process is driving the run, it is asked to stop (its running steps are stopped, no \
+            further step starts) and roll back, and cancel waits up to 60 s for it to finish. Exit codes: 0 the \
+            run was cancelled and rolled back; 1 it had already finished before the cancel was seen, or its \
+            rollback failed; 4 the driving process was still at it after 60 s (the cancel stays requested).
+            """)
+
+    /// How long to wait for the process driving the run to act on the cancel.
+    static let driverWait: Duration = .seconds(60)
 
     @OptionGroup var options: StoredRunOptions
 
@@ -126,12 +134,63 @@ struct CancelCommand: AsyncParsableCommand {
         let (result, context, store) = try await options.drive { engine, context in
             try await engine.cancel(runID: context.run.id, secrets: context.secrets)
         }
-        guard let outcome = result else {
-            let holder = try await store.lease(runID: context.run.id)?.holder.description ?? "another process"
-            Terminal.out("asked \(holder), which is driving run \(context.run.id), to stop and roll back")
-            return
+        if let outcome = result { return try report(outcome, context) }
+        let id = context.run.id
+        let lease = try await store.lease(runID: id)
+        let holder = lease?.holder.description ?? "another process"
+        Terminal.out("asked \(holder), which is driving run \(id), to stop and roll back; waiting for it to finish (up to \(DurationText.format(Self.driverWait)))")
+        guard try await Self.awaitRelease(of: lease, store: store, within: Self.driverWait) else {
+            let status = try await store.run(id: id)?.status.rawValue ?? "unknown"
+            throw CLIExit(ExitCodes.leaseHeld, "run \(id) is still being driven by \(holder) after \(DurationText.format(Self.driverWait)) (status \(status)); the cancel stays requested and no further step will start; follow it with `runbook history \(id)`")
         }
-        try RunReport.finish(outcome, json: options.json, definition: context.definition)
+        guard let run = try await store.run(id: id) else { throw CLIExit(ExitCodes.failed, "run \(id) disappeared from the database") }
+        if run.status.isFinished || run.status == .rollbackFailed {
+            let byID = Dictionary(try await store.steps(runID: id).map { ($0.stepID, $0) }, uniquingKeysWith: { a, _ in a })
+            let outcome = RunOutcome(run: run, steps: context.stepIDs.compactMap { byID[$0] })
+            return try report(outcome, context, handedOff: true)
+        }
+        // The driver stopped short of the rollback (it died, or paused before it saw the cancel): do it here.
+        let (again, _, _) = try await options.drive { engine, context in
+            try await engine.cancel(runID: context.run.id, secrets: context.secrets)
+        }
+        guard let outcome = again else {
+            throw CLIExit(ExitCodes.leaseHeld, "run \(id) was taken up by another process before it could be rolled back; the cancel stays requested")
+        }
+        try report(outcome, context)
+    }
+
+    /// Say how the run ended; exit 0 only when it ended cancelled (rolled back because of the cancel).
+    private func report(_ outcome: RunOutcome, _ context: RunContext, handedOff: Bool = false) throws {
+        let run = outcome.run
+        let code = run.status == .cancelled ? ExitCodes.succeeded : ExitCodes.failed
+        if options.json || !handedOff {
+            return try RunReport.finish(outcome, json: options.json, definition: context.definition, exitCode: code)
+        }
+        switch run.status {
+        case .cancelled:
+            Terminal.out("run \(run.id) cancelled and rolled back")
+        case .succeeded:
+            throw CLIExit(code, "run \(run.id) had already finished (succeeded) before the cancel was seen; undo it with `runbook rollback \(run.id)`")
+        case .rollbackFailed:
+            throw CLIExit(code, "run \(run.id) stopped, but its rollback did not complete: \(run.message ?? "see `runbook history \(run.id)`")")
+        default:
+            throw CLIExit(code, "run \(run.id) had already finished (\(run.status.rawValue)) before the cancel was seen: \(run.message ?? "see `runbook history \(run.id)`")")
+        }
+    }
+
+    /// Wait until the process holding `lease` lets the run go (releases the lease or dies); false when it
+    /// still holds it after `limit`.
+    static func awaitRelease(of lease: Lease?, store: SQLiteRunStore, within limit: Duration) async throws -> Bool {
+        guard let lease else { return true }
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
+        let host = ActorIdentity.current().host
+        while clock.now < deadline {
+            guard let current = try await store.lease(runID: lease.runID), current.token == lease.token else { return true }
+            if SQLiteRunStore.leaseIsAbandoned(current, staleAfter: 30_000, now: wallClockMilliseconds(), localHost: host) { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
     }
 }
 
@@ -294,44 +353,58 @@ enum ParameterInput {
     }
 }
 
-/// Ctrl-C and SIGTERM stop scheduling, record the run as interrupted, and exit 5. A second one exits at once.
+/// Ctrl-C, SIGTERM, SIGQUIT, SIGHUP (the terminal or SSH session went away) and a closed standard output
+/// (SIGPIPE, or a write finding it closed) stop scheduling, stop the running steps' process groups, record
+/// the run as interrupted, and exit 5. A second Ctrl-C, SIGTERM or SIGQUIT exits at once (the steps'
+/// processes die with the driver); SIGHUP and SIGPIPE come in bursts, so repeats of those are ignored.
 enum Interruptible {
+    /// The signals handled, with the name said when one arrives.
+    static let signals: [(number: Int32, name: String)] = [
+        (SIGINT, "SIGINT"), (SIGTERM, "SIGTERM"), (SIGQUIT, "SIGQUIT"), (SIGHUP, "SIGHUP"), (SIGPIPE, "SIGPIPE"),
+    ]
+
     static func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let task = Task { try await body() }
         let state = InterruptState()
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let sources = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                if state.markAndCheckRepeat() {
-                    Terminal.error("interrupted again; exiting now (the run stays resumable)")
-                    exit(ExitCodes.interrupted)
-                }
-                Terminal.warning("interrupted: finishing the current checkpoint and recording the run as interrupted (Ctrl-C again to exit at once)")
+        let interrupt: @Sendable (String, Bool) -> Void = { cause, repeatExits in
+            switch state.mark() {
+            case .first:
+                Terminal.warning("interrupted (\(cause)): stopping the running steps and recording the run as interrupted (Ctrl-C again to exit at once)")
                 task.cancel()
+            case .again where repeatExits:
+                Terminal.error("interrupted again; exiting now (the run stays resumable)")
+                exit(ExitCodes.interrupted)
+            case .again:
+                break
             }
+        }
+        for (number, _) in signals { signal(number, SIG_IGN) }
+        let sources = signals.map { number, name -> any DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { interrupt(name, number != SIGHUP && number != SIGPIPE) }
             source.resume()
             return source
         }
+        Terminal.setOutputClosedHandler { interrupt("standard output was closed", false) }
         defer {
+            Terminal.setOutputClosedHandler(nil)
             sources.forEach { $0.cancel() }
-            signal(SIGINT, SIG_DFL)
-            signal(SIGTERM, SIG_DFL)
+            // SIGPIPE stays ignored: the summary printed next may find standard output closed too.
+            for (number, _) in signals where number != SIGPIPE { signal(number, SIG_DFL) }
         }
         return try await task.value
     }
 }
 
 private final class InterruptState: @unchecked Sendable {
+    enum Mark { case first, again }
     private let lock = NSLock()
     private var seen = false
 
-    func markAndCheckRepeat() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if seen { return true }
-        seen = true
-        return false
+    func mark() -> Mark {
+        lock.withLock {
+            defer { seen = true }
+            return seen ? .again : .first
+        }
     }
 }

@@ -3,11 +3,13 @@ import RunbookEngine
 
 /// The end of `run`, `resume`, `rollback`, `approve` and `cancel`: a summary (or one JSON object) and the exit code.
 enum RunReport {
-    /// - Parameter definition: when given, the outputs of its final steps (those nothing depends on) are shown
-    ///   as the run's results, e.g. a drill's measured recovery time.
-    static func finish(_ outcome: RunOutcome, json: Bool, definition: RunbookDefinition? = nil) throws {
+    /// - Parameters:
+    ///   - definition: when given, the outputs of its final steps (those nothing depends on) are shown
+    ///     as the run's results, e.g. a drill's measured recovery time.
+    ///   - exitCode: the command's exit code when it is not the run status's (`cancel`).
+    static func finish(_ outcome: RunOutcome, json: Bool, definition: RunbookDefinition? = nil, exitCode: Int32? = nil) throws {
         if json {
-            Terminal.out(JSONOutput.render(runObject(outcome)))
+            Terminal.out(JSONOutput.render(runObject(outcome, exitCode: exitCode)))
         } else {
             let run = outcome.run
             let end = run.finishedAt ?? wallClockMilliseconds()
@@ -39,7 +41,7 @@ enum RunReport {
             default: Terminal.out("history: runbook history \(run.id)")
             }
         }
-        let code = outcome.run.status.exitCode
+        let code = exitCode ?? outcome.run.status.exitCode
         if code != 0 { throw CLIExit(code) }
     }
 
@@ -52,13 +54,13 @@ enum RunReport {
         }
     }
 
-    static func runObject(_ outcome: RunOutcome) -> [String: Any] {
+    static func runObject(_ outcome: RunOutcome, exitCode: Int32? = nil) -> [String: Any] {
         let run = outcome.run
         var object: [String: Any] = [
             "id": run.id, "runbook": run.runbook, "status": run.status.rawValue,
             "definition_sha256": run.definitionHash, "started_at": Timestamp.iso(run.createdAt),
             "started_by": run.startedBy.description, "parameters": run.parameters,
-            "exit_code": Int(run.status.exitCode),
+            "exit_code": Int(exitCode ?? run.status.exitCode),
         ]
         object["finished_at"] = run.finishedAt.map(Timestamp.iso) ?? NSNull()
         object["message"] = run.message ?? NSNull()

@@ -2,22 +2,55 @@ import Foundation
 import RunbookEngine
 
 /// Writing to the terminal: plain lines when piped, colour and a live view on a TTY.
+///
+/// A failed write (a pipe whose reader went away, a terminal that hung up) drops the text and never stops
+/// the process; SIGPIPE is ignored for the whole process. A closed standard output is reported to
+/// `outputClosedHandler`, once per handler.
 enum Terminal {
     static let isInteractive = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
     static let lock = NSLock()
+    private static let handlerLock = NSLock()
+    nonisolated(unsafe) private static var onOutputClosed: (@Sendable () -> Void)?
 
     static func error(_ message: String) {
-        FileHandle.standardError.write(Data("runbook: \(message)\n".utf8))
+        write("runbook: \(message)\n", to: STDERR_FILENO)
     }
 
     static func warning(_ message: String) {
-        FileHandle.standardError.write(Data("runbook: note: \(message)\n".utf8))
+        write("runbook: note: \(message)\n", to: STDERR_FILENO)
     }
 
     static func out(_ line: String) {
-        lock.lock()
-        defer { lock.unlock() }
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        lock.withLock { write(line + "\n", to: STDOUT_FILENO) }
+    }
+
+    /// What to do when standard output turns out to be closed (set while a run is driven; nil to clear).
+    static func setOutputClosedHandler(_ handler: (@Sendable () -> Void)?) {
+        handlerLock.withLock { onOutputClosed = handler }
+    }
+
+    /// Write all of `text` to `fd`, retrying short and interrupted writes; give up silently on any error.
+    static func write(_ text: String, to fd: Int32) {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if written > 0 {
+                bytes = bytes.dropFirst(written)
+            } else if written < 0 && errno == EINTR {
+                continue
+            } else {
+                if written < 0 && errno == EPIPE && fd == STDOUT_FILENO { outputClosed() }
+                return
+            }
+        }
+    }
+
+    private static func outputClosed() {
+        let handler = handlerLock.withLock {
+            defer { onOutputClosed = nil }
+            return onOutputClosed
+        }
+        handler?()
     }
 
     static func color(_ text: String, _ code: String) -> String {
@@ -84,6 +117,9 @@ enum EventText {
         case EventKind.compensationNotNeeded.rawValue: return "\(subject): nothing to undo"
         case EventKind.cancelRequested.rawValue: return "cancel requested by \(detail["by"] ?? "?")"
         case EventKind.stepState.rawValue: return "\(subject) is \(detail["status"] ?? "?")"
+        case EventKind.processStarted.rawValue: return "\(subject)\(attemptText) started process group \(detail["process_group"] ?? "?")"
+        case EventKind.processStopped.rawValue:
+            return "\(subject)\(attemptText): killed process group \(detail["process_group"] ?? "?") (pids \(detail["pids"] ?? "?")), \(detail["reason"] ?? "left running")"
         default: return "\(subject) \(kind)"
         }
     }
@@ -107,7 +143,8 @@ final class ProgressPrinter: @unchecked Sendable {
     }
 
     func handle(_ event: ProgressEvent) {
-        guard !quiet else { return }
+        // Process records are for the history and for taking a run over, not for following it live.
+        guard !quiet, event.kind != .processStarted else { return }
         let text = EventText.describe(kind: event.kind.rawValue, step: event.stepID, attempt: event.attempt, detail: event.detail)
         lock.lock()
         defer { lock.unlock() }
@@ -172,6 +209,6 @@ final class ProgressPrinter: @unchecked Sendable {
         if drawnLines > 0 { out += "\u{1B}[\(drawnLines)A" }
         for line in lines { out += "\u{1B}[2K" + line + "\n" }
         drawnLines = lines.count
-        FileHandle.standardOutput.write(Data(out.utf8))
+        Terminal.write(out, to: STDOUT_FILENO)
     }
 }

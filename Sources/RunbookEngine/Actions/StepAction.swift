@@ -42,11 +42,17 @@ public struct ActionInvocation: Sendable {
     public var workingDirectory: String
     /// Outputs of the step's own action (for waiters and compensations); empty for the action itself.
     public var stepOutputs: [String: String]
+    /// Makes the record of a process group this invocation started durable (a `process_started` event,
+    /// committed under the run's lease) before the process may run, so that a driver taking the run over
+    /// can stop it. Nil when nothing records (plans, tests). Throws when the record could not be made;
+    /// the process must then not run.
+    public var recordProcess: (@Sendable (StepProcess) async throws -> Void)?
 
     public init(
         runID: String, runbook: String, stepID: String, attempt: Int, purpose: InvocationPurpose,
         inputs: [String: InputValue], parameters: [String: String], secretParameterNames: Set<String>,
-        workingDirectory: String, stepOutputs: [String: String] = [:]
+        workingDirectory: String, stepOutputs: [String: String] = [:],
+        recordProcess: (@Sendable (StepProcess) async throws -> Void)? = nil
     ) {
         self.runID = runID
         self.runbook = runbook
@@ -58,6 +64,7 @@ public struct ActionInvocation: Sendable {
         self.secretParameterNames = secretParameterNames
         self.workingDirectory = workingDirectory
         self.stepOutputs = stepOutputs
+        self.recordProcess = recordProcess
     }
 
     /// The scalar input `name`, or nil when absent.

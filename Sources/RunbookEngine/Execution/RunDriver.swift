@@ -6,9 +6,16 @@ final class Mailbox<Message: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var items: [Message] = []
     private var waiter: CheckedContinuation<[Message], Never>?
+    /// Once closed, what is posted (and what was left unread) goes here instead.
+    private var refuse: ((Message) -> Void)?
 
     func post(_ message: Message) {
         lock.lock()
+        if let refuse {
+            lock.unlock()
+            refuse(message)
+            return
+        }
         if let waiter {
             self.waiter = nil
             lock.unlock()
@@ -17,6 +24,16 @@ final class Mailbox<Message: Sendable>: @unchecked Sendable {
         }
         items.append(message)
         lock.unlock()
+    }
+
+    /// Stop taking messages: those left unread, and any posted later, are handed to `refuse`.
+    func close(refusing refuse: @escaping (Message) -> Void) {
+        lock.lock()
+        self.refuse = refuse
+        let unread = items
+        items.removeAll()
+        lock.unlock()
+        unread.forEach(refuse)
     }
 
     /// Whatever has arrived, without waiting.
@@ -51,6 +68,8 @@ enum DriverMessage: Sendable {
     case wake
     /// A simulated crash or a lost lease.
     case halted(any Error)
+    /// An event an action needs durable before it goes on (a process group it is about to let run).
+    case record(NewEvent, CheckedContinuation<Void, any Error>)
 }
 
 /// Drives one run while holding its lease. It is the only writer of the run's checkpoints: it feeds what
@@ -68,6 +87,8 @@ final class RunDriver {
     private var machine: RunStateMachine
     private var tasks: [String: Task<Void, Never>] = [:]
     private var interruptSeen = false
+    /// Events actions asked to have recorded, committed with the next transition; their callers wait.
+    private var records: [(event: NewEvent, caller: CheckedContinuation<Void, any Error>)] = []
 
     init(env: EngineEnvironment, definition: RunbookDefinition, run: RunRecord, steps: [StepRecord], lease: Lease, parameters: [String: String]) {
         self.env = env
@@ -128,12 +149,35 @@ final class RunDriver {
                 inputs.append(.interrupted)
             }
             let transition = machine.apply(inputs, now: env.clock.now())
-            try await writer.commit(transition.label, carry.followed(by: transition.changes))
+            let cancelSeen = try await commit(transition, carry: carry)
             carry = RunChanges()
+            inputs = []
+            if cancelSeen {
+                // The store saw a cancel request: nothing this transition launches may start.
+                inputs.append(transition.launching.isEmpty ? .cancelRequested : .launchesRefused)
+                if !transition.launching.isEmpty { continue }
+            }
             if transition.stopInFlight { tasks.values.forEach { $0.cancel() } }
             for launch in transition.launches { start(launch) }
             if let status = transition.finished { return status }
-            inputs = try await nextInputs()
+            inputs += try await nextInputs()
+        }
+    }
+
+    /// Commit a transition with what came before it and the events actions asked for, then let those actions
+    /// go on (or fail, when the commit did).
+    private func commit(_ transition: Transition, carry: RunChanges) async throws -> Bool {
+        let asked = records
+        records.removeAll()
+        var changes = carry.followed(by: transition.changes)
+        changes.events += asked.map(\.event)
+        do {
+            let cancelSeen = try await writer.commit(transition.label, changes, launching: transition.launching)
+            for record in asked { record.caller.resume() }
+            return cancelSeen
+        } catch {
+            for record in asked { record.caller.resume(throwing: error) }
+            throw error
         }
     }
 
@@ -153,6 +197,7 @@ final class RunDriver {
             turns += 1
         }
         var inputs: [RunInput] = []
+        if messages.isEmpty { return inputs }
         for message in messages {
             switch message {
             case .input(let input):
@@ -160,6 +205,8 @@ final class RunDriver {
                 if let step = input.finishedStep { tasks[step] = nil }
             case .wake:
                 continue
+            case .record(let event, let caller):
+                records.append((event, caller))
             case .halted(let error):
                 throw EngineHalt(underlying: error)
             }
@@ -176,8 +223,14 @@ final class RunDriver {
         }
     }
 
-    /// Stop whatever is still running and wait until it has: nothing started by this driver outlives it.
+    /// Stop whatever is still running and wait until it has: nothing started by this driver outlives it. An
+    /// action still waiting for its record (or asking for one now) is told the driver stopped.
     private func stopTasks() async {
+        for record in records { record.caller.resume(throwing: CancellationError()) }
+        records.removeAll()
+        mailbox.close { message in
+            if case .record(_, let caller) = message { caller.resume(throwing: CancellationError()) }
+        }
         let running = Array(tasks.values)
         tasks.removeAll()
         for task in running { task.cancel() }
@@ -200,24 +253,35 @@ final class RunDriver {
                 }
             }
         case .perform(let call):
-            tasks[call.step.id] = Self.performing(call, context: context, writer: writer, mailbox: mailbox)
+            tasks[call.step.id] = Self.performing(call, context: context, writer: writer, mailbox: mailbox, clock: env.clock)
         }
     }
 
     /// A task on the global executor performing `call` and posting how it ended.
-    private static func performing(_ call: StepCall, context: StepContext, writer: RunWriter, mailbox: Mailbox<DriverMessage>) -> Task<Void, Never> {
+    private static func performing(_ call: StepCall, context: StepContext, writer: RunWriter, mailbox: Mailbox<DriverMessage>,
+                                   clock: any EngineClock) -> Task<Void, Never> {
         Task(executorPreference: globalConcurrentExecutor) {
-            mailbox.post(await perform(call, context: context, writer: writer))
+            // A process group is recorded by the driver, under the lease, before the action lets it run.
+            let record: @Sendable (StepProcess) async throws -> Void = { process in
+                var detail = process.detail
+                detail["purpose"] = call.purpose.rawValue
+                let event = context.event(.processStarted, step: call.step.id, attempt: call.attempt, detail, at: clock.now())
+                try await withCheckedThrowingContinuation { mailbox.post(.record(event, $0)) }
+            }
+            mailbox.post(await perform(call, context: context, writer: writer, record: record))
         }
     }
 
     /// Perform one call with its time limit, between the two side-effect checkpoints, and say how it ended.
-    private static func perform(_ call: StepCall, context: StepContext, writer: RunWriter) async -> DriverMessage {
+    private static func perform(_ call: StepCall, context: StepContext, writer: RunWriter,
+                                record: @escaping @Sendable (StepProcess) async throws -> Void) async -> DriverMessage {
         let id = call.step.id
         guard let action = context.registry.action(named: call.actionName) else {
             return .input(call.finished(.failed(ActionFailure("unknown action '\(call.actionName)'", retryable: false))))
         }
-        let invocation = context.invocation(step: id, attempt: call.attempt, purpose: call.purpose, inputs: call.inputs, stepOutputs: call.stepOutputs)
+        var prepared = context.invocation(step: id, attempt: call.attempt, purpose: call.purpose, inputs: call.inputs, stepOutputs: call.stepOutputs)
+        prepared.recordProcess = record
+        let invocation = prepared
         let outcome: ActionOutcome
         do {
             try writer.checkpoint(.beforeSideEffect(step: id, purpose: call.purpose))

@@ -236,6 +236,13 @@ public struct RunEngine: Sendable {
         }
         events.append(NewEvent(kind: .leaseTaken, detail: detail, at: env.clock.now(), actor: env.actor))
         events.append(NewEvent(kind: .runResumed, detail: ["status_before": run.status.rawValue, "action": verb], at: env.clock.now(), actor: env.actor))
+        // Nothing the previous driver started may still run when its steps run again.
+        do {
+            events += try await stopOrphanedProcesses(run, steps)
+        } catch {
+            try? await env.store.releaseLease(runID: run.id, leaseToken: claim.lease.token)
+            throw error
+        }
         let driver = RunDriver(env: env, definition: definition, run: run, steps: steps, lease: claim.lease, parameters: parameters)
         return (driver, events)
     }

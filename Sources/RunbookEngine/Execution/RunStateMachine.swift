@@ -25,6 +25,10 @@ struct RunStateMachine {
     private var waiters: [String: WaiterProgress] = [:]
     /// The time of the transition being decided: every event and record of it carries this time.
     private var now: Int64 = 0
+    /// The records of the steps the last transition starts, as they were before, and every step it launched:
+    /// put back when the store refuses the launches.
+    private var beforeLaunch: [String: StepRecord] = [:]
+    private var launched: [String] = []
 
     private enum Phase {
         case idle
@@ -112,9 +116,22 @@ struct RunStateMachine {
     mutating func apply(_ inputs: [RunInput], now: Int64) -> Transition {
         var t = Transition()
         self.now = now
-        for input in inputs { handle(input, now, &t) }
+        let previous = beforeLaunch
+        beforeLaunch = [:]
+        for input in inputs {
+            if case .launchesRefused = input { refuseLaunches(previous, &t) } else { handle(input, now, &t) }
+        }
         settle(now, &t)
+        launched = t.launches.map(\.stepID)
         return t
+    }
+
+    /// The last transition's launches were not written (a cancel was recorded first): its steps are as they
+    /// were, none of its launches runs, and the run is cancelled.
+    private mutating func refuseLaunches(_ previous: [String: StepRecord], _ t: inout Transition) {
+        for (id, record) in previous { steps[id] = record }
+        for id in launched { inFlight[id] = nil }
+        stopForward(.cancel, &t)
     }
 
     private mutating func handle(_ input: RunInput, _ now: Int64, _ t: inout Transition) {
@@ -130,6 +147,7 @@ struct RunStateMachine {
         case .cancelRequested: stopForward(.cancel, &t)
         case .deadlinePassed: stopForward(.deadline, &t)
         case .interrupted: interrupt(&t)
+        case .launchesRefused: break
         }
     }
 
@@ -215,6 +233,8 @@ struct RunStateMachine {
         while position < forward.ready.count && inFlight.count < max(1, context.options.parallelism) {
             let step = definition.steps[forward.ready[position]]
             guard var record = steps[step.id] else { forward.ready.remove(at: position); continue }
+            let unlaunched = record
+            var approval: [NewEvent] = []
             if isGate(step) && record.approvedBy == nil {
                 guard context.options.autoApprove else {
                     forward.gated.append(step.id)
@@ -222,12 +242,13 @@ struct RunStateMachine {
                     continue
                 }
                 record.approvedBy = "\(context.actor.user) (--yes)"
-                t.record(event(.stepApproved, step: step.id, ["by": context.actor.user, "via": "--yes"]))
+                approval.append(event(.stepApproved, step: step.id, ["by": context.actor.user, "via": "--yes"]))
             }
             forward.ready.remove(at: position)
             switch evaluateWhen(step) {
             case .failure(let error):
                 steps[step.id] = record
+                t.changes.events += approval
                 stepFailed(step.id, error: "when: \(error)", fromWaiter: true, forward: &forward, now, &t)
                 return
             case .success(false):
@@ -236,6 +257,7 @@ struct RunStateMachine {
                 steps[step.id] = record
                 outputs[step.id] = [:]
                 t.write(record)
+                t.changes.events += approval
                 t.record(event(.stepSkipped, step: step.id, ["when": step.when ?? ""]))
                 markDone(step.id, &forward)
                 position = 0
@@ -244,9 +266,10 @@ struct RunStateMachine {
                 record.attempts += 1
                 record.startedAt = record.startedAt ?? now
                 steps[step.id] = record
-                t.write(record)
+                beforeLaunch[step.id] = unlaunched
+                t.launching.steps.append(record)
                 // One event says the step and its attempt started; later attempts get `attempt_started`.
-                t.record(event(.stepStarted, step: step.id, attempt: record.attempts, ["action": step.call.action]))
+                t.launching.events += approval + [event(.stepStarted, step: step.id, attempt: record.attempts, ["action": step.call.action])]
                 budgetStart[step.id] = record.attempts
                 launchAction(step, record, &forward, now, &t)
             }
@@ -271,22 +294,23 @@ struct RunStateMachine {
             startWaiter(step, record, &forward, now, &t)
             return
         }
+        beforeLaunch[id] = record
         record.attempts += 1
         steps[id] = record
-        t.write(record)
-        t.record(event(.attemptStarted, step: id, attempt: record.attempts, ["resumed": "true"]))
+        t.launching.steps.append(record)
+        t.launching.events.append(event(.attemptStarted, step: id, attempt: record.attempts, ["resumed": "true"]))
         launchAction(step, record, &forward, now, &t)
     }
 
     private mutating func launchAction(_ step: StepDefinition, _ record: StepRecord, _ forward: inout Forward, _ now: Int64, _ t: inout Transition) {
-        guard context.registry.action(named: step.call.action) != nil else {
-            stepFailed(step.id, error: "unknown action '\(step.call.action)'", forward: &forward, now, &t)
-            return
-        }
         let inputs: [String: InputValue]
         do {
+            guard context.registry.action(named: step.call.action) != nil else { throw ActionFailure("unknown action '\(step.call.action)'") }
             inputs = try step.call.renderedInputs(templateContext())
         } catch {
+            // Nothing is launched: the start is recorded with the failure, whatever a cancel does.
+            t.commitLaunch(of: step.id)
+            beforeLaunch[step.id] = nil
             stepFailed(step.id, error: "\(error)", forward: &forward, now, &t)
             return
         }
@@ -791,5 +815,15 @@ extension RunStateMachine {
             if seen.insert(next).inserted { stack.append(contentsOf: definition.step(next)?.needs ?? []) }
         }
         return seen
+    }
+}
+
+extension Launch {
+    /// The step this launch belongs to.
+    var stepID: String {
+        switch self {
+        case .perform(let call): return call.step.id
+        case .timer(let step, _): return step
+        }
     }
 }

@@ -34,6 +34,9 @@ enum RunInput: Sendable {
     case deadlinePassed
     /// Ctrl-C, SIGTERM or another signal: stop scheduling and record the run as interrupted.
     case interrupted
+    /// The store found a cancel request when committing the last transition, so its `launching` changes were
+    /// not written: nothing it launched starts.
+    case launchesRefused
 }
 
 /// How an action, a poll or a compensation ended.
@@ -91,6 +94,9 @@ enum Launch: Sendable {
 struct Transition: Sendable {
     var label = "checkpoint"
     var changes = RunChanges()
+    /// The records and events of the steps this transition starts: written in the same transaction as
+    /// `changes` only if no cancel has been requested (see `RunStore.commit(runID:leaseToken:_:launching:)`).
+    var launching = RunChanges()
     var launches: [Launch] = []
     /// Stop every launch in flight (a cancel request, the deadline, an interrupt).
     var stopInFlight = false
@@ -98,6 +104,14 @@ struct Transition: Sendable {
     var finished: RunStatus?
 
     mutating func write(_ step: StepRecord) { changes.steps.append(step) }
+
+    /// Move `stepID`'s launch records and events into the unconditional changes.
+    mutating func commitLaunch(of stepID: String) {
+        changes.steps += launching.steps.filter { $0.stepID == stepID }
+        changes.events += launching.events.filter { $0.stepID == stepID }
+        launching.steps.removeAll { $0.stepID == stepID }
+        launching.events.removeAll { $0.stepID == stepID }
+    }
     mutating func record(_ event: NewEvent) { changes.events.append(event) }
 
     mutating func setStatus(_ status: RunStatus, message: String?, finishedAt: Int64? = nil) {

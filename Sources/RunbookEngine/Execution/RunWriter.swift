@@ -22,6 +22,27 @@ struct RunWriter: Sendable {
         do { try hook(point) } catch { throw EngineHalt(underlying: error) }
     }
 
+    /// Commit `changes` and, unless a cancel has been requested, `launching` (the steps about to start), in
+    /// one transaction; returns whether a cancel has been requested (`launching` was then not written).
+    func commit(_ label: String, _ changes: RunChanges, launching: RunChanges) async throws -> Bool {
+        guard !launching.isEmpty else {
+            try await commit(label, changes)
+            return false
+        }
+        let changes = changes.stamped(actor: actor, at: clock.now())
+        let launching = launching.stamped(actor: actor, at: clock.now())
+        try checkpoint(.beforeCommit(label))
+        let cancelRequested: Bool
+        do {
+            cancelRequested = try await store.commit(runID: runID, leaseToken: leaseToken, changes, launching: launching)
+        } catch let error as RunStoreError where error.code == .leaseLost {
+            throw EngineHalt(underlying: error)
+        }
+        try checkpoint(.afterCommit(label))
+        report(changes.events + (cancelRequested ? [] : launching.events))
+        return cancelRequested
+    }
+
     func commit(_ label: String, _ changes: RunChanges) async throws {
         guard !changes.isEmpty else { return }
         let changes = changes.stamped(actor: actor, at: clock.now())
@@ -32,7 +53,11 @@ struct RunWriter: Sendable {
             throw EngineHalt(underlying: error)
         }
         try checkpoint(.afterCommit(label))
-        progress.report(changes.events.map {
+        report(changes.events)
+    }
+
+    private func report(_ events: [NewEvent]) {
+        progress.report(events.map {
             ProgressEvent(runID: runID, stepID: $0.stepID, attempt: $0.attempt, kind: $0.kind, detail: $0.detail, at: $0.at)
         })
     }

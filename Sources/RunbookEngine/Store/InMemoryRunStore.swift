@@ -23,10 +23,27 @@ public actor InMemoryRunStore: RunStore {
     }
 
     public func commit(runID: String, leaseToken: String, _ changes: RunChanges) throws {
-        guard var run = runsByID[runID] else { throw RunStoreError(.runNotFound, "run \(runID) not found") }
+        try checkLease(runID: runID, leaseToken: leaseToken)
+        apply(runID, changes)
+    }
+
+    public func commit(runID: String, leaseToken: String, _ changes: RunChanges, launching launches: RunChanges) throws -> Bool {
+        try checkLease(runID: runID, leaseToken: leaseToken)
+        apply(runID, changes)
+        let cancelRequested = runsByID[runID]?.cancelRequested ?? false
+        if !cancelRequested { apply(runID, launches) }
+        return cancelRequested
+    }
+
+    private func checkLease(runID: String, leaseToken: String) throws {
+        guard runsByID[runID] != nil else { throw RunStoreError(.runNotFound, "run \(runID) not found") }
         guard leases[runID]?.token == leaseToken else {
             throw RunStoreError(.leaseLost, "run \(runID) is now driven by another process; this one stopped writing")
         }
+    }
+
+    private func apply(_ runID: String, _ changes: RunChanges) {
+        guard var run = runsByID[runID] else { return }
         if let status = changes.runStatus { run.status = status }
         if let message = changes.message { run.message = message }
         if let finished = changes.finishedAt { run.finishedAt = finished }

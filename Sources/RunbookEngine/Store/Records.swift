@@ -213,6 +213,10 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
     case leaseTaken = "lease_taken"
     /// A step's row changed without another event about it (its digest is the event's `state`).
     case stepState = "step_state"
+    /// An action started a process group (recorded before the command runs; see `StepProcess`).
+    case processStarted = "process_started"
+    /// A driver taking a run over killed a process group the previous driver had left running.
+    case processStopped = "process_stopped"
 }
 
 /// An event about to be appended; the store assigns its sequence number and hashes.

@@ -10,6 +10,10 @@ public protocol RunStore: Sendable {
     func createRun(_ run: RunRecord, steps: [StepRecord], lease: Lease, events: [NewEvent]) async throws
     /// Apply one checkpoint atomically, if `leaseToken` still holds the run's lease.
     func commit(runID: String, leaseToken: String, _ changes: RunChanges) async throws
+    /// Apply `changes` and then, unless a cancel has been requested, `launches` (the steps about to start),
+    /// in one transaction under the lease as `commit` does. Returns whether a cancel has been requested;
+    /// `launches` was then not applied, so no step starts after a cancel has been recorded.
+    func commit(runID: String, leaseToken: String, _ changes: RunChanges, launching launches: RunChanges) async throws -> Bool
     /// Take the run's lease when it is free, stale (heartbeat older than `staleAfter` ms) or held by a dead
     /// process on this host; otherwise throw `RunStoreError.leaseHeld`. Returns the lease now held and the
     /// one it replaced, if any.
@@ -33,6 +37,8 @@ public protocol RunStore: Sendable {
     func runs(limit: Int) async throws -> [RunRecord]
     func steps(runID: String) async throws -> [StepRecord]
     func events(runID: String) async throws -> [AuditEvent]
+    /// The run's events of one kind, oldest first.
+    func events(runID: String, kind: EventKind) async throws -> [AuditEvent]
     /// Ids of every run, oldest first (for `audit verify` of the whole database).
     func allRunIDs() async throws -> [String]
 
@@ -114,6 +120,10 @@ extension RunStore {
         let match = try await resolveRunID(idOrPrefix)
         if case .unique(let id) = match, let run = try await run(id: id) { return run }
         throw RunStoreError(.runNotFound, match.problem(idOrPrefix, in: place) ?? "no run '\(idOrPrefix)' in \(place)")
+    }
+
+    public func events(runID: String, kind: EventKind) async throws -> [AuditEvent] {
+        try await events(runID: runID).filter { $0.kind == kind.rawValue }
     }
 
     /// Whether `lease` may be taken over: heartbeat stale, or its process is gone from this host.
