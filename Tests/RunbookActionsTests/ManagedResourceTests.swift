@@ -59,7 +59,7 @@ struct ManagedResourceTests {
             let arn = try await sns.createTopic(name: name)
             let otherRunsARN = try await sns.createTopic(name: name + "-other", tags: [AWSTag("runbook:run-id", F.runID())])
             for topicName in [name, name + "-other"] {
-                let topic = SNSTopicResource(sns, topicName, F.invocation("topic", run: run, ["name": topicName]))
+                let topic = SNSTopicResource(sns: sns, name: topicName, invocation: F.invocation("topic", run: run, ["name": topicName]))
                 let adoption = try await ResourceLifecycle.createOrAdopt(topic, runID: run)
                 #expect(adoption.outputs == ["result": "adopted", "owned": "false"], "\(topicName)")
                 #expect(try await ResourceLifecycle.undoIfOwned(topic, runID: run) == .kept(topicName))

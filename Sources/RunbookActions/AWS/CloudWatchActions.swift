@@ -18,13 +18,6 @@ struct MetricAlarmResource: ManagedResource {
     let invocation: ActionInvocation
     let provider: AWSClientProvider
 
-    init(_ cw: CloudWatch, _ name: String, _ invocation: ActionInvocation, _ provider: AWSClientProvider) {
-        self.cw = cw
-        self.name = name
-        self.invocation = invocation
-        self.provider = provider
-    }
-
     var description: String { "alarm \(name) in \(cw.region)" }
     // DescribeAlarms answers an empty list for a missing alarm; DeleteAlarms and PutMetricAlarm are idempotent.
     static let notFoundCodes: Set<String> = []
@@ -59,7 +52,7 @@ struct MetricAlarmResource: ManagedResource {
     /// The ARN of `alarm_topic` (an SNS topic in the alarm's region), if given.
     func alarmActions() async throws -> [String] {
         guard let topicName = invocation.string("alarm_topic"), !topicName.isEmpty else { return [] }
-        let topic = SNSTopicResource(try SNSTopicResource.sns(provider, region: invocation.string("region")), topicName, invocation)
+        let topic = SNSTopicResource(sns: try SNSTopicResource.sns(provider, region: invocation.string("region")), name: topicName, invocation: invocation)
         guard let arn = try await ResourceLifecycle.find(topic) else {
             throw ActionFailure("alarm \(name): SNS topic \(topicName) not found in \(topic.sns.region)", retryable: false)
         }
@@ -92,7 +85,7 @@ public struct PutMetricAlarmAction: ResourceCreatingAction {
     public init(provider: AWSClientProvider) { self.provider = provider }
 
     func resource(_ invocation: ActionInvocation) throws -> MetricAlarmResource {
-        MetricAlarmResource(try CloudWatchSupport.cloudWatch(provider, invocation), try invocation.requiredString("name"), invocation, provider)
+        MetricAlarmResource(cw: try CloudWatchSupport.cloudWatch(provider, invocation), name: try invocation.requiredString("name"), invocation: invocation, provider: provider)
     }
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
@@ -119,7 +112,7 @@ public struct DeleteAlarmsAction: StepAction {
     func present(_ invocation: ActionInvocation) async throws -> (CloudWatch, [String]) {
         let cw = try CloudWatchSupport.cloudWatch(provider, invocation)
         var present: [String] = []
-        for alarm in try AWSStep.list(invocation, "names") where try await ResourceLifecycle.find(MetricAlarmResource(cw, alarm, invocation, provider)) != nil {
+        for alarm in try AWSStep.list(invocation, "names") where try await ResourceLifecycle.find(MetricAlarmResource(cw: cw, name: alarm, invocation: invocation, provider: provider)) != nil {
             present.append(alarm)
         }
         return (cw, present)

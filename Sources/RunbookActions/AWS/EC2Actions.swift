@@ -15,17 +15,6 @@ struct NetworkResource: ManagedResource {
     let name: String
     let invocation: ActionInvocation
 
-    init(_ ec2: EC2, _ name: String, _ invocation: ActionInvocation) {
-        self.ec2 = ec2
-        self.name = name
-        self.invocation = invocation
-    }
-
-    /// The VPC named by the step's `name` in its `region`.
-    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
-        self.init(try EC2Support.ec2(provider, invocation.string("region")), try invocation.requiredString("name"), invocation)
-    }
-
     var description: String { "VPC \(name) in \(ec2.region)" }
     static let notFoundCodes: Set<String> = ["InvalidVpcID.NotFound"]
 
@@ -66,6 +55,13 @@ struct NetworkResource: ManagedResource {
     }
 }
 
+extension NetworkResource {
+    /// The VPC named by the step's `name` in its `region`.
+    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
+        self.init(ec2: try EC2Support.ec2(provider, invocation.string("region")), name: try invocation.requiredString("name"), invocation: invocation)
+    }
+}
+
 /// `aws.ec2.create-network`: a small tagged VPC with one subnet in each of two AZs, for DB subnet groups when no subnet
 /// ids are given. With `subnet_ids` it creates nothing and reports those subnets and their VPC.
 public struct CreateNetworkAction: ResourceCreatingAction {
@@ -86,7 +82,7 @@ public struct CreateNetworkAction: ResourceCreatingAction {
             let subnets = try await AWSStep.run("subnets \(given.joined(separator: ",")) in \(ec2.region)") { try await ec2.describeSubnets(ids: given) }
             return ["vpc_id": subnets.first?.vpcID ?? "", "subnet_ids": given.joined(separator: ","), AWSOutput.result: "given", AWSOutput.owned: "false"]
         }
-        let network = NetworkResource(ec2, try invocation.requiredString("name"), invocation)
+        let network = NetworkResource(ec2: ec2, name: try invocation.requiredString("name"), invocation: invocation)
         let adoption = try await ResourceLifecycle.createOrAdopt(network, runID: invocation.runID)
         let vpc = adoption.resource
         let subnets = adoption.ownership == .thisRun ? try await network.completeSubnets(of: vpc) : try await network.subnets(of: vpc)

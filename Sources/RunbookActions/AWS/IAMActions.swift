@@ -8,12 +8,6 @@ struct IAMRoleResource: ManagedResource {
     let name: String
     let invocation: ActionInvocation
 
-    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
-        iam = try AWSStep.sync("IAM") { try provider.client().iam }
-        name = try invocation.requiredString("name")
-        self.invocation = invocation
-    }
-
     var description: String { "IAM role \(name)" }
     static let notFoundCodes: Set<String> = [AWSErrorCode.noSuchEntity]
     static let alreadyExistsCodes: Set<String> = [AWSErrorCode.entityAlreadyExists]
@@ -36,6 +30,13 @@ struct IAMRoleResource: ManagedResource {
     /// The ARNs of the managed policies attached to the role.
     func attachedPolicies() async throws -> [String] {
         try await iam.listAttachedRolePolicies(roleName: name).items.map(\.arn)
+    }
+}
+
+extension IAMRoleResource {
+    /// The role named by the step's `name`.
+    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
+        self.init(iam: try AWSStep.sync("IAM") { try provider.client().iam }, name: try invocation.requiredString("name"), invocation: invocation)
     }
 }
 

@@ -35,12 +35,6 @@ struct DBParameterGroupResource: ManagedResource {
     let name: String
     let invocation: ActionInvocation
 
-    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
-        rds = try RDSSupport.rds(provider, invocation)
-        name = try invocation.requiredString("name")
-        self.invocation = invocation
-    }
-
     var description: String { "DB parameter group \(name) in \(rds.region)" }
     static let notFoundCodes: Set<String> = [AWSErrorCode.dbParameterGroupNotFound]
     static let alreadyExistsCodes: Set<String> = [AWSErrorCode.dbParameterGroupAlreadyExists]
@@ -62,6 +56,13 @@ struct DBParameterGroupResource: ManagedResource {
         var values: [String: String] = [:]
         for p in current { if let v = p.value { values[p.name] = v } }
         return Set(wanted.filter { values[$0.key] != $0.value }.map(\.key))
+    }
+}
+
+extension DBParameterGroupResource {
+    /// The group named by the step's `name` in its `region`.
+    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
+        self.init(rds: try RDSSupport.rds(provider, invocation), name: try invocation.requiredString("name"), invocation: invocation)
     }
 }
 
@@ -132,12 +133,6 @@ struct DBSubnetGroupResource: ManagedResource {
     let name: String
     let invocation: ActionInvocation
 
-    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
-        rds = try RDSSupport.rds(provider, invocation)
-        name = try invocation.requiredString("name")
-        self.invocation = invocation
-    }
-
     var description: String { "DB subnet group \(name) in \(rds.region)" }
     static let notFoundCodes: Set<String> = [AWSErrorCode.dbSubnetGroupNotFound]
     static let alreadyExistsCodes: Set<String> = [AWSErrorCode.dbSubnetGroupAlreadyExists]
@@ -149,6 +144,13 @@ struct DBSubnetGroupResource: ManagedResource {
     func create() async throws -> RDS.DBSubnetGroup {
         try await rds.createDBSubnetGroup(name: name, description: invocation.string("description") ?? "runbook \(invocation.runbook)",
                                           subnetIDs: try AWSStep.list(invocation, "subnet_ids"), tags: AWSTags.ownership(invocation))
+    }
+}
+
+extension DBSubnetGroupResource {
+    /// The group named by the step's `name` in its `region`.
+    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
+        self.init(rds: try RDSSupport.rds(provider, invocation), name: try invocation.requiredString("name"), invocation: invocation)
     }
 }
 
@@ -204,17 +206,6 @@ struct DBSnapshotResource: ManagedResource {
     let name: String
     let invocation: ActionInvocation
 
-    init(_ rds: RDS, _ identifier: String, _ invocation: ActionInvocation) {
-        self.rds = rds
-        name = identifier.lowercased()
-        self.invocation = invocation
-    }
-
-    /// The snapshot named by the step's `snapshot_identifier`.
-    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
-        self.init(try RDSSupport.rds(provider, invocation), try invocation.requiredString("snapshot_identifier"), invocation)
-    }
-
     var description: String { "DB snapshot \(name) in \(rds.region)" }
     static let notFoundCodes: Set<String> = [AWSErrorCode.dbSnapshotNotFound]
     static let alreadyExistsCodes: Set<String> = [AWSErrorCode.dbSnapshotAlreadyExists]
@@ -226,6 +217,18 @@ struct DBSnapshotResource: ManagedResource {
     func create() async throws -> RDS.DBSnapshot {
         try await rds.createDBSnapshot(snapshotIdentifier: name, instanceIdentifier: try invocation.requiredString("identifier").lowercased(),
                                        tags: AWSTags.ownership(invocation))
+    }
+}
+
+extension DBSnapshotResource {
+    /// The snapshot `identifier` (lower-cased, as RDS keeps it).
+    init(_ rds: RDS, _ identifier: String, _ invocation: ActionInvocation) {
+        self.init(rds: rds, name: identifier.lowercased(), invocation: invocation)
+    }
+
+    /// The snapshot named by the step's `snapshot_identifier`.
+    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
+        self.init(try RDSSupport.rds(provider, invocation), try invocation.requiredString("snapshot_identifier"), invocation)
     }
 }
 

@@ -275,24 +275,20 @@ public struct SetDeletionProtectionAction: StepAction {
         return out
     }
 
-    /// What undo restores: the value before this step changed it, or why there is nothing to restore.
-    static func previous(_ db: RDS.DBInstance, _ invocation: ActionInvocation) -> Result<Bool, UndoSkip> {
+    /// What undo restores: the value from before this step changed it, or (nil) nothing, with the reason.
+    static func previous(_ db: RDS.DBInstance, _ invocation: ActionInvocation) -> (value: Bool?, reason: String) {
         if let text = invocation.stepOutputs["previous_deletion_protection"], let result = invocation.stepOutputs[AWSOutput.result] {
-            guard result == "changed" else { return .failure(UndoSkip("nothing: deletion protection was not changed by this step")) }
-            return .success(BooleanText.parse(text) ?? db.deletionProtection)
+            guard result == "changed" else { return (nil, "nothing: deletion protection was not changed by this step") }
+            return (BooleanText.parse(text) ?? db.deletionProtection, "")
         }
-        guard let recorded = recorded(db, invocation) else { return .failure(UndoSkip("nothing: no change recorded by this step")) }
-        return .success(recorded)
+        return (recorded(db, invocation), "nothing: no change recorded by this step")
     }
 
     public func undo(_ invocation: ActionInvocation) async throws -> [String: String] {
         let target = try DBInstanceTarget(provider, invocation)
         guard let db = try await target.find() else { return UndoOutcome.alreadyGone.outputs }
-        let previous: Bool
-        switch Self.previous(db, invocation) {
-        case let .success(value): previous = value
-        case let .failure(skip): return [AWSOutput.undo: skip.reason]
-        }
+        let found = Self.previous(db, invocation)
+        guard let previous = found.value else { return [AWSOutput.undo: found.reason] }
         var result = [AWSOutput.undo: "nothing: deletion protection is already \(previous)"]
         if db.deletionProtection != previous {
             guard try await restore(previous, target, invocation) else { return UndoOutcome.alreadyGone.outputs }
@@ -325,10 +321,4 @@ public struct SetDeletionProtectionAction: StepAction {
         return db.deletionProtection == wanted ? ActionPlan(.nothing, "deletion protection of \(id) is already \(db.deletionProtection)")
             : ActionPlan(.change, "deletion protection of \(id): \(db.deletionProtection) -> \(wanted.map(String.init) ?? "?")")
     }
-}
-
-/// Why an undo has nothing to do (its `undo` output).
-struct UndoSkip: Error {
-    let reason: String
-    init(_ reason: String) { self.reason = reason }
 }

@@ -81,13 +81,6 @@ struct HostedZoneResource: ManagedResource {
     let invocation: ActionInvocation
     let provider: AWSClientProvider
 
-    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
-        r53 = try Route53Support.route53(provider)
-        name = try invocation.requiredString("name")
-        self.invocation = invocation
-        self.provider = provider
-    }
-
     var description: String { "hosted zone \(name)" }
     var reference: String { Route53Support.callerReference(invocation) }
     static let notFoundCodes: Set<String> = [AWSErrorCode.noSuchHostedZone]
@@ -118,7 +111,7 @@ struct HostedZoneResource: ManagedResource {
     /// The VPC (id and region) of a private zone: the one named `vpc_name` in `vpc_region`.
     func privateZoneVPC() async throws -> (id: String, region: String) {
         let vpcName = try invocation.requiredString("vpc_name")
-        let network = NetworkResource(try EC2Support.ec2(provider, invocation.string("vpc_region")), vpcName, invocation)
+        let network = NetworkResource(ec2: try EC2Support.ec2(provider, invocation.string("vpc_region")), name: vpcName, invocation: invocation)
         guard let vpc = try await ResourceLifecycle.find(network) else {
             throw ActionFailure("hosted zone \(name): VPC \(vpcName) not found in \(network.ec2.region)", retryable: false)
         }
@@ -150,6 +143,13 @@ struct HostedZoneResource: ManagedResource {
             if try await ResourceLifecycle.delete(self, zone) { deleted.append(zone.id) }
         }
         return deleted
+    }
+}
+
+extension HostedZoneResource {
+    /// The zone named by the step's `name`.
+    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
+        self.init(r53: try Route53Support.route53(provider), name: try invocation.requiredString("name"), invocation: invocation, provider: provider)
     }
 }
 
@@ -214,12 +214,6 @@ struct HealthCheckResource: ManagedResource {
     let name: String
     let invocation: ActionInvocation
 
-    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
-        r53 = try Route53Support.route53(provider)
-        name = try invocation.requiredString("name")
-        self.invocation = invocation
-    }
-
     var description: String { "health check \(name)" }
     var reference: String { Route53Support.callerReference(invocation) }
     static let notFoundCodes: Set<String> = [AWSErrorCode.noSuchHealthCheck]
@@ -260,6 +254,13 @@ struct HealthCheckResource: ManagedResource {
     }
 
     func delete(_ check: Route53.HealthCheck) async throws { try await r53.deleteHealthCheck(id: check.id) }
+}
+
+extension HealthCheckResource {
+    /// The check named (tagged) by the step's `name`.
+    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
+        self.init(r53: try Route53Support.route53(provider), name: try invocation.requiredString("name"), invocation: invocation)
+    }
 }
 
 /// `aws.route53.create-health-check`: a `CLOUDWATCH_METRIC` health check on the alarm `alarm_name` in `alarm_region`, tagged

@@ -8,17 +8,6 @@ struct SNSTopicResource: ManagedResource {
     let name: String
     let invocation: ActionInvocation
 
-    init(_ sns: SNS, _ name: String, _ invocation: ActionInvocation) {
-        self.sns = sns
-        self.name = name
-        self.invocation = invocation
-    }
-
-    /// The topic named by the step's `name` in its `region`.
-    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
-        self.init(try SNSTopicResource.sns(provider, region: invocation.string("region")), try invocation.requiredString("name"), invocation)
-    }
-
     static func sns(_ provider: AWSClientProvider, region: String?) throws -> SNS {
         do { return try provider.client().sns(region: region) } catch { throw AWSStep.failure(error, "SNS") }
     }
@@ -34,6 +23,13 @@ struct SNSTopicResource: ManagedResource {
     func tags(of arn: String) async throws -> [AWSTag] { try await sns.listTagsForResource(arn: arn) }
     func create() async throws -> String { try await sns.createTopic(name: name, tags: AWSTags.ownership(invocation)) }
     func delete(_ arn: String) async throws { try await sns.deleteTopic(arn: arn) }
+}
+
+extension SNSTopicResource {
+    /// The topic named by the step's `name` in its `region`.
+    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
+        self.init(sns: try SNSTopicResource.sns(provider, region: invocation.string("region")), name: try invocation.requiredString("name"), invocation: invocation)
+    }
 }
 
 /// `aws.sns.create-topic`: creates (or adopts) a topic; undo deletes it if this run created it.
