@@ -108,23 +108,21 @@ public struct CreateNetworkAction: ResourceCreatingAction {
 }
 
 /// `aws.ec2.delete-network`: deletes the VPC named `name` (its subnets first) if it carries runbook's tags; absent is fine.
-public struct DeleteNetworkAction: StepAction {
+public struct DeleteNetworkAction: ResourceDeletingAction {
     public let name = "aws.ec2.delete-network"
     public let summary = "Delete a runbook-created VPC and its subnets (absent is fine)"
     public let inputs = [ActionInputSpec("name", required: true), AWSStep.regionInput]
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
+    func resource(_ invocation: ActionInvocation) throws -> NetworkResource { try NetworkResource(provider, invocation) }
+    func deletion(of network: NetworkResource) -> String { "delete VPC \(network.name)" }
+
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        switch try await ResourceLifecycle.deleteIfRunbookCreated(try NetworkResource(provider, invocation)) {
+        switch try await ResourceLifecycle.deleteIfRunbookCreated(try resource(invocation)) {
         case .absent: return [AWSOutput.result: DeleteResult.absent.rawValue]
         case let .kept(vpc): return [AWSOutput.result: DeleteResult.kept.rawValue, "reason": "\(vpc.id) was not created by runbook"]
         case let .deleted(vpc): return [AWSOutput.result: DeleteResult.deleted.rawValue, "vpc_id": vpc.id]
         }
-    }
-
-    public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
-        let network = try NetworkResource(provider, invocation)
-        return try await ResourceLifecycle.planDelete(network, change: "delete VPC \(network.name)")
     }
 }

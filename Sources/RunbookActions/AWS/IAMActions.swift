@@ -76,20 +76,13 @@ public struct CreateRoleAction: ResourceCreatingAction {
 }
 
 /// `aws.iam.delete-role`: detaches the role's managed policies and deletes it (absent is fine).
-public struct DeleteRoleAction: StepAction {
+public struct DeleteRoleAction: ResourceDeletingAction {
     public let name = "aws.iam.delete-role"
     public let summary = "Detach policies from and delete an IAM role (absent is fine)"
     public let inputs = [ActionInputSpec("name", required: true)]
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
-    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let deleted = try await ResourceLifecycle.deleteIfPresent(try IAMRoleResource(provider, invocation)) != nil
-        return [AWSOutput.result: (deleted ? DeleteResult.deleted : .absent).rawValue]
-    }
-
-    public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
-        let role = try IAMRoleResource(provider, invocation)
-        return try await ResourceLifecycle.planDelete(role, change: "delete \(role.description)")
-    }
+    func resource(_ invocation: ActionInvocation) throws -> IAMRoleResource { try IAMRoleResource(provider, invocation) }
+    func deletion(of role: IAMRoleResource) -> String { "delete \(role.description)" }
 }

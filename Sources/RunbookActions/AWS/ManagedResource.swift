@@ -60,6 +60,28 @@ extension ResourceCreatingAction {
     }
 }
 
+/// A step action that deletes one ``ManagedResource``, whoever created it; absent is done.
+protocol ResourceDeletingAction: StepAction {
+    associatedtype Resource: ManagedResource
+    /// The resource the step's inputs name.
+    func resource(_ invocation: ActionInvocation) throws -> Resource
+    /// What plan says the step would do when the resource exists, e.g. `delete IAM role r1`.
+    func deletion(of resource: Resource) -> String
+}
+
+extension ResourceDeletingAction {
+    /// `result: deleted`, or `absent` when there was nothing to delete.
+    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
+        let deleted = try await ResourceLifecycle.deleteIfPresent(try resource(invocation)) != nil
+        return [AWSOutput.result: (deleted ? DeleteResult.deleted : .absent).rawValue]
+    }
+
+    public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
+        let target = try resource(invocation)
+        return try await ResourceLifecycle.planDelete(target, change: deletion(of: target))
+    }
+}
+
 /// Thrown by a delete that saw the resource disappear while it waited for it to settle.
 struct ResourceVanished: Error {}
 

@@ -80,16 +80,16 @@ public struct CreateDBParameterGroupAction: ResourceCreatingAction {
     func resource(_ invocation: ActionInvocation) throws -> DBParameterGroupResource { try DBParameterGroupResource(provider, invocation) }
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let resource = try resource(invocation)
+        let group = try resource(invocation)
         let wanted = try invocation.stringMap("parameters")
-        let adoption = try await ResourceLifecycle.createOrAdopt(resource, runID: invocation.runID)
-        let group = adoption.resource
-        var out = adoption.outputs.merging(["name": group.name, "arn": group.arn ?? ""]) { _, new in new }
-        let differing = try await resource.differing(wanted).sorted()
+        let adoption = try await ResourceLifecycle.createOrAdopt(group, runID: invocation.runID)
+        let found = adoption.resource
+        var out = adoption.outputs.merging(["name": found.name, "arn": found.arn ?? ""]) { _, new in new }
+        let differing = try await group.differing(wanted).sorted()
         guard !differing.isEmpty else { return out }
         if adoption.ownership == .thisRun {
-            try await AWSStep.run(resource.description) {
-                try await resource.rds.modifyDBParameterGroup(name: resource.name, parameters: differing.map { RDS.Parameter(name: $0, value: wanted[$0]) })
+            try await AWSStep.run(group.description) {
+                try await group.rds.modifyDBParameterGroup(name: group.name, parameters: differing.map { RDS.Parameter(name: $0, value: wanted[$0]) })
             }
         } else {
             // A pre-existing group is never changed: report the difference instead.
@@ -99,30 +99,23 @@ public struct CreateDBParameterGroupAction: ResourceCreatingAction {
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
-        let resource = try resource(invocation)
-        guard try await ResourceLifecycle.find(resource) != nil else { return ActionPlan(.create, "parameter group \(resource.name) in \(resource.rds.region)") }
-        let differing = try await resource.differing(try invocation.stringMap("parameters")).sorted()
-        return ActionPlan(.adopt, "parameter group \(resource.name) exists" + (differing.isEmpty ? "" : "; differs in \(differing.joined(separator: ", ")) (left unchanged)"))
+        let group = try resource(invocation)
+        guard try await ResourceLifecycle.find(group) != nil else { return ActionPlan(.create, "parameter group \(group.name) in \(group.rds.region)") }
+        let differing = try await group.differing(try invocation.stringMap("parameters")).sorted()
+        return ActionPlan(.adopt, "parameter group \(group.name) exists" + (differing.isEmpty ? "" : "; differs in \(differing.joined(separator: ", ")) (left unchanged)"))
     }
 }
 
 /// `aws.rds.delete-db-parameter-group`: deletes a parameter group; not-found is done.
-public struct DeleteDBParameterGroupAction: StepAction {
+public struct DeleteDBParameterGroupAction: ResourceDeletingAction {
     public let name = "aws.rds.delete-db-parameter-group"
     public let summary = "Delete a DB parameter group (absent is fine)"
     public let inputs = [ActionInputSpec("name", required: true), AWSStep.regionInput]
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
-    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let deleted = try await ResourceLifecycle.deleteIfPresent(try DBParameterGroupResource(provider, invocation)) != nil
-        return [AWSOutput.result: (deleted ? DeleteResult.deleted : .absent).rawValue]
-    }
-
-    public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
-        let resource = try DBParameterGroupResource(provider, invocation)
-        return try await ResourceLifecycle.planDelete(resource, change: "delete parameter group \(resource.name)")
-    }
+    func resource(_ invocation: ActionInvocation) throws -> DBParameterGroupResource { try DBParameterGroupResource(provider, invocation) }
+    func deletion(of group: DBParameterGroupResource) -> String { "delete parameter group \(group.name)" }
 }
 
 // MARK: - Subnet groups
@@ -166,35 +159,33 @@ public struct CreateDBSubnetGroupAction: ResourceCreatingAction {
     func resource(_ invocation: ActionInvocation) throws -> DBSubnetGroupResource { try DBSubnetGroupResource(provider, invocation) }
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let resource = try resource(invocation)
-        let adoption = try await ResourceLifecycle.createOrAdopt(resource, runID: invocation.runID)
-        return adoption.outputs.merging(["name": resource.name, "vpc_id": adoption.resource.vpcID ?? ""]) { _, new in new }
+        let group = try resource(invocation)
+        let adoption = try await ResourceLifecycle.createOrAdopt(group, runID: invocation.runID)
+        return adoption.outputs.merging(["name": group.name, "vpc_id": adoption.resource.vpcID ?? ""]) { _, new in new }
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
-        let resource = try resource(invocation)
-        return try await ResourceLifecycle.plan(resource, create: "subnet group \(resource.name) in \(resource.rds.region)") { _ in
-            "subnet group \(resource.name) exists"
+        let group = try resource(invocation)
+        return try await ResourceLifecycle.plan(group, create: "subnet group \(group.name) in \(group.rds.region)") { _ in
+            "subnet group \(group.name) exists"
         }
     }
 }
 
 /// `aws.rds.delete-db-subnet-group`: not-found is done.
-public struct DeleteDBSubnetGroupAction: StepAction {
+public struct DeleteDBSubnetGroupAction: ResourceDeletingAction {
     public let name = "aws.rds.delete-db-subnet-group"
     public let summary = "Delete a DB subnet group (absent is fine)"
     public let inputs = [ActionInputSpec("name", required: true), AWSStep.regionInput]
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
-    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let resource = try DBSubnetGroupResource(provider, invocation)
-        return DeleteResult.outputs(deleted: try await ResourceLifecycle.deleteIfPresent(resource) == nil ? nil : resource.name)
-    }
+    func resource(_ invocation: ActionInvocation) throws -> DBSubnetGroupResource { try DBSubnetGroupResource(provider, invocation) }
+    func deletion(of group: DBSubnetGroupResource) -> String { "delete subnet group \(group.name)" }
 
-    public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
-        let resource = try DBSubnetGroupResource(provider, invocation)
-        return try await ResourceLifecycle.planDelete(resource, change: "delete subnet group \(resource.name)")
+    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
+        let group = try resource(invocation)
+        return DeleteResult.outputs(deleted: try await ResourceLifecycle.deleteIfPresent(group) == nil ? nil : group.name)
     }
 }
 
@@ -243,14 +234,14 @@ public struct CreateDBSnapshotAction: ResourceCreatingAction {
     func resource(_ invocation: ActionInvocation) throws -> DBSnapshotResource { try DBSnapshotResource(provider, invocation) }
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let resource = try resource(invocation)
-        let adoption = try await ResourceLifecycle.createOrAdopt(resource, runID: invocation.runID)
-        return adoption.outputs.merging(["snapshot_identifier": resource.name, "status": adoption.resource.status]) { _, new in new }
+        let snapshot = try resource(invocation)
+        let adoption = try await ResourceLifecycle.createOrAdopt(snapshot, runID: invocation.runID)
+        return adoption.outputs.merging(["snapshot_identifier": snapshot.name, "status": adoption.resource.status]) { _, new in new }
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
-        let resource = try resource(invocation)
-        return try await ResourceLifecycle.plan(resource, create: "snapshot \(resource.name)") { _ in "snapshot \(resource.name) exists" }
+        let snapshot = try resource(invocation)
+        return try await ResourceLifecycle.plan(snapshot, create: "snapshot \(snapshot.name)") { _ in "snapshot \(snapshot.name) exists" }
     }
 }
 
@@ -263,16 +254,16 @@ public struct DescribeDBSnapshotAction: StepAction {
     public init(provider: AWSClientProvider) { self.provider = provider }
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let resource = try DBSnapshotResource(provider, invocation)
-        guard let snapshot = try await ResourceLifecycle.find(resource) else { return ["snapshot_identifier": resource.name, "status": "deleted"] }
-        return ["snapshot_identifier": resource.name, "status": snapshot.status, "instance": snapshot.instanceIdentifier]
+        let target = try DBSnapshotResource(provider, invocation)
+        guard let snapshot = try await ResourceLifecycle.find(target) else { return ["snapshot_identifier": target.name, "status": "deleted"] }
+        return ["snapshot_identifier": target.name, "status": snapshot.status, "instance": snapshot.instanceIdentifier]
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan { ActionPlan(.nothing, "read-only") }
 }
 
 /// `aws.rds.delete-db-snapshot`: not-found is done.
-public struct DeleteDBSnapshotAction: StepAction {
+public struct DeleteDBSnapshotAction: ResourceDeletingAction {
     public let name = "aws.rds.delete-db-snapshot"
     public let summary = "Delete a DB snapshot (absent is fine)"
     public let inputs = [ActionInputSpec("snapshot_identifier", required: true), ActionInputSpec("identifier"), AWSStep.regionInput,
@@ -280,18 +271,16 @@ public struct DeleteDBSnapshotAction: StepAction {
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
-    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let resource = try DBSnapshotResource(provider, invocation)
-        guard let snapshot = try await ResourceLifecycle.find(resource) else { return DeleteResult.outputs(deleted: nil) }
-        if try invocation.bool("only_this_run") == true, try await resource.ownership(of: snapshot, runID: invocation.runID) != .thisRun {
-            throw ActionFailure("\(resource.description) was not created by this run; refusing to delete it", retryable: false)
-        }
-        return DeleteResult.outputs(deleted: try await ResourceLifecycle.delete(resource, snapshot) ? resource.name : nil)
-    }
+    func resource(_ invocation: ActionInvocation) throws -> DBSnapshotResource { try DBSnapshotResource(provider, invocation) }
+    func deletion(of snapshot: DBSnapshotResource) -> String { "delete snapshot \(snapshot.name)" }
 
-    public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
-        let resource = try DBSnapshotResource(provider, invocation)
-        return try await ResourceLifecycle.planDelete(resource, change: "delete snapshot \(resource.name)")
+    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
+        let target = try resource(invocation)
+        guard let snapshot = try await ResourceLifecycle.find(target) else { return DeleteResult.outputs(deleted: nil) }
+        if try invocation.bool("only_this_run") == true, try await target.ownership(of: snapshot, runID: invocation.runID) != .thisRun {
+            throw ActionFailure("\(target.description) was not created by this run; refusing to delete it", retryable: false)
+        }
+        return DeleteResult.outputs(deleted: try await ResourceLifecycle.delete(target, snapshot) ? target.name : nil)
     }
 }
 

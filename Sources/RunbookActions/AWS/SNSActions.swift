@@ -54,24 +54,22 @@ public struct CreateTopicAction: ResourceCreatingAction {
 }
 
 /// `aws.sns.delete-topic`: deletes a topic by name if runbook created it (absent is fine).
-public struct DeleteTopicAction: StepAction {
+public struct DeleteTopicAction: ResourceDeletingAction {
     public let name = "aws.sns.delete-topic"
     public let summary = "Delete a runbook-created SNS topic (absent is fine)"
     public let inputs = [ActionInputSpec("name", required: true), AWSStep.regionInput]
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
+    func resource(_ invocation: ActionInvocation) throws -> SNSTopicResource { try SNSTopicResource(provider, invocation) }
+    func deletion(of topic: SNSTopicResource) -> String { "delete SNS topic \(topic.name)" }
+
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let topic = try SNSTopicResource(provider, invocation)
+        let topic = try resource(invocation)
         switch try await ResourceLifecycle.deleteIfRunbookCreated(topic) {
         case .absent: return [AWSOutput.result: DeleteResult.absent.rawValue]
         case .kept: return [AWSOutput.result: DeleteResult.kept.rawValue, "reason": "\(topic.name) was not created by runbook"]
         case .deleted: return [AWSOutput.result: DeleteResult.deleted.rawValue]
         }
-    }
-
-    public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
-        let topic = try SNSTopicResource(provider, invocation)
-        return try await ResourceLifecycle.planDelete(topic, change: "delete SNS topic \(topic.name)")
     }
 }
