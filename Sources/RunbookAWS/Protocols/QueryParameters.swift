@@ -57,6 +57,13 @@ public struct QueryParameters: Sendable, Equatable {
     public subscript(key: String) -> String? { items.first { $0.0 == key }?.1 }
 }
 
+extension QueryParameters: ExpressibleByDictionaryLiteral {
+    /// Scalars in the order written; nil values are skipped, as by ``set(_:_:)-(String,String?)``.
+    public init(dictionaryLiteral elements: (String, String?)...) {
+        for (key, value) in elements { set(key, value) }
+    }
+}
+
 /// A resource tag.
 public struct AWSTag: Sendable, Equatable, Hashable {
     public var key: String

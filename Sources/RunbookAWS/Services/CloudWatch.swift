@@ -1,13 +1,11 @@
 import Foundation
 
 /// Amazon CloudWatch (Query, 2010-08-01; signing name `monitoring`) in one region.
-public struct CloudWatch: Sendable {
+public struct CloudWatch: QueryService {
+    static let service = AWSService.cloudwatch
     let client: AWSClient
     public let region: String
-
-    func call(_ action: String, _ p: QueryParameters, idempotent: Bool) async throws -> XMLNode {
-        try await client.query(service: .cloudwatch, region: region, action: action, parameters: p, idempotent: idempotent)
-    }
+    var callRegion: String? { region }
 
     public struct Dimension: Sendable, Equatable {
         public var name: String
@@ -109,12 +107,9 @@ public struct CloudWatch: Sendable {
     /// `DescribeAlarms`, one page.
     public func describeAlarms(alarmNames: [String]? = nil, alarmNamePrefix: String? = nil, stateValue: String? = nil,
                                maxRecords: Int? = nil, nextToken: String? = nil) async throws -> AWSPage<MetricAlarm> {
-        var p = QueryParameters()
+        var p: QueryParameters = ["AlarmNamePrefix": alarmNamePrefix, "StateValue": stateValue, "NextToken": nextToken]
         p.setList("AlarmNames.member", alarmNames)
-        p.set("AlarmNamePrefix", alarmNamePrefix)
-        p.set("StateValue", stateValue)
         p.set("MaxRecords", maxRecords)
-        p.set("NextToken", nextToken)
         let r = try await call("DescribeAlarms", p, idempotent: true)
         return AWSPage(items: r.list("MetricAlarms").map(MetricAlarm.init), nextToken: r.string("NextToken"))
     }
@@ -128,11 +123,7 @@ public struct CloudWatch: Sendable {
 
     /// `SetAlarmState` (for testing alarm actions).
     public func setAlarmState(name: String, state: String, reason: String) async throws {
-        var p = QueryParameters()
-        p.set("AlarmName", name)
-        p.set("StateValue", state)
-        p.set("StateReason", reason)
-        _ = try await call("SetAlarmState", p, idempotent: true)
+        _ = try await call("SetAlarmState", ["AlarmName": name, "StateValue": state, "StateReason": reason], idempotent: true)
     }
 
     public struct MetricDatum: Sendable {
@@ -200,16 +191,11 @@ public struct CloudWatch: Sendable {
 
     /// `TagResource` (alarm ARN). Idempotent.
     public func tagResource(arn: String, tags: [AWSTag]) async throws {
-        var p = QueryParameters()
-        p.set("ResourceARN", arn)
-        p.setTags("Tags.member", tags)
-        _ = try await call("TagResource", p, idempotent: true)
+        try await addTags("TagResource", ["ResourceARN": arn], prefix: "Tags.member", tags)
     }
 
     /// `ListTagsForResource` (alarm ARN).
     public func listTagsForResource(arn: String) async throws -> [AWSTag] {
-        var p = QueryParameters()
-        p.set("ResourceARN", arn)
-        return try await call("ListTagsForResource", p, idempotent: true).list("Tags").map(AWSTag.decode)
+        try await tags("ListTagsForResource", ["ResourceARN": arn], list: "Tags")
     }
 }

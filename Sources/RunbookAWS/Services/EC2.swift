@@ -2,13 +2,11 @@ import Foundation
 
 /// Amazon EC2 (Query, 2016-11-15) in one region: just the VPC/subnet calls that RDS subnet groups
 /// need. EC2 responses have no `<ActionResult>` wrapper and use `<item>` lists.
-public struct EC2: Sendable {
+public struct EC2: QueryService {
+    static let service = AWSService.ec2
     let client: AWSClient
     public let region: String
-
-    func call(_ action: String, _ p: QueryParameters, idempotent: Bool) async throws -> XMLNode {
-        try await client.query(service: .ec2, region: region, action: action, parameters: p, idempotent: idempotent)
-    }
+    var callRegion: String? { region }
 
     /// An EC2 filter, e.g. `Filter("tag:Name", ["dr-vpc"])`.
     public struct Filter: Sendable {
@@ -30,10 +28,7 @@ public struct EC2: Sendable {
     static func tagSpecifications(_ resourceType: String, _ tags: [AWSTag], into p: inout QueryParameters) {
         guard !tags.isEmpty else { return }
         p.set("TagSpecification.1.ResourceType", resourceType)
-        p.setList("TagSpecification.1.Tag", tags) { t, q in
-            q.set("Key", t.key)
-            q.set("Value", t.value)
-        }
+        p.setTags("TagSpecification.1.Tag", tags)
     }
 
     public struct VPC: Sendable, Equatable {
@@ -66,62 +61,52 @@ public struct EC2: Sendable {
 
     /// `CreateVpc`.
     public func createVpc(cidrBlock: String, tags: [AWSTag] = []) async throws -> VPC {
-        var p = QueryParameters()
-        p.set("CidrBlock", cidrBlock)
+        var p: QueryParameters = ["CidrBlock": cidrBlock]
         EC2.tagSpecifications("vpc", tags, into: &p)
-        let r = try await call("CreateVpc", p, idempotent: false)
-        return VPC(r.child("vpc") ?? r)
+        return try await call("CreateVpc", p, idempotent: false, element: "vpc", VPC.init)
     }
 
     /// `DescribeVpcs` with optional ids and filters.
     public func describeVpcs(ids: [String] = [], filters: [Filter] = []) async throws -> [VPC] {
+        try await describe("DescribeVpcs", "VpcId", ids, filters, list: "vpcSet", VPC.init)
+    }
+
+    /// A `Describe…` call by ids (`idKey`) and filters, answering the items of `list`.
+    func describe<Item>(_ action: String, _ idKey: String, _ ids: [String], _ filters: [Filter], list: String,
+                        _ decode: (XMLNode) -> Item) async throws -> [Item] {
         var p = QueryParameters()
-        p.setList("VpcId", ids)
+        p.setList(idKey, ids)
         EC2.encode(filters, into: &p)
-        return try await call("DescribeVpcs", p, idempotent: true).list("vpcSet").map(VPC.init)
+        return try await call(action, p, idempotent: true).list(list).map(decode)
     }
 
     /// `DeleteVpc`.
     public func deleteVpc(id: String) async throws {
-        var p = QueryParameters()
-        p.set("VpcId", id)
-        _ = try await call("DeleteVpc", p, idempotent: false)
+        _ = try await call("DeleteVpc", ["VpcId": id], idempotent: false)
     }
 
     /// `CreateSubnet`.
     public func createSubnet(vpcID: String, cidrBlock: String, availabilityZone: String? = nil, tags: [AWSTag] = []) async throws -> Subnet {
-        var p = QueryParameters()
-        p.set("VpcId", vpcID)
-        p.set("CidrBlock", cidrBlock)
-        p.set("AvailabilityZone", availabilityZone)
+        var p: QueryParameters = ["VpcId": vpcID, "CidrBlock": cidrBlock, "AvailabilityZone": availabilityZone]
         EC2.tagSpecifications("subnet", tags, into: &p)
-        let r = try await call("CreateSubnet", p, idempotent: false)
-        return Subnet(r.child("subnet") ?? r)
+        return try await call("CreateSubnet", p, idempotent: false, element: "subnet", Subnet.init)
     }
 
     /// `DescribeSubnets` with optional ids and filters.
     public func describeSubnets(ids: [String] = [], filters: [Filter] = []) async throws -> [Subnet] {
-        var p = QueryParameters()
-        p.setList("SubnetId", ids)
-        EC2.encode(filters, into: &p)
-        return try await call("DescribeSubnets", p, idempotent: true).list("subnetSet").map(Subnet.init)
+        try await describe("DescribeSubnets", "SubnetId", ids, filters, list: "subnetSet", Subnet.init)
     }
 
     /// `DeleteSubnet`.
     public func deleteSubnet(id: String) async throws {
-        var p = QueryParameters()
-        p.set("SubnetId", id)
-        _ = try await call("DeleteSubnet", p, idempotent: false)
+        _ = try await call("DeleteSubnet", ["SubnetId": id], idempotent: false)
     }
 
     /// `CreateTags` on any EC2 resources. Idempotent.
     public func createTags(resourceIDs: [String], tags: [AWSTag]) async throws {
         var p = QueryParameters()
         p.setList("ResourceId", resourceIDs)
-        p.setList("Tag", tags) { t, q in
-            q.set("Key", t.key)
-            q.set("Value", t.value)
-        }
+        p.setTags("Tag", tags)
         _ = try await call("CreateTags", p, idempotent: true)
     }
 }

@@ -1,12 +1,10 @@
 import Foundation
 
 /// AWS IAM (Query, 2010-05-08). Global: signed for us-east-1.
-public struct IAM: Sendable {
+public struct IAM: QueryService {
+    static let service = AWSService.iam
     let client: AWSClient
-
-    func call(_ action: String, _ p: QueryParameters, idempotent: Bool) async throws -> XMLNode {
-        try await client.query(service: .iam, region: "us-east-1", action: action, parameters: p, idempotent: idempotent)
-    }
+    var callRegion: String? { "us-east-1" }
 
     public struct Role: Sendable, Equatable {
         public var name: String
@@ -30,45 +28,29 @@ public struct IAM: Sendable {
     /// `CreateRole`. Not idempotent (a replay answers `EntityAlreadyExists`).
     public func createRole(name: String, assumeRolePolicyDocument: String, description: String? = nil, path: String? = nil,
                            tags: [AWSTag] = []) async throws -> Role {
-        var p = QueryParameters()
-        p.set("RoleName", name)
-        p.set("AssumeRolePolicyDocument", assumeRolePolicyDocument)
-        p.set("Description", description)
-        p.set("Path", path)
+        var p: QueryParameters = ["RoleName": name, "AssumeRolePolicyDocument": assumeRolePolicyDocument, "Description": description, "Path": path]
         p.setTags("Tags.member", tags)
-        let r = try await call("CreateRole", p, idempotent: false)
-        return Role(r.child("Role") ?? r)
+        return try await call("CreateRole", p, idempotent: false, element: "Role", Role.init)
     }
 
     /// `GetRole`; throws `NoSuchEntity` if absent.
     public func getRole(name: String) async throws -> Role {
-        var p = QueryParameters()
-        p.set("RoleName", name)
-        let r = try await call("GetRole", p, idempotent: true)
-        return Role(r.child("Role") ?? r)
+        try await call("GetRole", ["RoleName": name], idempotent: true, element: "Role", Role.init)
     }
 
     /// `DeleteRole`; fails with `DeleteConflict` while policies are attached.
     public func deleteRole(name: String) async throws {
-        var p = QueryParameters()
-        p.set("RoleName", name)
-        _ = try await call("DeleteRole", p, idempotent: false)
+        _ = try await call("DeleteRole", ["RoleName": name], idempotent: false)
     }
 
     /// `AttachRolePolicy`. Idempotent.
     public func attachRolePolicy(roleName: String, policyARN: String) async throws {
-        var p = QueryParameters()
-        p.set("RoleName", roleName)
-        p.set("PolicyArn", policyARN)
-        _ = try await call("AttachRolePolicy", p, idempotent: true)
+        _ = try await call("AttachRolePolicy", ["RoleName": roleName, "PolicyArn": policyARN], idempotent: true)
     }
 
     /// `DetachRolePolicy`.
     public func detachRolePolicy(roleName: String, policyARN: String) async throws {
-        var p = QueryParameters()
-        p.set("RoleName", roleName)
-        p.set("PolicyArn", policyARN)
-        _ = try await call("DetachRolePolicy", p, idempotent: false)
+        _ = try await call("DetachRolePolicy", ["RoleName": roleName, "PolicyArn": policyARN], idempotent: false)
     }
 
     public struct AttachedPolicy: Sendable, Equatable {
@@ -78,18 +60,13 @@ public struct IAM: Sendable {
 
     /// `ListAttachedRolePolicies`, one page (`Marker`).
     public func listAttachedRolePolicies(roleName: String, marker: String? = nil) async throws -> AWSPage<AttachedPolicy> {
-        var p = QueryParameters()
-        p.set("RoleName", roleName)
-        p.set("Marker", marker)
-        let r = try await call("ListAttachedRolePolicies", p, idempotent: true)
+        let r = try await call("ListAttachedRolePolicies", ["RoleName": roleName, "Marker": marker], idempotent: true)
         return AWSPage(items: r.list("AttachedPolicies").map { AttachedPolicy(name: $0.string("PolicyName") ?? "", arn: $0.string("PolicyArn") ?? "") },
                        nextToken: r.bool("IsTruncated") == true ? r.string("Marker") : nil)
     }
 
     /// `ListRoleTags`.
     public func listRoleTags(roleName: String) async throws -> [AWSTag] {
-        var p = QueryParameters()
-        p.set("RoleName", roleName)
-        return try await call("ListRoleTags", p, idempotent: true).list("Tags").map(AWSTag.decode)
+        try await tags("ListRoleTags", ["RoleName": roleName], list: "Tags")
     }
 }

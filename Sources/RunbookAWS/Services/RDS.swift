@@ -1,12 +1,20 @@
 import Foundation
 
 /// Amazon RDS (Query, 2014-10-31) in one region: the operations the DR runbooks use.
-public struct RDS: Sendable {
+public struct RDS: QueryService {
+    static let service = AWSService.rds
     let client: AWSClient
     public let region: String
+    var callRegion: String? { region }
 
-    func call(_ action: String, _ p: QueryParameters, idempotent: Bool) async throws -> XMLNode {
-        try await client.query(service: .rds, region: region, action: action, parameters: p, idempotent: idempotent)
+    /// One page of a `Describe…` call: `filters`, then `MaxRecords` and `Marker`; the items of `list` decoded.
+    func describe<Item: Sendable>(_ action: String, _ filters: QueryParameters, list: String, maxRecords: Int?, marker: String?,
+                                  _ decode: (XMLNode) -> Item) async throws -> AWSPage<Item> {
+        var p = filters
+        p.set("MaxRecords", maxRecords)
+        p.set("Marker", marker)
+        let r = try await call(action, p, idempotent: true)
+        return AWSPage(items: r.list(list).map(decode), nextToken: r.string("Marker"))
     }
 
     static func require(_ value: String?, _ name: String, _ action: String) throws {
@@ -38,8 +46,7 @@ public struct RDS: Sendable {
         p.set("DBParameterGroupFamily", family)
         p.set("Description", description)
         p.setTags("Tags.Tag", tags)
-        let r = try await call("CreateDBParameterGroup", p, idempotent: false)
-        return DBParameterGroup(r.node("DBParameterGroup") ?? r)
+        return try await call("CreateDBParameterGroup", p, idempotent: false, element: "DBParameterGroup", DBParameterGroup.init)
     }
 
     public struct Parameter: Sendable, Equatable {
@@ -79,13 +86,8 @@ public struct RDS: Sendable {
 
     /// `DescribeDBParameters`, one page; `source` is `user`, `system` or `engine-default`.
     public func describeDBParameters(name: String, source: String? = nil, maxRecords: Int? = nil, marker: String? = nil) async throws -> AWSPage<Parameter> {
-        var p = QueryParameters()
-        p.set("DBParameterGroupName", name)
-        p.set("Source", source)
-        p.set("MaxRecords", maxRecords)
-        p.set("Marker", marker)
-        let r = try await call("DescribeDBParameters", p, idempotent: true)
-        return AWSPage(items: r.list("Parameters").map(Parameter.init), nextToken: r.string("Marker"))
+        try await describe("DescribeDBParameters", ["DBParameterGroupName": name, "Source": source], list: "Parameters",
+                           maxRecords: maxRecords, marker: marker, Parameter.init)
     }
 
     /// Every parameter (all pages).
@@ -95,12 +97,8 @@ public struct RDS: Sendable {
 
     /// `DescribeDBParameterGroups`, one page.
     public func describeDBParameterGroups(name: String? = nil, maxRecords: Int? = nil, marker: String? = nil) async throws -> AWSPage<DBParameterGroup> {
-        var p = QueryParameters()
-        p.set("DBParameterGroupName", name)
-        p.set("MaxRecords", maxRecords)
-        p.set("Marker", marker)
-        let r = try await call("DescribeDBParameterGroups", p, idempotent: true)
-        return AWSPage(items: r.list("DBParameterGroups").map(DBParameterGroup.init), nextToken: r.string("Marker"))
+        try await describe("DescribeDBParameterGroups", ["DBParameterGroupName": name], list: "DBParameterGroups",
+                           maxRecords: maxRecords, marker: marker, DBParameterGroup.init)
     }
 
     /// One parameter group; throws `DBParameterGroupNotFound` if absent (also when an emulator
@@ -117,9 +115,7 @@ public struct RDS: Sendable {
     /// `DeleteDBParameterGroup`.
     public func deleteDBParameterGroup(name: String) async throws {
         try RDS.require(name, "DBParameterGroupName", "DeleteDBParameterGroup")
-        var p = QueryParameters()
-        p.set("DBParameterGroupName", name)
-        _ = try await call("DeleteDBParameterGroup", p, idempotent: false)
+        _ = try await call("DeleteDBParameterGroup", ["DBParameterGroupName": name], idempotent: false)
     }
 
     // MARK: Subnet groups
@@ -149,26 +145,19 @@ public struct RDS: Sendable {
         p.set("DBSubnetGroupDescription", description)
         p.setList("SubnetIds.SubnetIdentifier", subnetIDs)
         p.setTags("Tags.Tag", tags)
-        let r = try await call("CreateDBSubnetGroup", p, idempotent: false)
-        return DBSubnetGroup(r.node("DBSubnetGroup") ?? r)
+        return try await call("CreateDBSubnetGroup", p, idempotent: false, element: "DBSubnetGroup", DBSubnetGroup.init)
     }
 
     /// `DescribeDBSubnetGroups`, one page.
     public func describeDBSubnetGroups(name: String? = nil, maxRecords: Int? = nil, marker: String? = nil) async throws -> AWSPage<DBSubnetGroup> {
-        var p = QueryParameters()
-        p.set("DBSubnetGroupName", name)
-        p.set("MaxRecords", maxRecords)
-        p.set("Marker", marker)
-        let r = try await call("DescribeDBSubnetGroups", p, idempotent: true)
-        return AWSPage(items: r.list("DBSubnetGroups").map(DBSubnetGroup.init), nextToken: r.string("Marker"))
+        try await describe("DescribeDBSubnetGroups", ["DBSubnetGroupName": name], list: "DBSubnetGroups",
+                           maxRecords: maxRecords, marker: marker, DBSubnetGroup.init)
     }
 
     /// `DeleteDBSubnetGroup`.
     public func deleteDBSubnetGroup(name: String) async throws {
         try RDS.require(name, "DBSubnetGroupName", "DeleteDBSubnetGroup")
-        var p = QueryParameters()
-        p.set("DBSubnetGroupName", name)
-        _ = try await call("DeleteDBSubnetGroup", p, idempotent: false)
+        _ = try await call("DeleteDBSubnetGroup", ["DBSubnetGroupName": name], idempotent: false)
     }
 
     // MARK: Instances
@@ -293,8 +282,7 @@ public struct RDS: Sendable {
         p.set("PubliclyAccessible", r.publiclyAccessible)
         p.set("AvailabilityZone", r.availabilityZone)
         p.setTags("Tags.Tag", r.tags)
-        let x = try await call("CreateDBInstance", p, idempotent: false)
-        return DBInstance(x.node("DBInstance") ?? x)
+        return try await instance("CreateDBInstance", p, idempotent: false)
     }
 
     /// Fields of `CreateDBInstanceReadReplica`; for a cross-region replica call it in the target
@@ -345,18 +333,18 @@ public struct RDS: Sendable {
         p.set("MonitoringRoleArn", r.monitoringRoleARN)
         p.set("DeletionProtection", r.deletionProtection)
         p.setTags("Tags.Tag", r.tags)
-        let x = try await call("CreateDBInstanceReadReplica", p, idempotent: false)
-        return DBInstance(x.node("DBInstance") ?? x)
+        return try await instance("CreateDBInstanceReadReplica", p, idempotent: false)
     }
 
     /// `DescribeDBInstances`, one page (identifier may be a name or an ARN).
     public func describeDBInstances(identifier: String? = nil, maxRecords: Int? = nil, marker: String? = nil) async throws -> AWSPage<DBInstance> {
-        var p = QueryParameters()
-        p.set("DBInstanceIdentifier", identifier)
-        p.set("MaxRecords", maxRecords)
-        p.set("Marker", marker)
-        let r = try await call("DescribeDBInstances", p, idempotent: true)
-        return AWSPage(items: r.list("DBInstances").map(DBInstance.init), nextToken: r.string("Marker"))
+        try await describe("DescribeDBInstances", ["DBInstanceIdentifier": identifier], list: "DBInstances",
+                           maxRecords: maxRecords, marker: marker, DBInstance.init)
+    }
+
+    /// Calls an action answering one `DBInstance`.
+    func instance(_ action: String, _ p: QueryParameters, idempotent: Bool) async throws -> DBInstance {
+        try await call(action, p, idempotent: idempotent, element: "DBInstance", DBInstance.init)
     }
 
     /// One instance; throws `DBInstanceNotFound` if absent.
@@ -401,8 +389,7 @@ public struct RDS: Sendable {
         p.set("MonitoringInterval", r.monitoringInterval)
         p.set("MonitoringRoleArn", r.monitoringRoleARN)
         p.set("EnablePerformanceInsights", r.enablePerformanceInsights)
-        let x = try await call("ModifyDBInstance", p, idempotent: true)
-        return DBInstance(x.node("DBInstance") ?? x)
+        return try await instance("ModifyDBInstance", p, idempotent: true)
     }
 
     /// `DeleteDBInstance`. Give either `skipFinalSnapshot: true` or a final snapshot identifier.
@@ -417,8 +404,7 @@ public struct RDS: Sendable {
         p.set("SkipFinalSnapshot", skipFinalSnapshot)
         p.set("FinalDBSnapshotIdentifier", finalDBSnapshotIdentifier)
         p.set("DeleteAutomatedBackups", deleteAutomatedBackups)
-        let x = try await call("DeleteDBInstance", p, idempotent: false)
-        return DBInstance(x.node("DBInstance") ?? x)
+        return try await instance("DeleteDBInstance", p, idempotent: false)
     }
 
     /// `RebootDBInstance`; `forceFailover` fails a Multi-AZ instance over to its standby.
@@ -427,8 +413,7 @@ public struct RDS: Sendable {
         var p = QueryParameters()
         p.set("DBInstanceIdentifier", identifier)
         p.set("ForceFailover", forceFailover)
-        let x = try await call("RebootDBInstance", p, idempotent: false)
-        return DBInstance(x.node("DBInstance") ?? x)
+        return try await instance("RebootDBInstance", p, idempotent: false)
     }
 
     /// `PromoteReadReplica`.
@@ -438,8 +423,7 @@ public struct RDS: Sendable {
         p.set("DBInstanceIdentifier", identifier)
         p.set("BackupRetentionPeriod", backupRetentionPeriod)
         p.set("PreferredBackupWindow", preferredBackupWindow)
-        let x = try await call("PromoteReadReplica", p, idempotent: false)
-        return DBInstance(x.node("DBInstance") ?? x)
+        return try await instance("PromoteReadReplica", p, idempotent: false)
     }
 
     // MARK: Snapshots
@@ -472,21 +456,14 @@ public struct RDS: Sendable {
         p.set("DBSnapshotIdentifier", snapshotIdentifier)
         p.set("DBInstanceIdentifier", instanceIdentifier)
         p.setTags("Tags.Tag", tags)
-        let x = try await call("CreateDBSnapshot", p, idempotent: false)
-        return DBSnapshot(x.node("DBSnapshot") ?? x)
+        return try await call("CreateDBSnapshot", p, idempotent: false, element: "DBSnapshot", DBSnapshot.init)
     }
 
     /// `DescribeDBSnapshots`, one page.
     public func describeDBSnapshots(snapshotIdentifier: String? = nil, instanceIdentifier: String? = nil, snapshotType: String? = nil,
                                     maxRecords: Int? = nil, marker: String? = nil) async throws -> AWSPage<DBSnapshot> {
-        var p = QueryParameters()
-        p.set("DBSnapshotIdentifier", snapshotIdentifier)
-        p.set("DBInstanceIdentifier", instanceIdentifier)
-        p.set("SnapshotType", snapshotType)
-        p.set("MaxRecords", maxRecords)
-        p.set("Marker", marker)
-        let r = try await call("DescribeDBSnapshots", p, idempotent: true)
-        return AWSPage(items: r.list("DBSnapshots").map(DBSnapshot.init), nextToken: r.string("Marker"))
+        try await describe("DescribeDBSnapshots", ["DBSnapshotIdentifier": snapshotIdentifier, "DBInstanceIdentifier": instanceIdentifier,
+                                                   "SnapshotType": snapshotType], list: "DBSnapshots", maxRecords: maxRecords, marker: marker, DBSnapshot.init)
     }
 
     /// Every snapshot matching the filters (all pages). Without `snapshotType` AWS returns manual and automated ones.
@@ -508,8 +485,7 @@ public struct RDS: Sendable {
         p.setTags("Tags.Tag", tags)
         p.set("CopyTags", copyTags)
         p.set("SourceRegion", sourceRegion)
-        let x = try await call("CopyDBSnapshot", p, idempotent: false)
-        return DBSnapshot(x.node("DBSnapshot") ?? x)
+        return try await call("CopyDBSnapshot", p, idempotent: false, element: "DBSnapshot", DBSnapshot.init)
     }
 
     /// `DeleteDBSnapshot`.
@@ -517,8 +493,7 @@ public struct RDS: Sendable {
         try RDS.require(snapshotIdentifier, "DBSnapshotIdentifier", "DeleteDBSnapshot")
         var p = QueryParameters()
         p.set("DBSnapshotIdentifier", snapshotIdentifier)
-        let x = try await call("DeleteDBSnapshot", p, idempotent: false)
-        return DBSnapshot(x.node("DBSnapshot") ?? x)
+        return try await call("DeleteDBSnapshot", p, idempotent: false, element: "DBSnapshot", DBSnapshot.init)
     }
 
     /// Fields of `RestoreDBInstanceFromDBSnapshot`.
@@ -553,31 +528,24 @@ public struct RDS: Sendable {
         p.setList("VpcSecurityGroupIds.VpcSecurityGroupId", r.vpcSecurityGroupIDs)
         p.set("DeletionProtection", r.deletionProtection)
         p.setTags("Tags.Tag", r.tags)
-        let x = try await call("RestoreDBInstanceFromDBSnapshot", p, idempotent: false)
-        return DBInstance(x.node("DBInstance") ?? x)
+        return try await instance("RestoreDBInstanceFromDBSnapshot", p, idempotent: false)
     }
 
     // MARK: Tags
 
     /// `AddTagsToResource` (resource by ARN). Idempotent.
     public func addTagsToResource(arn: String, tags: [AWSTag]) async throws {
-        var p = QueryParameters()
-        p.set("ResourceName", arn)
-        p.setTags("Tags.Tag", tags)
-        _ = try await call("AddTagsToResource", p, idempotent: true)
+        try await addTags("AddTagsToResource", ["ResourceName": arn], prefix: "Tags.Tag", tags)
     }
 
     /// `ListTagsForResource` (resource by ARN).
     public func listTagsForResource(arn: String) async throws -> [AWSTag] {
-        var p = QueryParameters()
-        p.set("ResourceName", arn)
-        return try await call("ListTagsForResource", p, idempotent: true).list("TagList").map(AWSTag.decode)
+        try await tags("ListTagsForResource", ["ResourceName": arn], list: "TagList")
     }
 
     /// `RemoveTagsFromResource`. Idempotent.
     public func removeTagsFromResource(arn: String, tagKeys: [String]) async throws {
-        var p = QueryParameters()
-        p.set("ResourceName", arn)
+        var p: QueryParameters = ["ResourceName": arn]
         p.setList("TagKeys.member", tagKeys)
         _ = try await call("RemoveTagsFromResource", p, idempotent: true)
     }
@@ -609,8 +577,7 @@ public struct RDS: Sendable {
         p.set("SourceDBInstanceArn", sourceDBInstanceARN)
         p.set("BackupRetentionPeriod", backupRetentionPeriod)
         p.set("KmsKeyId", kmsKeyID)
-        let x = try await call("StartDBInstanceAutomatedBackupsReplication", p, idempotent: false)
-        return DBInstanceAutomatedBackup(x.node("DBInstanceAutomatedBackup") ?? x)
+        return try await call("StartDBInstanceAutomatedBackupsReplication", p, idempotent: false, element: "DBInstanceAutomatedBackup", DBInstanceAutomatedBackup.init)
     }
 
     /// `StopDBInstanceAutomatedBackupsReplication`, called in the destination region.
@@ -618,17 +585,12 @@ public struct RDS: Sendable {
         try RDS.require(sourceDBInstanceARN, "SourceDBInstanceArn", "StopDBInstanceAutomatedBackupsReplication")
         var p = QueryParameters()
         p.set("SourceDBInstanceArn", sourceDBInstanceARN)
-        let x = try await call("StopDBInstanceAutomatedBackupsReplication", p, idempotent: false)
-        return DBInstanceAutomatedBackup(x.node("DBInstanceAutomatedBackup") ?? x)
+        return try await call("StopDBInstanceAutomatedBackupsReplication", p, idempotent: false, element: "DBInstanceAutomatedBackup", DBInstanceAutomatedBackup.init)
     }
 
     /// `DescribeDBInstanceAutomatedBackups`, one page.
     public func describeDBInstanceAutomatedBackups(instanceIdentifier: String? = nil, maxRecords: Int? = nil, marker: String? = nil) async throws -> AWSPage<DBInstanceAutomatedBackup> {
-        var p = QueryParameters()
-        p.set("DBInstanceIdentifier", instanceIdentifier)
-        p.set("MaxRecords", maxRecords)
-        p.set("Marker", marker)
-        let r = try await call("DescribeDBInstanceAutomatedBackups", p, idempotent: true)
-        return AWSPage(items: r.list("DBInstanceAutomatedBackups").map(DBInstanceAutomatedBackup.init), nextToken: r.string("Marker"))
+        try await describe("DescribeDBInstanceAutomatedBackups", ["DBInstanceIdentifier": instanceIdentifier], list: "DBInstanceAutomatedBackups",
+                           maxRecords: maxRecords, marker: marker, DBInstanceAutomatedBackup.init)
     }
 }

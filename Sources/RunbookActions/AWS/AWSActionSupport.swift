@@ -47,7 +47,7 @@ public final class AWSClientProvider: @unchecked Sendable {
 }
 
 /// Who a resource found before creating it belongs to.
-enum Ownership: Equatable {
+enum Ownership: Equatable, Sendable {
     /// Tagged with this run's id: created by this run before a crash (or a race); safe to undo.
     case thisRun
     /// Exists without this run's tag: adopted as pre-existing; a rollback never deletes or changes it.
@@ -57,9 +57,33 @@ enum Ownership: Equatable {
         tags.contains { $0.key == AWSTags.runID && $0.value == runID } ? .thisRun : .preExisting
     }
 
-    /// The `result` output for a resource found before creating: `recovered` (this run's) or `adopted`.
-    var foundResult: String { self == .thisRun ? "recovered" : "adopted" }
+    /// The `result` for a resource found before creating: `recovered` (this run's) or `adopted`.
+    var foundResult: CreateResult { self == .thisRun ? .recovered : .adopted }
+    /// The `owned` output.
     var owned: String { self == .thisRun ? "true" : "false" }
+}
+
+/// The `result` output of a create-or-adopt step.
+enum CreateResult: String, Sendable {
+    case created, recovered, adopted
+}
+
+/// The `result` output of a delete step.
+enum DeleteResult: String, Sendable {
+    case deleted, absent, kept
+
+    /// `result` and `undo` of the delete actions that report both: `deleted NAME`, or `absent` / `already gone` (nil).
+    static func outputs(deleted name: String?) -> [String: String] {
+        guard let name else { return [AWSOutput.result: absent.rawValue, AWSOutput.undo: "already gone"] }
+        return [AWSOutput.result: deleted.rawValue, AWSOutput.undo: "deleted \(name)"]
+    }
+}
+
+/// Output names the AWS actions share.
+enum AWSOutput {
+    static let result = "result"
+    static let owned = "owned"
+    static let undo = "undo"
 }
 
 /// The ownership tags every created resource carries.
@@ -73,6 +97,9 @@ enum AWSTags {
         if let name { tags.append(AWSTag("Name", name)) }
         return tags
     }
+
+    /// True when `tags` carry any run's `runbook:run-id`: runbook created the resource.
+    static func isRunbookCreated(_ tags: [AWSTag]) -> Bool { tags.contains { $0.key == runID } }
 }
 
 /// Helpers shared by the AWS actions.
@@ -81,7 +108,10 @@ enum AWSStep {
     static let regionInput = ActionInputSpec("region", description: "the AWS region (default: AWS_REGION / profile)")
 
     /// True when `error` is an AWS error with one of `codes`.
-    static func isError(_ error: any Error, _ codes: String...) -> Bool {
+    static func isError(_ error: any Error, _ codes: String...) -> Bool { isError(error, in: Set(codes)) }
+
+    /// True when `error` is an AWS error with a code in `codes`.
+    static func isError(_ error: any Error, in codes: Set<String>) -> Bool {
         guard let aws = error as? AWSError else { return false }
         return codes.contains(aws.code)
     }
@@ -138,24 +168,45 @@ enum AWSStep {
         String(format: "%.1f", Double(nowMilliseconds() - start) / 1000)
     }
 
-    /// How often an action polls AWS itself while it waits inside an undo or a delete (waiters proper are the
-    /// runbook's `wait:` blocks, paced by their `interval`).
+    /// Common input: how often undo and delete poll AWS while they wait (see ``WaitPacing``).
     static let paceInput = ActionInputSpec("pace", description: "how often undo/delete poll AWS while they wait (default 30s)")
 
     /// A comma-separated or list input as a list of non-empty strings.
     static func list(_ invocation: ActionInvocation, _ name: String) throws -> [String] {
         try invocation.stringList(name).flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
+}
 
-    /// Repeats `probe` every `pace` until it returns a value, up to `timeout`; used by undo and delete
-    /// actions that must wait for an instance to settle before the next call.
-    static func poll<T: Sendable>(_ what: String, pace: Duration, timeout: Duration, _ probe: () async throws -> T?) async throws -> T {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while true {
-            if let value = try await probe() { return value }
-            if clock.now >= deadline { throw ActionFailure("timed out after \(DurationText.format(timeout)) waiting for \(what)", retryable: true) }
-            try await Task.sleep(for: pace)
+/// How an undo or a delete waits for a resource to settle before its next call: an acceptor waiter polled every
+/// `pace` (input `pace`, default 30s) for up to `timeout` (input `settle_timeout`, default 60m). Waiters proper are
+/// the runbook's `wait:` blocks, paced by their `interval`.
+struct WaitPacing: Sendable {
+    var pace: Duration
+    var timeout: Duration
+
+    init(_ invocation: ActionInvocation) throws {
+        pace = try invocation.duration("pace") ?? .seconds(30)
+        timeout = try invocation.duration("settle_timeout") ?? .seconds(3600)
+    }
+
+    /// Polls that fit into `timeout` at one every `pace`, the first at once.
+    var maxAttempts: Int {
+        let cap = 1_000_000
+        guard pace > .zero else { return cap }
+        return Int(min((timeout / pace).rounded(.down), Double(cap - 1))) + 1
+    }
+
+    /// Runs `waiter` until it succeeds. Running out of time is a retryable failure, a failure state a final one,
+    /// both naming `what` (e.g. `DB instance db1 in us-east-1 to be deleted`).
+    func wait<Output: Sendable>(_ waiter: AWSWaiter<Output>, for what: String) async throws -> WaiterPoll<Output> {
+        do {
+            return try await waiter.wait()
+        } catch let stopped as AWSWaiterError where stopped.reason == .maxAttemptsExceeded {
+            throw ActionFailure("timed out after \(DurationText.format(timeout)) waiting for \(what)", retryable: true)
+        } catch let stopped as AWSWaiterError {
+            throw ActionFailure("waiting for \(what): \(stopped)", retryable: false)
+        } catch {
+            throw AWSStep.failure(error, "waiting for \(what)")
         }
     }
 }

@@ -6,20 +6,73 @@ enum CloudWatchSupport {
     static func cloudWatch(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws -> CloudWatch {
         do { return try provider.client().cloudWatch(region: invocation.string("region")) } catch { throw AWSStep.failure(error, "CloudWatch") }
     }
+}
 
-    static func find(_ cw: CloudWatch, _ name: String) async throws -> CloudWatch.MetricAlarm? {
-        try await AWSStep.run("alarm \(name) in \(cw.region)") { try await cw.describeAlarms(alarmNames: [name]).items.first { $0.name == name } }
+/// A CloudWatch metric alarm by name. PutMetricAlarm answers nothing, so a create reads the alarm back (nil if the
+/// read does not see it yet).
+struct MetricAlarmResource: ManagedResource {
+    typealias Created = CloudWatch.MetricAlarm?
+
+    let cw: CloudWatch
+    let name: String
+    let invocation: ActionInvocation
+    let provider: AWSClientProvider
+
+    var description: String { "alarm \(name) in \(cw.region)" }
+    // DescribeAlarms answers an empty list for a missing alarm; DeleteAlarms and PutMetricAlarm are idempotent.
+    static let notFoundCodes: Set<String> = []
+
+    func fetch() async throws -> CloudWatch.MetricAlarm? { try await cw.describeAlarms(alarmNames: [name]).items.first { $0.name == name } }
+
+    func tags(of alarm: CloudWatch.MetricAlarm) async throws -> [AWSTag] {
+        guard let arn = alarm.arn else { return [] }
+        return try await cw.listTagsForResource(arn: arn)
     }
 
-    static func owner(_ cw: CloudWatch, _ alarm: CloudWatch.MetricAlarm, _ invocation: ActionInvocation) async throws -> Ownership {
-        guard let arn = alarm.arn else { return .preExisting }
-        return Ownership.of(try await AWSStep.run("tags of alarm \(alarm.name)") { try await cw.listTagsForResource(arn: arn) }, runID: invocation.runID)
+    func delete(_ alarm: CloudWatch.MetricAlarm) async throws { try await cw.deleteAlarms(names: [name]) }
+
+    func create() async throws -> CloudWatch.MetricAlarm? {
+        try await cw.putMetricAlarm(try await request())
+        return try await fetch()
+    }
+
+    func request() async throws -> CloudWatch.PutMetricAlarmRequest {
+        guard let threshold = Double(try invocation.requiredString("threshold")) else {
+            throw ActionFailure("alarm \(name): threshold must be a number", retryable: false)
+        }
+        return CloudWatch.PutMetricAlarmRequest(
+            alarmName: name, metricName: try invocation.requiredString("metric"), namespace: invocation.string("namespace") ?? "AWS/RDS",
+            statistic: invocation.string("statistic") ?? "Average", period: try invocation.int("period") ?? 300,
+            evaluationPeriods: try invocation.int("evaluation_periods") ?? 2, threshold: threshold,
+            comparisonOperator: invocation.string("comparison") ?? "GreaterThanThreshold",
+            dimensions: try invocation.stringMap("dimensions").sorted { $0.key < $1.key }.map { CloudWatch.Dimension($0.key, $0.value) },
+            alarmActions: try await alarmActions(), alarmDescription: invocation.string("description"), tags: AWSTags.ownership(invocation))
+    }
+
+    /// The ARN of `alarm_topic` (an SNS topic in the alarm's region), if given.
+    func alarmActions() async throws -> [String] {
+        guard let topicName = invocation.string("alarm_topic"), !topicName.isEmpty else { return [] }
+        let topic = SNSTopicResource(sns: try SNSTopicResource.sns(provider, region: invocation.string("region")), name: topicName, invocation: invocation)
+        guard let arn = try await ResourceLifecycle.find(topic) else {
+            throw ActionFailure("alarm \(name): SNS topic \(topicName) not found in \(topic.sns.region)", retryable: false)
+        }
+        return [arn]
+    }
+
+    /// The outputs of a create-or-adopt.
+    static func outputs(_ adoption: Adoption<MetricAlarmResource>) -> [String: String] {
+        let alarm: CloudWatch.MetricAlarm?
+        switch adoption {
+        case let .created(created): alarm = created
+        case let .found(found, _): alarm = found
+        }
+        return adoption.outputs.merging(["arn": alarm?.arn ?? "", "state": alarm?.state ?? ""]) { _, new in new }
     }
 }
 
 /// `aws.cloudwatch.put-metric-alarm`: creates a metric alarm (adopts one that exists: a pre-existing alarm is left as it is).
 /// `alarm_topic` names an SNS topic in the alarm's region, resolved to its ARN. Undo deletes the alarm if this run created it.
-public struct PutMetricAlarmAction: StepAction {
+public struct PutMetricAlarmAction: ResourceCreatingAction {
     public let name = "aws.cloudwatch.put-metric-alarm"
     public let summary = "Create a CloudWatch metric alarm (adopt an existing one)"
     public let inputs = [
@@ -30,49 +83,20 @@ public struct PutMetricAlarmAction: StepAction {
     ]
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
-    public var hasUndo: Bool { true }
 
-    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let cw = try CloudWatchSupport.cloudWatch(provider, invocation)
-        let alarmName = try invocation.requiredString("name")
-        if let existing = try await CloudWatchSupport.find(cw, alarmName) {
-            let ownership = try await CloudWatchSupport.owner(cw, existing, invocation)
-            return ["name": alarmName, "arn": existing.arn ?? "", "result": ownership.foundResult, "owned": ownership.owned, "state": existing.state]
-        }
-        guard let threshold = Double(try invocation.requiredString("threshold")) else {
-            throw ActionFailure("alarm \(alarmName): threshold must be a number", retryable: false)
-        }
-        var actions: [String] = []
-        if let topic = invocation.string("alarm_topic"), !topic.isEmpty {
-            let sns = try AWSStep.sync("SNS") { try provider.client().sns(region: invocation.string("region")) }
-            guard let arn = try await SNSSupport.find(sns, topic) else { throw ActionFailure("alarm \(alarmName): SNS topic \(topic) not found in \(sns.region)", retryable: false) }
-            actions = [arn]
-        }
-        let request = CloudWatch.PutMetricAlarmRequest(
-            alarmName: alarmName, metricName: try invocation.requiredString("metric"), namespace: invocation.string("namespace") ?? "AWS/RDS",
-            statistic: invocation.string("statistic") ?? "Average", period: try invocation.int("period") ?? 300,
-            evaluationPeriods: try invocation.int("evaluation_periods") ?? 2, threshold: threshold,
-            comparisonOperator: invocation.string("comparison") ?? "GreaterThanThreshold",
-            dimensions: try invocation.stringMap("dimensions").sorted { $0.key < $1.key }.map { CloudWatch.Dimension($0.key, $0.value) },
-            alarmActions: actions, alarmDescription: invocation.string("description"), tags: AWSTags.ownership(invocation))
-        try await AWSStep.run("alarm \(alarmName) in \(cw.region)") { try await cw.putMetricAlarm(request) }
-        let created = try await CloudWatchSupport.find(cw, alarmName)
-        return ["name": alarmName, "arn": created?.arn ?? "", "result": "created", "owned": "true", "state": created?.state ?? ""]
+    func resource(_ invocation: ActionInvocation) throws -> MetricAlarmResource {
+        MetricAlarmResource(cw: try CloudWatchSupport.cloudWatch(provider, invocation), name: try invocation.requiredString("name"), invocation: invocation, provider: provider)
     }
 
-    public func undo(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let cw = try CloudWatchSupport.cloudWatch(provider, invocation)
-        let alarmName = try invocation.requiredString("name")
-        guard let alarm = try await CloudWatchSupport.find(cw, alarmName) else { return ["undo": "already gone"] }
-        guard try await CloudWatchSupport.owner(cw, alarm, invocation) == .thisRun else { return ["undo": "kept \(alarmName): not created by this run"] }
-        try await AWSStep.run("alarm \(alarmName) in \(cw.region)") { try await cw.deleteAlarms(names: [alarmName]) }
-        return ["undo": "deleted \(alarmName)"]
+    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
+        let alarm = try resource(invocation)
+        let adoption = try await ResourceLifecycle.createOrAdopt(alarm, runID: invocation.runID)
+        return MetricAlarmResource.outputs(adoption).merging(["name": alarm.name]) { _, new in new }
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
-        let cw = try CloudWatchSupport.cloudWatch(provider, invocation)
-        let alarmName = try invocation.requiredString("name")
-        return try await CloudWatchSupport.find(cw, alarmName) == nil ? ActionPlan(.create, "alarm \(alarmName) in \(cw.region)") : ActionPlan(.adopt, "alarm \(alarmName) exists")
+        let alarm = try resource(invocation)
+        return try await ResourceLifecycle.plan(alarm, create: alarm.description) { _ in "alarm \(alarm.name) exists" }
     }
 }
 
@@ -84,19 +108,24 @@ public struct DeleteAlarmsAction: StepAction {
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
-    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
+    /// The alarms of `names` that exist.
+    func present(_ invocation: ActionInvocation) async throws -> (CloudWatch, [String]) {
         let cw = try CloudWatchSupport.cloudWatch(provider, invocation)
-        let names = try AWSStep.list(invocation, "names")
         var present: [String] = []
-        for alarm in names where try await CloudWatchSupport.find(cw, alarm) != nil { present.append(alarm) }
+        for alarm in try AWSStep.list(invocation, "names") where try await ResourceLifecycle.find(MetricAlarmResource(cw: cw, name: alarm, invocation: invocation, provider: provider)) != nil {
+            present.append(alarm)
+        }
+        return (cw, present)
+    }
+
+    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
+        let (cw, present) = try await present(invocation)
         if !present.isEmpty { try await AWSStep.run("alarms \(present.joined(separator: ", ")) in \(cw.region)") { try await cw.deleteAlarms(names: present) } }
-        return ["deleted": present.joined(separator: ","), "result": present.isEmpty ? "absent" : "deleted"]
+        return ["deleted": present.joined(separator: ","), AWSOutput.result: (present.isEmpty ? DeleteResult.absent : .deleted).rawValue]
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
-        let cw = try CloudWatchSupport.cloudWatch(provider, invocation)
-        var present: [String] = []
-        for alarm in try AWSStep.list(invocation, "names") where try await CloudWatchSupport.find(cw, alarm) != nil { present.append(alarm) }
+        let present = try await present(invocation).1
         return present.isEmpty ? ActionPlan(.nothing, "no such alarms") : ActionPlan(.change, "delete \(present.joined(separator: ", "))")
     }
 }

@@ -29,9 +29,13 @@ enum Route53Support {
 
     /// The zone named `name` to work in: the first one carrying runbook's tags, else the first one.
     static func zone(_ r53: Route53, named name: String) async throws -> Route53.HostedZone? {
-        let found = try await zones(r53, named: name)
-        for zone in found where try await zoneTags(r53, zone.id).contains(where: { $0.key == AWSTags.runID }) { return zone }
-        return found.first
+        try await preferred(r53, try await zones(r53, named: name))
+    }
+
+    /// The first of `zones` carrying runbook's tags, else the first one.
+    static func preferred(_ r53: Route53, _ zones: [Route53.HostedZone]) async throws -> Route53.HostedZone? {
+        for zone in zones where AWSTags.isRunbookCreated(try await zoneTags(r53, zone.id)) { return zone }
+        return zones.first
     }
 
     static func records(_ r53: Route53, _ zoneID: String) async throws -> [Route53.ResourceRecordSet] {
@@ -45,14 +49,7 @@ enum Route53Support {
     }
 
     static func allHealthChecks(_ r53: Route53) async throws -> [Route53.HealthCheck] {
-        var all: [Route53.HealthCheck] = []
-        var marker: String?
-        repeat {
-            let page = try await AWSStep.run("health checks") { try await r53.listHealthChecks(marker: marker) }
-            all += page.items
-            marker = page.nextToken
-        } while marker != nil
-        return all
+        try await AWSStep.run("health checks") { try await collectAllPages { try await r53.listHealthChecks(marker: $0) } }
     }
 
     /// Health checks whose `Name` tag is `name`.
@@ -76,77 +73,116 @@ enum Route53Support {
     }
 }
 
+/// A Route 53 hosted zone by name. Its create's caller reference comes from the run and step ids, so a zone with this
+/// step's reference is this run's even before its tags are set (a crash may come between the create and the tagging).
+struct HostedZoneResource: ManagedResource {
+    let r53: Route53
+    let name: String
+    let invocation: ActionInvocation
+    let provider: AWSClientProvider
+
+    var description: String { "hosted zone \(name)" }
+    var reference: String { Route53Support.callerReference(invocation) }
+    static let notFoundCodes: Set<String> = [AWSErrorCode.noSuchHostedZone]
+    static let alreadyExistsCodes: Set<String> = ["HostedZoneAlreadyExists"]
+
+    /// This step's zone (by caller reference), else the first runbook-tagged zone of the name, else the first one.
+    func fetch() async throws -> Route53.HostedZone? {
+        let zones = try await Route53Support.zones(r53, named: name)
+        if let mine = zones.first(where: { $0.callerReference == reference }) { return mine }
+        return try await Route53Support.preferred(r53, zones)
+    }
+
+    func tags(of zone: Route53.HostedZone) async throws -> [AWSTag] { try await Route53Support.zoneTags(r53, zone.id) }
+
+    func ownership(of zone: Route53.HostedZone, runID: String) async throws -> Ownership {
+        zone.callerReference == reference ? .thisRun : Ownership.of(try await tags(of: zone), runID: runID)
+    }
+
+    func create() async throws -> Route53.HostedZone {
+        let isPrivate = try invocation.bool("private") ?? true
+        let vpc = isPrivate ? try await privateZoneVPC() : nil
+        let zone = try await r53.createHostedZone(name: name, callerReference: reference, comment: invocation.string("comment"), privateZone: isPrivate,
+                                                  vpcID: vpc?.id, vpcRegion: vpc?.region).hostedZone
+        try await tag(zone)
+        return zone
+    }
+
+    /// The VPC (id and region) of a private zone: the one named `vpc_name` in `vpc_region`.
+    func privateZoneVPC() async throws -> (id: String, region: String) {
+        let vpcName = try invocation.requiredString("vpc_name")
+        let network = NetworkResource(ec2: try EC2Support.ec2(provider, invocation.string("vpc_region")), name: vpcName, invocation: invocation)
+        guard let vpc = try await ResourceLifecycle.find(network) else {
+            throw ActionFailure("hosted zone \(name): VPC \(vpcName) not found in \(network.ec2.region)", retryable: false)
+        }
+        return (vpc.id, network.ec2.region)
+    }
+
+    /// Sets the ownership tags (again: a crash may have come between the create and the tagging).
+    func tag(_ zone: Route53.HostedZone) async throws {
+        try await AWSStep.run("tags of hosted zone \(zone.id)") {
+            try await r53.changeTagsForResource(resourceType: "hostedzone", id: zone.id, add: AWSTags.ownership(invocation, name: name))
+        }
+    }
+
+    /// Deletes the records left in the zone (not SOA and NS), then the zone.
+    func delete(_ zone: Route53.HostedZone) async throws {
+        let leftovers = try await Route53Support.records(r53, zone.id).filter { $0.type != "SOA" && $0.type != "NS" }
+        for record in leftovers {
+            do { _ = try await r53.changeResourceRecordSets(zoneID: zone.id, changes: [.init(.delete, record)]) } catch where AWSStep.isError(error, AWSErrorCode.invalidChangeBatch) {
+                // Already gone (moto deletes every record sharing a SetIdentifier at once).
+            } catch { throw AWSStep.failure(error, "record \(record.name) in hosted zone \(zone.id)") }
+        }
+        try await r53.deleteHostedZone(id: zone.id)
+    }
+
+    /// Deletes every zone of the name that `wanted` picks: the ids deleted.
+    func deleteAll(where wanted: (Route53.HostedZone) async throws -> Bool) async throws -> [String] {
+        var deleted: [String] = []
+        for zone in try await Route53Support.zones(r53, named: name) where try await wanted(zone) {
+            if try await ResourceLifecycle.delete(self, zone) { deleted.append(zone.id) }
+        }
+        return deleted
+    }
+}
+
+extension HostedZoneResource {
+    /// The zone named by the step's `name`.
+    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
+        self.init(r53: try Route53Support.route53(provider), name: try invocation.requiredString("name"), invocation: invocation, provider: provider)
+    }
+}
+
 /// `aws.route53.create-hosted-zone`: a (private) hosted zone associated with the VPC named `vpc_name` in `vpc_region`.
 /// The caller reference comes from the run and step ids. An existing zone of that name is adopted. Undo deletes the zone
 /// (and any records left in it) if this run created it.
-public struct CreateHostedZoneAction: StepAction {
+public struct CreateHostedZoneAction: ResourceCreatingAction {
     public let name = "aws.route53.create-hosted-zone"
     public let summary = "Create a private Route 53 hosted zone in a VPC (adopt an existing one)"
     public let inputs = [ActionInputSpec("name", required: true), ActionInputSpec("vpc_name", description: "the VPC's Name tag (private zones)"),
                          ActionInputSpec("vpc_region"), ActionInputSpec("private", description: "default true"), ActionInputSpec("comment")]
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
-    public var hasUndo: Bool { true }
+
+    func resource(_ invocation: ActionInvocation) throws -> HostedZoneResource { try HostedZoneResource(provider, invocation) }
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let r53 = try Route53Support.route53(provider)
-        let zoneName = try invocation.requiredString("name")
-        let reference = Route53Support.callerReference(invocation)
-        if let found = try await find(r53, zoneName, invocation) { return found }
-        let isPrivate = try invocation.bool("private") ?? true
-        var vpcID: String?
-        let vpcRegion = invocation.string("vpc_region")
-        if isPrivate {
-            let vpcName = try invocation.requiredString("vpc_name")
-            let ec2 = try EC2Support.ec2(provider, vpcRegion)
-            guard let vpc = try await EC2Support.vpc(ec2, named: vpcName) else { throw ActionFailure("hosted zone \(zoneName): VPC \(vpcName) not found in \(ec2.region)", retryable: false) }
-            vpcID = vpc.id
-        }
-        let zone: Route53.HostedZone
-        do {
-            zone = try await r53.createHostedZone(name: zoneName, callerReference: reference, comment: invocation.string("comment"), privateZone: isPrivate,
-                                                  vpcID: vpcID, vpcRegion: isPrivate ? try EC2Support.ec2(provider, vpcRegion).region : nil).hostedZone
-        } catch where AWSStep.isError(error, "HostedZoneAlreadyExists") {
-            guard let found = try await find(r53, zoneName, invocation) else { throw AWSStep.failure(error, "hosted zone \(zoneName)") }
-            return found
-        } catch {
-            throw AWSStep.failure(error, "hosted zone \(zoneName)")
-        }
-        try await AWSStep.run("tags of hosted zone \(zone.id)") { try await r53.changeTagsForResource(resourceType: "hostedzone", id: zone.id, add: AWSTags.ownership(invocation, name: zoneName)) }
-        return ["zone_id": zone.id, "name": zoneName, "result": "created", "owned": "true"]
-    }
-
-    /// The zone this step created before (by caller reference or tag), else a pre-existing zone of that name.
-    func find(_ r53: Route53, _ zoneName: String, _ invocation: ActionInvocation) async throws -> [String: String]? {
-        let zones = try await Route53Support.zones(r53, named: zoneName)
-        for zone in zones where zone.callerReference == Route53Support.callerReference(invocation) {
-            // Tag again: a crash may have come between the create and the tagging.
-            try await AWSStep.run("tags of hosted zone \(zone.id)") { try await r53.changeTagsForResource(resourceType: "hostedzone", id: zone.id, add: AWSTags.ownership(invocation, name: zoneName)) }
-            return ["zone_id": zone.id, "name": zoneName, "result": "recovered", "owned": "true"]
-        }
-        guard let zone = try await Route53Support.zone(r53, named: zoneName) else { return nil }
-        let ownership = Ownership.of(try await Route53Support.zoneTags(r53, zone.id), runID: invocation.runID)
-        return ["zone_id": zone.id, "name": zoneName, "result": ownership.foundResult, "owned": ownership.owned]
+        let zone = try resource(invocation)
+        let adoption = try await ResourceLifecycle.createOrAdopt(zone, runID: invocation.runID)
+        let found = adoption.resource
+        if case .found = adoption, found.callerReference == zone.reference { try await zone.tag(found) }
+        return adoption.outputs.merging(["zone_id": found.id, "name": zone.name]) { _, new in new }
     }
 
     public func undo(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let r53 = try Route53Support.route53(provider)
-        let zoneName = try invocation.requiredString("name")
-        var deleted: [String] = []
-        for zone in try await Route53Support.zones(r53, named: zoneName) {
-            let tags = try await Route53Support.zoneTags(r53, zone.id)
-            guard zone.callerReference == Route53Support.callerReference(invocation) || Ownership.of(tags, runID: invocation.runID) == .thisRun else { continue }
-            try await DeleteHostedZoneAction.deleteZone(r53, zone)
-            deleted.append(zone.id)
-        }
-        return ["undo": deleted.isEmpty ? "nothing of this run's" : "deleted \(deleted.joined(separator: ","))"]
+        let zone = try resource(invocation)
+        let deleted = try await zone.deleteAll { try await zone.ownership(of: $0, runID: invocation.runID) == .thisRun }
+        return [AWSOutput.undo: deleted.isEmpty ? "nothing of this run's" : "deleted \(deleted.joined(separator: ","))"]
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
-        let r53 = try Route53Support.route53(provider)
-        let zoneName = try invocation.requiredString("name")
-        guard let zone = try await Route53Support.zone(r53, named: zoneName) else { return ActionPlan(.create, "hosted zone \(zoneName)") }
-        return ActionPlan(.adopt, "hosted zone \(zoneName) exists (\(zone.id))")
+        let zone = try resource(invocation)
+        return try await ResourceLifecycle.plan(zone, create: zone.description) { "hosted zone \(zone.name) exists (\($0.id))" }
     }
 }
 
@@ -158,86 +194,106 @@ public struct DeleteHostedZoneAction: StepAction {
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
-    static func deleteZone(_ r53: Route53, _ zone: Route53.HostedZone) async throws {
-        let leftovers = try await Route53Support.records(r53, zone.id).filter { $0.type != "SOA" && $0.type != "NS" }
-        for record in leftovers {
-            do { _ = try await r53.changeResourceRecordSets(zoneID: zone.id, changes: [.init(.delete, record)]) } catch where AWSStep.isError(error, AWSErrorCode.invalidChangeBatch) {
-                // Already gone (moto deletes every record sharing a SetIdentifier at once).
-            } catch { throw AWSStep.failure(error, "record \(record.name) in hosted zone \(zone.id)") }
-        }
-        do { try await r53.deleteHostedZone(id: zone.id) } catch where AWSStep.isError(error, AWSErrorCode.noSuchHostedZone) {} catch {
-            throw AWSStep.failure(error, "hosted zone \(zone.id)")
-        }
-    }
-
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let r53 = try Route53Support.route53(provider)
-        let zoneName = try invocation.requiredString("name")
-        var deleted: [String] = []
-        for zone in try await Route53Support.zones(r53, named: zoneName) where try await Route53Support.zoneTags(r53, zone.id).contains(where: { $0.key == AWSTags.runID }) {
-            try await Self.deleteZone(r53, zone)
-            deleted.append(zone.id)
-        }
-        return ["result": deleted.isEmpty ? "absent" : "deleted", "deleted": deleted.joined(separator: ",")]
+        let zone = try HostedZoneResource(provider, invocation)
+        let deleted = try await zone.deleteAll { AWSTags.isRunbookCreated(try await zone.tags(of: $0)) }
+        return [AWSOutput.result: (deleted.isEmpty ? DeleteResult.absent : .deleted).rawValue, "deleted": deleted.joined(separator: ",")]
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
-        let r53 = try Route53Support.route53(provider)
-        let zoneName = try invocation.requiredString("name")
-        return try await Route53Support.zones(r53, named: zoneName).isEmpty ? ActionPlan(.nothing, "\(zoneName) is absent") : ActionPlan(.change, "delete hosted zone \(zoneName)")
+        let zone = try HostedZoneResource(provider, invocation)
+        return try await Route53Support.zones(zone.r53, named: zone.name).isEmpty ? ActionPlan(.nothing, "\(zone.name) is absent")
+            : ActionPlan(.change, "delete hosted zone \(zone.name)")
+    }
+}
+
+/// A Route 53 `CLOUDWATCH_METRIC` health check by its `Name` tag; one with this step's caller reference is this run's
+/// even before its tags are set.
+struct HealthCheckResource: ManagedResource {
+    let r53: Route53
+    let name: String
+    let invocation: ActionInvocation
+
+    var description: String { "health check \(name)" }
+    var reference: String { Route53Support.callerReference(invocation) }
+    static let notFoundCodes: Set<String> = [AWSErrorCode.noSuchHealthCheck]
+
+    /// This step's check (by caller reference), else the first with this Name tag.
+    func fetch() async throws -> Route53.HealthCheck? {
+        if let mine = try await mine().first { return mine }
+        return try await Route53Support.healthChecks(r53, named: name).first?.check
+    }
+
+    /// The checks this step created (by caller reference).
+    func mine() async throws -> [Route53.HealthCheck] {
+        try await Route53Support.allHealthChecks(r53).filter { $0.callerReference == reference }
+    }
+
+    func tags(of check: Route53.HealthCheck) async throws -> [AWSTag] {
+        try await r53.listTagsForResource(resourceType: "healthcheck", id: check.id)
+    }
+
+    func ownership(of check: Route53.HealthCheck, runID: String) async throws -> Ownership {
+        check.callerReference == reference ? .thisRun : Ownership.of(try await tags(of: check), runID: runID)
+    }
+
+    func create() async throws -> Route53.HealthCheck {
+        let config = Route53.HealthCheckConfig(type: "CLOUDWATCH_METRIC", alarmRegion: try invocation.requiredString("alarm_region"),
+                                               alarmName: try invocation.requiredString("alarm_name"),
+                                               insufficientDataHealthStatus: invocation.string("insufficient_data_status") ?? "LastKnownStatus")
+        let check = try await r53.createHealthCheck(callerReference: reference, config: config)
+        try await tag(check)
+        return check
+    }
+
+    /// Sets the ownership tags (again: a crash may have come between the create and the tagging).
+    func tag(_ check: Route53.HealthCheck) async throws {
+        try await AWSStep.run("tags of health check \(check.id)") {
+            try await r53.changeTagsForResource(resourceType: "healthcheck", id: check.id, add: AWSTags.ownership(invocation, name: name))
+        }
+    }
+
+    func delete(_ check: Route53.HealthCheck) async throws { try await r53.deleteHealthCheck(id: check.id) }
+}
+
+extension HealthCheckResource {
+    /// The check named (tagged) by the step's `name`.
+    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
+        self.init(r53: try Route53Support.route53(provider), name: try invocation.requiredString("name"), invocation: invocation)
     }
 }
 
 /// `aws.route53.create-health-check`: a `CLOUDWATCH_METRIC` health check on the alarm `alarm_name` in `alarm_region`, tagged
 /// `Name: name`. The caller reference comes from the run and step ids; an existing check with that Name tag is adopted.
-public struct CreateHealthCheckAction: StepAction {
+public struct CreateHealthCheckAction: ResourceCreatingAction {
     public let name = "aws.route53.create-health-check"
     public let summary = "Create a Route 53 CLOUDWATCH_METRIC health check on an alarm (adopt an existing one)"
     public let inputs = [ActionInputSpec("name", required: true, description: "the check's Name tag"), ActionInputSpec("alarm_name", required: true),
                          ActionInputSpec("alarm_region", required: true), ActionInputSpec("insufficient_data_status", description: "Healthy, Unhealthy or LastKnownStatus (default)")]
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
-    public var hasUndo: Bool { true }
+
+    func resource(_ invocation: ActionInvocation) throws -> HealthCheckResource { try HealthCheckResource(provider, invocation) }
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let r53 = try Route53Support.route53(provider)
-        let checkName = try invocation.requiredString("name")
-        let reference = Route53Support.callerReference(invocation)
-        let tags = AWSTags.ownership(invocation, name: checkName)
-        if let mine = try await Route53Support.allHealthChecks(r53).first(where: { $0.callerReference == reference }) {
-            try await AWSStep.run("tags of health check \(mine.id)") { try await r53.changeTagsForResource(resourceType: "healthcheck", id: mine.id, add: tags) }
-            return ["health_check_id": mine.id, "result": "recovered", "owned": "true"]
-        }
-        if let existing = try await Route53Support.healthChecks(r53, named: checkName).first {
-            let ownership = Ownership.of(existing.tags, runID: invocation.runID)
-            return ["health_check_id": existing.check.id, "result": ownership.foundResult, "owned": ownership.owned]
-        }
-        let config = Route53.HealthCheckConfig(type: "CLOUDWATCH_METRIC", alarmRegion: try invocation.requiredString("alarm_region"),
-                                               alarmName: try invocation.requiredString("alarm_name"),
-                                               insufficientDataHealthStatus: invocation.string("insufficient_data_status") ?? "LastKnownStatus")
-        let check = try await AWSStep.run("health check \(checkName)") { try await r53.createHealthCheck(callerReference: reference, config: config) }
-        try await AWSStep.run("tags of health check \(check.id)") { try await r53.changeTagsForResource(resourceType: "healthcheck", id: check.id, add: tags) }
-        return ["health_check_id": check.id, "result": "created", "owned": "true"]
+        let check = try resource(invocation)
+        let adoption = try await ResourceLifecycle.createOrAdopt(check, runID: invocation.runID)
+        let found = adoption.resource
+        if case .found = adoption, found.callerReference == check.reference { try await check.tag(found) }
+        return adoption.outputs.merging(["health_check_id": found.id]) { _, new in new }
     }
 
     public func undo(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let r53 = try Route53Support.route53(provider)
-        let reference = Route53Support.callerReference(invocation)
+        let check = try resource(invocation)
         var deleted: [String] = []
-        for check in try await Route53Support.allHealthChecks(r53) where check.callerReference == reference {
-            do { try await r53.deleteHealthCheck(id: check.id) } catch where AWSStep.isError(error, AWSErrorCode.noSuchHealthCheck) {} catch {
-                throw AWSStep.failure(error, "health check \(check.id)")
-            }
-            deleted.append(check.id)
-        }
-        return ["undo": deleted.isEmpty ? "nothing of this run's" : "deleted \(deleted.joined(separator: ","))"]
+        for mine in try await check.mine() where try await ResourceLifecycle.delete(check, mine) { deleted.append(mine.id) }
+        return [AWSOutput.undo: deleted.isEmpty ? "nothing of this run's" : "deleted \(deleted.joined(separator: ","))"]
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
-        let r53 = try Route53Support.route53(provider)
-        let checkName = try invocation.requiredString("name")
-        guard let existing = try await Route53Support.healthChecks(r53, named: checkName).first else { return ActionPlan(.create, "health check \(checkName)") }
-        return ActionPlan(.adopt, "health check \(checkName) exists (\(existing.check.id))")
+        let check = try resource(invocation)
+        guard let existing = try await Route53Support.healthChecks(check.r53, named: check.name).first else { return ActionPlan(.create, check.description) }
+        return ActionPlan(.adopt, "health check \(check.name) exists (\(existing.check.id))")
     }
 }
 
@@ -250,21 +306,18 @@ public struct DeleteHealthCheckAction: StepAction {
     public init(provider: AWSClientProvider) { self.provider = provider }
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let r53 = try Route53Support.route53(provider)
+        let check = try HealthCheckResource(provider, invocation)
         var deleted: [String] = []
-        for found in try await Route53Support.healthChecks(r53, named: try invocation.requiredString("name")) where found.tags.contains(where: { $0.key == AWSTags.runID }) {
-            do { try await r53.deleteHealthCheck(id: found.check.id) } catch where AWSStep.isError(error, AWSErrorCode.noSuchHealthCheck) {} catch {
-                throw AWSStep.failure(error, "health check \(found.check.id)")
-            }
-            deleted.append(found.check.id)
+        for found in try await Route53Support.healthChecks(check.r53, named: check.name) where AWSTags.isRunbookCreated(found.tags) {
+            if try await ResourceLifecycle.delete(check, found.check) { deleted.append(found.check.id) }
         }
-        return ["result": deleted.isEmpty ? "absent" : "deleted", "deleted": deleted.joined(separator: ",")]
+        return [AWSOutput.result: (deleted.isEmpty ? DeleteResult.absent : .deleted).rawValue, "deleted": deleted.joined(separator: ",")]
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
-        let r53 = try Route53Support.route53(provider)
-        let checkName = try invocation.requiredString("name")
-        return try await Route53Support.healthChecks(r53, named: checkName).isEmpty ? ActionPlan(.nothing, "\(checkName) is absent") : ActionPlan(.change, "delete health check \(checkName)")
+        let check = try HealthCheckResource(provider, invocation)
+        return try await Route53Support.healthChecks(check.r53, named: check.name).isEmpty ? ActionPlan(.nothing, "\(check.name) is absent")
+            : ActionPlan(.change, "delete health check \(check.name)")
     }
 }
 
@@ -287,8 +340,8 @@ public struct UpsertRecordAction: StepAction {
     func desired(_ r53: Route53, _ invocation: ActionInvocation) async throws -> Route53.ResourceRecordSet {
         var values = try AWSStep.list(invocation, "values")
         if values.isEmpty, let target = invocation.string("target_instance") {
-            let rds = try AWSStep.sync("RDS") { try provider.client().rds(region: invocation.string("target_region")) }
-            guard let db = try await RDSSupport.find(rds, target.lowercased()), let endpoint = db.endpointAddress else {
+            let rds = try RDSSupport.rds(provider, region: invocation.string("target_region"))
+            guard let db = try await DBInstanceTarget(rds, target).find(), let endpoint = db.endpointAddress else {
                 throw ActionFailure("record \(invocation.string("name") ?? ""): DB instance \(target) has no endpoint in \(rds.region)", retryable: false)
             }
             values = [endpoint]
@@ -317,32 +370,32 @@ public struct UpsertRecordAction: StepAction {
         let current = try await Route53Support.record(r53, zone.id, name: wanted.name, type: wanted.type, setIdentifier: wanted.setIdentifier)
         var out = ["zone_id": zone.id, "values": wanted.values.joined(separator: ","), "health_check_id": wanted.healthCheckID ?? ""]
         if let current, Self.same(current, wanted) {
-            out["result"] = "unchanged"
+            out[AWSOutput.result] = "unchanged"
             return out
         }
         _ = try await AWSStep.run(what) { try await r53.changeResourceRecordSets(zoneID: zone.id, changes: [.init(current == nil ? .create : .upsert, wanted)]) }
         if let current {
-            out["result"] = "changed"
+            out[AWSOutput.result] = "changed"
             out["previous_values"] = current.values.joined(separator: ",")
             out["previous_ttl"] = current.ttl.map(String.init) ?? ""
             out["previous_health_check_id"] = current.healthCheckID ?? ""
         } else {
-            out["result"] = "created"
+            out[AWSOutput.result] = "created"
         }
         return out
     }
 
     public func undo(_ invocation: ActionInvocation) async throws -> [String: String] {
         let r53 = try Route53Support.route53(provider)
-        guard let zone = try await Route53Support.zone(r53, named: try invocation.requiredString("zone")) else { return ["undo": "zone gone"] }
+        guard let zone = try await Route53Support.zone(r53, named: try invocation.requiredString("zone")) else { return [AWSOutput.undo: "zone gone"] }
         let name = Route53Support.fqdn(try invocation.requiredString("name")), type = invocation.string("type") ?? "CNAME"
         let setID = invocation.string("set_identifier")
-        guard let current = try await Route53Support.record(r53, zone.id, name: name, type: type, setIdentifier: setID) else { return ["undo": "already gone"] }
+        guard let current = try await Route53Support.record(r53, zone.id, name: name, type: type, setIdentifier: setID) else { return [AWSOutput.undo: "already gone"] }
         let what = "record \(name) in \(zone.name)"
-        switch invocation.stepOutputs["result"] {
+        switch invocation.stepOutputs[AWSOutput.result] {
         case "created":
             _ = try await AWSStep.run(what) { try await r53.changeResourceRecordSets(zoneID: zone.id, changes: [.init(.delete, current)]) }
-            return ["undo": "deleted \(name)"]
+            return [AWSOutput.undo: "deleted \(name)"]
         case "changed":
             var previous = current
             previous.values = (invocation.stepOutputs["previous_values"] ?? "").split(separator: ",").map(String.init)
@@ -350,9 +403,9 @@ public struct UpsertRecordAction: StepAction {
             let check = invocation.stepOutputs["previous_health_check_id"] ?? ""
             previous.healthCheckID = check.isEmpty ? nil : check
             _ = try await AWSStep.run(what) { try await r53.changeResourceRecordSets(zoneID: zone.id, changes: [.init(.upsert, previous)]) }
-            return ["undo": "restored \(name) to \(previous.values.joined(separator: ","))"]
+            return [AWSOutput.undo: "restored \(name) to \(previous.values.joined(separator: ","))"]
         default:
-            return ["undo": "nothing: the record was not changed by this step"]
+            return [AWSOutput.undo: "nothing: the record was not changed by this step"]
         }
     }
 
@@ -406,13 +459,13 @@ public struct DeleteRecordAction: StepAction {
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
         let r53 = try Route53Support.route53(provider)
-        guard let zone = try await Route53Support.zone(r53, named: try invocation.requiredString("zone")) else { return ["result": "absent"] }
+        guard let zone = try await Route53Support.zone(r53, named: try invocation.requiredString("zone")) else { return [AWSOutput.result: "absent"] }
         let name = Route53Support.fqdn(try invocation.requiredString("name"))
         guard let record = try await Route53Support.record(r53, zone.id, name: name, type: invocation.string("type") ?? "CNAME", setIdentifier: invocation.string("set_identifier")) else {
-            return ["result": "absent"]
+            return [AWSOutput.result: "absent"]
         }
         _ = try await AWSStep.run("record \(name) in \(zone.name)") { try await r53.changeResourceRecordSets(zoneID: zone.id, changes: [.init(.delete, record)]) }
-        return ["result": "deleted", "values": record.values.joined(separator: ",")]
+        return [AWSOutput.result: "deleted", "values": record.values.joined(separator: ",")]
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {

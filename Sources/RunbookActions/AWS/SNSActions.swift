@@ -2,84 +2,74 @@ import Foundation
 import RunbookAWS
 import RunbookEngine
 
-enum SNSSupport {
-    static func sns(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws -> SNS {
-        do { return try provider.client().sns(region: invocation.string("region")) } catch { throw AWSStep.failure(error, "SNS") }
+/// An SNS topic by name; found by listing the region's topics (its ARN is what the other calls take).
+struct SNSTopicResource: ManagedResource {
+    let sns: SNS
+    let name: String
+    let invocation: ActionInvocation
+
+    static func sns(_ provider: AWSClientProvider, region: String?) throws -> SNS {
+        do { return try provider.client().sns(region: region) } catch { throw AWSStep.failure(error, "SNS") }
     }
 
-    /// The ARN of the topic named `name`, if it exists.
-    static func find(_ sns: SNS, _ name: String) async throws -> String? {
-        var token: String?
-        repeat {
-            let page = try await AWSStep.run("SNS topics in \(sns.region)") { try await sns.listTopics(nextToken: token) }
-            if let arn = page.items.first(where: { $0.hasSuffix(":\(name)") }) { return arn }
-            token = page.nextToken
-        } while token != nil
-        return nil
+    var description: String { "SNS topic \(name) in \(sns.region)" }
+    // CreateTopic and DeleteTopic are idempotent; a missing topic is an empty listing.
+    static let notFoundCodes: Set<String> = []
+
+    func fetch() async throws -> String? {
+        try await collectAllPages { try await sns.listTopics(nextToken: $0) }.first { $0.hasSuffix(":\(name)") }
     }
 
-    static func owner(_ sns: SNS, _ arn: String, _ invocation: ActionInvocation) async throws -> Ownership {
-        Ownership.of(try await AWSStep.run("tags of SNS topic \(arn)") { try await sns.listTagsForResource(arn: arn) }, runID: invocation.runID)
+    func tags(of arn: String) async throws -> [AWSTag] { try await sns.listTagsForResource(arn: arn) }
+    func create() async throws -> String { try await sns.createTopic(name: name, tags: AWSTags.ownership(invocation)) }
+    func delete(_ arn: String) async throws { try await sns.deleteTopic(arn: arn) }
+}
+
+extension SNSTopicResource {
+    /// The topic named by the step's `name` in its `region`.
+    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
+        self.init(sns: try SNSTopicResource.sns(provider, region: invocation.string("region")), name: try invocation.requiredString("name"), invocation: invocation)
     }
 }
 
 /// `aws.sns.create-topic`: creates (or adopts) a topic; undo deletes it if this run created it.
-public struct CreateTopicAction: StepAction {
+public struct CreateTopicAction: ResourceCreatingAction {
     public let name = "aws.sns.create-topic"
     public let summary = "Create an SNS topic (adopt an existing one)"
     public let inputs = [ActionInputSpec("name", required: true), AWSStep.regionInput]
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
-    public var hasUndo: Bool { true }
+
+    func resource(_ invocation: ActionInvocation) throws -> SNSTopicResource { try SNSTopicResource(provider, invocation) }
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let sns = try SNSSupport.sns(provider, invocation)
-        let topic = try invocation.requiredString("name")
-        if let arn = try await SNSSupport.find(sns, topic) {
-            let ownership = try await SNSSupport.owner(sns, arn, invocation)
-            return ["arn": arn, "result": ownership.foundResult, "owned": ownership.owned]
-        }
-        let arn = try await AWSStep.run("SNS topic \(topic) in \(sns.region)") { try await sns.createTopic(name: topic, tags: AWSTags.ownership(invocation)) }
-        return ["arn": arn, "result": "created", "owned": "true"]
-    }
-
-    public func undo(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let sns = try SNSSupport.sns(provider, invocation)
-        let topic = try invocation.requiredString("name")
-        guard let arn = try await SNSSupport.find(sns, topic) else { return ["undo": "already gone"] }
-        guard try await SNSSupport.owner(sns, arn, invocation) == .thisRun else { return ["undo": "kept \(topic): not created by this run"] }
-        try await AWSStep.run("SNS topic \(topic) in \(sns.region)") { try await sns.deleteTopic(arn: arn) }
-        return ["undo": "deleted \(topic)"]
+        let adoption = try await ResourceLifecycle.createOrAdopt(try resource(invocation), runID: invocation.runID)
+        return adoption.outputs.merging(["arn": adoption.resource]) { _, new in new }
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
-        let sns = try SNSSupport.sns(provider, invocation)
-        let topic = try invocation.requiredString("name")
-        return try await SNSSupport.find(sns, topic) == nil ? ActionPlan(.create, "SNS topic \(topic) in \(sns.region)") : ActionPlan(.adopt, "SNS topic \(topic) exists")
+        let topic = try resource(invocation)
+        return try await ResourceLifecycle.plan(topic, create: "SNS topic \(topic.name) in \(topic.sns.region)") { _ in "SNS topic \(topic.name) exists" }
     }
 }
 
 /// `aws.sns.delete-topic`: deletes a topic by name if runbook created it (absent is fine).
-public struct DeleteTopicAction: StepAction {
+public struct DeleteTopicAction: ResourceDeletingAction {
     public let name = "aws.sns.delete-topic"
     public let summary = "Delete a runbook-created SNS topic (absent is fine)"
     public let inputs = [ActionInputSpec("name", required: true), AWSStep.regionInput]
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
-    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let sns = try SNSSupport.sns(provider, invocation)
-        let topic = try invocation.requiredString("name")
-        guard let arn = try await SNSSupport.find(sns, topic) else { return ["result": "absent"] }
-        let tags = try await AWSStep.run("tags of SNS topic \(topic)") { try await sns.listTagsForResource(arn: arn) }
-        guard tags.contains(where: { $0.key == AWSTags.runID }) else { return ["result": "kept", "reason": "\(topic) was not created by runbook"] }
-        try await AWSStep.run("SNS topic \(topic) in \(sns.region)") { try await sns.deleteTopic(arn: arn) }
-        return ["result": "deleted"]
-    }
+    func resource(_ invocation: ActionInvocation) throws -> SNSTopicResource { try SNSTopicResource(provider, invocation) }
+    func deletion(of topic: SNSTopicResource) -> String { "delete SNS topic \(topic.name)" }
 
-    public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
-        let sns = try SNSSupport.sns(provider, invocation)
-        let topic = try invocation.requiredString("name")
-        return try await SNSSupport.find(sns, topic) == nil ? ActionPlan(.nothing, "\(topic) is absent") : ActionPlan(.change, "delete SNS topic \(topic)")
+    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
+        let topic = try resource(invocation)
+        switch try await ResourceLifecycle.deleteIfRunbookCreated(topic) {
+        case .absent: return [AWSOutput.result: DeleteResult.absent.rawValue]
+        case .kept: return [AWSOutput.result: DeleteResult.kept.rawValue, "reason": "\(topic.name) was not created by runbook"]
+        case .deleted: return [AWSOutput.result: DeleteResult.deleted.rawValue]
+        }
     }
 }
