@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 import RunbookTestSupport
 import Testing
@@ -118,7 +119,7 @@ import Testing
         try ws.write(runbook: "quick", """
             name: quick
             steps:
-              - { id: first, action: shell, with: { run: 'echo first >> started; sleep 3' } }
+              - { id: first, action: shell, with: { run: 'echo first >> started; i=0; until [ -f go ] || [ $i -ge 600 ]; do sleep 0.05; i=$((i+1)); done' } }
               - { id: s2, needs: [first], action: shell, with: { run: 'echo s2 >> log' } }
               - { id: s3, needs: [s2], action: shell, with: { run: 'echo s3 >> log' } }
               - { id: s4, needs: [s3], action: shell, with: { run: 'echo s4 >> log' } }
@@ -126,7 +127,12 @@ import Testing
         let driver = try Job(ws, ["run", "quick"])
         #expect(try await eventually { ws.lines("started") == ["first"] })
         let id = try #require(driver.runID)
-        let cancel = try await ws.runbook(["cancel", id])
+        // The first step ends once the cancel request is in the database, well before the next heartbeat.
+        let cancelling = try ws.start(["cancel", id])
+        #expect(try await eventually(30) { cancelRecorded(ws, id) })
+        _ = FileManager.default.createFile(atPath: ws.file("go"), contents: nil)
+        await cancelling.exited()
+        let cancel = CommandResult(exitCode: cancelling.process.terminationStatus, stdout: cancelling.stdout, stderr: cancelling.stderr)
         #expect(cancel.exitCode == 0, "\(cancel.stdout)\n\(cancel.stderr)")
         #expect(cancel.stdout.contains("cancelled and rolled back"), "\(cancel.stdout)")
         #expect(ws.lines("log").isEmpty, "steps after the one in flight ran: \(ws.lines("log"))")
@@ -169,6 +175,18 @@ import Testing
     }
 
     /// The status of the workspace's only run, from `runs --json`.
+    /// Whether the run's history holds a cancel request (read with the sqlite3 C API, as an observer).
+    private func cancelRecorded(_ ws: Workspace, _ id: String) -> Bool {
+        var db: OpaquePointer?
+        guard sqlite3_open_v2(ws.database, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else { return false }
+        defer { sqlite3_close(db) }
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(db, "SELECT count(*) FROM events WHERE run_id = ? AND kind = 'cancel_requested'", -1, &statement, nil) == SQLITE_OK else { return false }
+        defer { sqlite3_finalize(statement) }
+        sqlite3_bind_text(statement, 1, id, -1, unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+        return sqlite3_step(statement) == SQLITE_ROW && sqlite3_column_int64(statement, 0) > 0
+    }
+
     private func runStatus(_ ws: Workspace) async throws -> String? {
         let runs = try await ws.runbook(["runs", "--json"])
         let list = (try? JSONSerialization.jsonObject(with: Data(runs.stdout.utf8))) as? [[String: Any]]
