@@ -11,13 +11,15 @@ public struct BenchmarkOptions: Sendable, Equatable {
     public var only: Set<String>?
     /// The executable to run as `EXE validate-only FILE` for the validate case; nil = validate in-process.
     public var validateExecutable: String?
+    /// The `runbook` binary the process case runs; nil = the case is skipped.
+    public var runbookExecutable: String?
 
-    public static let caseNames = ["floor", "chain", "fanout", "polls", "resume", "validate"]
+    public static let caseNames = ["floor", "chain", "process", "fanout", "polls", "resume", "validate"]
 
     public init() {}
 
     public static let usage = """
-    usage: runbook-bench [--repetitions N] [--quick] [--json-only] [--dir PATH] [--only CASE,CASE...]
+    usage: runbook-bench [--repetitions N] [--quick] [--json-only] [--dir PATH] [--only CASE,CASE...] [--runbook PATH]
            runbook-bench validate-only FILE
     cases: \(caseNames.joined(separator: ", "))
     """
@@ -39,6 +41,7 @@ public struct BenchmarkOptions: Sendable, Equatable {
             case "--quick": options.quick = true
             case "--json-only": options.jsonOnly = true
             case "--dir": options.directory = try value(arg)
+            case "--runbook": options.runbookExecutable = try value(arg)
             case "--only":
                 let names = Set(try value(arg).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
                 if let bad = names.first(where: { !caseNames.contains($0) }) {
@@ -97,6 +100,7 @@ public enum BenchmarkRunner {
         do {
             var options = try BenchmarkOptions.parse(args)
             options.validateExecutable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments.first
+            if options.runbookExecutable == nil { options.runbookExecutable = ProcessBenchmark.siblingExecutable(of: options.validateExecutable) }
             let reports = try await run(options)
             _ = reports
             return 0
@@ -139,11 +143,17 @@ public enum BenchmarkRunner {
 
         var samples: [String: [Sample]] = [:]
         let validateFile = options.includes("validate") ? try ValidateBenchmark.writeRunbook(directory: directory, steps: sizes.validateSteps) : nil
+        let processRunbook = options.includes("process") && options.runbookExecutable != nil
+            ? try ProcessBenchmark.writeRunbook(directory: directory, steps: sizes.chainSteps) : nil
+        if options.includes("process") && processRunbook == nil { note("process: no runbook binary beside runbook-bench (--runbook PATH); skipped") }
         for rep in 1...options.repetitions {
             note("repetition \(rep)/\(options.repetitions)…")
             samples["floor", default: []].append(try BenchmarkCases.floor(directory: directory, commits: sizes.floorCommits))
             if options.includes("chain") {
                 samples["chain", default: []].append(try await BenchmarkCases.chain(directory: directory, steps: sizes.chainSteps))
+            }
+            if let processRunbook, let exe = options.runbookExecutable {
+                samples["process", default: []].append(try ProcessBenchmark.run(executable: exe, runbook: processRunbook, directory: directory, steps: sizes.chainSteps))
             }
             if options.includes("fanout") {
                 samples["fanout", default: []].append(try await BenchmarkCases.fanOut(directory: directory, steps: sizes.fanOutSteps, parallelism: sizes.fanOutParallelism))
@@ -209,6 +219,14 @@ public enum BenchmarkRunner {
             report.met = report.ratio! <= 1.5
             report.extra["write_us_per_step"] = Stats.median(list.map { $0.writeSeconds * 1e6 / Double($0.units) })
             chainStepsPerSecond = 1e6 / report.median
+            reports.append(report)
+        }
+        if let list = samples["process"] {
+            let values = list.map { $0.seconds * 1e6 / Double($0.units) }
+            var report = CaseReport(name: "process", unit: "us_per_step", samples: values, target: "<= 1.2x floor", extra: [:], size: sizes.chainSteps)
+            report.ratio = report.median / floorUS
+            report.ratioLabel = "x floor"
+            report.met = report.ratio.map { $0 <= 1.2 }
             reports.append(report)
         }
         if let list = samples["fanout"] {
