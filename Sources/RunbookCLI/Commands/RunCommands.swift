@@ -44,6 +44,13 @@ struct RunCommand: AsyncParsableCommand {
 
 /// The arguments shared by the commands that act on a stored run.
 struct StoredRunOptions: ParsableArguments {
+    /// End with the outcome's summary (and exit code); `nothingToDo` says why a finished run was left alone.
+    func report(_ outcome: RunOutcome?, _ context: RunContext, nothingToDo: (RunRecord) -> String) throws {
+        guard let outcome else { return }
+        if outcome.alreadyFinished && !json { Terminal.out(nothingToDo(outcome.run)) }
+        try RunReport.finish(outcome, json: json, definition: context.definition)
+    }
+
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The run id (or a unique prefix).") var runID: String
     @Option(name: .customLong("param"), help: ArgumentHelp("A secret parameter's value again (secrets are never stored).", valueName: "name=value")) var params: [String] = []
@@ -72,11 +79,7 @@ struct ResumeCommand: AsyncParsableCommand {
         let (result, context, _) = try await options.drive(noteChanges: true) { engine, context in
             try await engine.resume(runID: context.run.id, secrets: context.secrets)
         }
-        guard let outcome = result else { return }
-        if outcome.alreadyFinished && !options.json {
-            Terminal.out("run \(outcome.run.id) already finished (\(outcome.run.status.rawValue)); nothing to do")
-        }
-        try RunReport.finish(outcome, json: options.json, definition: context.definition)
+        try options.report(result, context) { "run \($0.id) already finished (\($0.status.rawValue)); nothing to do" }
     }
 }
 
@@ -90,11 +93,7 @@ struct RollbackCommand: AsyncParsableCommand {
         let (result, context, _) = try await options.drive { engine, context in
             try await engine.rollback(runID: context.run.id, secrets: context.secrets)
         }
-        guard let outcome = result else { return }
-        if outcome.alreadyFinished && !options.json {
-            Terminal.out("run \(outcome.run.id) is already \(outcome.run.status.rawValue); nothing to undo")
-        }
-        try RunReport.finish(outcome, json: options.json, definition: context.definition)
+        try options.report(result, context) { "run \($0.id) is already \($0.status.rawValue); nothing to undo" }
     }
 }
 

@@ -331,17 +331,22 @@ struct RunStateMachine {
         }
     }
 
-    private mutating func stepSucceeded(_ id: String, _ record: StepRecord, extra: [NewEvent] = [], _ now: Int64, _ t: inout Transition) {
-        var record = record
-        record.status = .succeeded
+    /// End `record` in `status` now, in completion order, and write it with `extra` events.
+    private mutating func finish(_ record: inout StepRecord, _ status: StepStatus, error: String?, extra: [NewEvent], _ t: inout Transition) {
+        record.status = status
         record.finishedAt = now
-        record.error = nil
+        record.error = error
         record.completionOrder = nextCompletionOrder
         nextCompletionOrder += 1
-        steps[id] = record
-        outputs[id] = record.outputs
+        steps[record.stepID] = record
         t.write(record)
         t.changes.events.append(contentsOf: extra)
+    }
+
+    private mutating func stepSucceeded(_ id: String, _ record: StepRecord, extra: [NewEvent] = [], _ now: Int64, _ t: inout Transition) {
+        var record = record
+        finish(&record, .succeeded, error: nil, extra: extra, &t)
+        outputs[id] = record.outputs
         // Carries the attempt that succeeded and the step's outputs.
         t.record(event(.stepSucceeded, step: id, attempt: record.attempts, record.outputs))
         t.label = "checkpoint"
@@ -355,14 +360,7 @@ struct RunStateMachine {
     private mutating func stepFailed(_ id: String, error: String, fromWaiter: Bool = false, extra: [NewEvent] = [],
                                      forward: inout Forward, _ now: Int64, _ t: inout Transition) {
         guard var record = steps[id] else { return }
-        record.status = .failed
-        record.finishedAt = now
-        record.error = error
-        record.completionOrder = nextCompletionOrder
-        nextCompletionOrder += 1
-        steps[id] = record
-        t.write(record)
-        t.changes.events.append(contentsOf: extra)
+        finish(&record, .failed, error: error, extra: extra, &t)
         if !fromWaiter {
             var detail = record.outputs
             detail["error"] = error
