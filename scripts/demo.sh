@@ -7,8 +7,13 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 scripts/ensure-emulator.sh
-echo "== building runbook (the first build compiles the dependencies: several minutes)"
-swift build --product runbook
+mkdir -p "$root/.demo"
+echo "== building runbook (the first build compiles the dependencies: several minutes; log: .demo/build.log)"
+if ! swift build --product runbook > "$root/.demo/build.log" 2>&1; then
+  tail -40 "$root/.demo/build.log"
+  echo "the build failed; the whole log is in .demo/build.log"
+  exit 1
+fi
 bin="$(swift build --show-bin-path)/runbook"
 
 demo="$root/.demo"
