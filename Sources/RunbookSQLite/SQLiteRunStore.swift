@@ -366,7 +366,7 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
             try db.query("""
                 SELECT seq, run_id, step_id, attempt, kind, detail, at, actor, prev_hash, hash, state
                 FROM events WHERE run_id = ? ORDER BY seq
-                """, [.text(runID)], Self.decodeEvent)
+                """, [.text(runID)], Self.eventDecoder())
         }
     }
 
@@ -409,11 +409,22 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
     }
 
     private static func decodeEvent(_ row: SQLiteStatement) -> AuditEvent {
-        AuditEvent(
-            seq: row.int(0), runID: row.text(1), stepID: row.optionalText(2), attempt: row.optionalInt(3).map(Int.init),
-            kind: row.text(4), detail: JSONText.decodeMap(row.text(5)), at: row.int(6),
-            actor: JSONText.decode(ActorIdentity.self, row.text(7)) ?? ActorIdentity(user: "?", host: "?", pid: 0),
-            state: row.optionalText(10), previousHash: row.text(8), hash: row.text(9))
+        eventDecoder()(row)
+    }
+
+    /// Decodes event rows, each distinct actor once: a run's thousands of events share a handful of actors,
+    /// and JSONDecoder costs more per row than everything else a resume reads.
+    private static func eventDecoder() -> (SQLiteStatement) -> AuditEvent {
+        var actors: [String: ActorIdentity] = [:]
+        return { row in
+            let actorText = row.text(7)
+            let actor = actors[actorText] ?? JSONText.decode(ActorIdentity.self, actorText) ?? ActorIdentity(user: "?", host: "?", pid: 0)
+            actors[actorText] = actor
+            return AuditEvent(
+                seq: row.int(0), runID: row.text(1), stepID: row.optionalText(2), attempt: row.optionalInt(3).map(Int.init),
+                kind: row.text(4), detail: JSONText.decodeMap(row.text(5)), at: row.int(6), actor: actor,
+                state: row.optionalText(10), previousHash: row.text(8), hash: row.text(9))
+        }
     }
 
     /// Write a step's row: an update of the row the run was created with (one lookup), else an insert.

@@ -95,14 +95,15 @@ public struct RunEngine: Sendable {
         return try await resume(run, steps, secrets: secrets)
     }
 
-    private func resume(_ run: RunRecord, _ steps: [StepRecord], secrets: [String: String]) async throws -> RunOutcome {
+    /// - Parameter history: the run's events as verified just before by the caller (approve), if it did.
+    private func resume(_ run: RunRecord, _ steps: [StepRecord], secrets: [String: String], history: [AuditEvent]? = nil) async throws -> RunOutcome {
         if run.status.isFinished {
             return RunOutcome(run: run, steps: ordered(steps, run), alreadyFinished: true)
         }
         if run.status == .rollbackFailed {
             throw EngineError(.notAllowed, "run \(run.id) ended rollback_failed; run `runbook rollback \(run.id)` to try the remaining compensations again")
         }
-        let (driver, note) = try await takeOver(run, steps, secrets: secrets, verb: "resumed")
+        let (driver, note) = try await takeOver(run, steps, secrets: secrets, verb: "resumed", history: history)
         if run.status == .rollingBack {
             return try await drive(driver) { try await $0.rollback(reason: run.cancelRequested ? .cancel : .failure(run.message ?? "failure"), carry: RunChanges(events: note)) }
         }
@@ -154,8 +155,9 @@ public struct RunEngine: Sendable {
         let stamped = RunChanges(steps: [record], events: [approved]).stamped(actor: env.actor, at: approved.at)
         try await env.store.appendUnleased(runID: run.id, steps: stamped.steps, events: stamped.events)
         env.progress(ProgressEvent(runID: run.id, stepID: stepID, attempt: nil, kind: .stepApproved, detail: approved.detail, at: approved.at))
+        // Verified above; since then only this approval was appended, by this process.
         let (current, currentSteps) = try await load(run.id)
-        return try await resume(current, currentSteps, secrets: secrets)
+        return try await resume(current, currentSteps, secrets: secrets, history: history)
     }
 
     /// Stop a run and roll it back. When another live process drives it, ask that process to do it.
@@ -216,10 +218,12 @@ public struct RunEngine: Sendable {
     /// Take the run's lease and build a driver with the stored definition and the re-supplied secrets. The
     /// lease is checked first (a run another process drives is its business), then the run's rows against
     /// its hash-chained history, then the secrets.
-    private func takeOver(_ run: RunRecord, _ steps: [StepRecord], secrets: [String: String], verb: String) async throws -> (RunDriver, [NewEvent]) {
+    private func takeOver(_ run: RunRecord, _ steps: [StepRecord], secrets: [String: String], verb: String,
+                          history verified: [AuditEvent]? = nil) async throws -> (RunDriver, [NewEvent]) {
         let env = environment
         try await refuseIfDriven(run)
-        let history = try await verifiedHistory(run, steps, verb: verb)
+        let history: [AuditEvent]
+        if let verified { history = verified } else { history = try await verifiedHistory(run, steps, verb: verb) }
         let definition = try parse(run)
         let parameters = try restoredParameters(run, history: history, secrets: secrets)
         let claim: (lease: Lease, replaced: Lease?)
