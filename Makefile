@@ -11,7 +11,7 @@ build:
 	swift build -c release --product runbook
 
 bench: ## engine benchmarks (release build)
-	swift run -c release runbook-bench
+	swift build -c release --product runbook && swift run -c release runbook-bench
 
 clean:
 	rm -rf .build .demo
