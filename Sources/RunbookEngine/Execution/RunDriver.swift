@@ -197,7 +197,8 @@ final class RunDriver {
             turns += 1
         }
         var inputs: [RunInput] = []
-        if messages.isEmpty { return inputs }
+        var halt: (any Error)?
+        // Every message is taken before a halt is acted on: a record request must not be dropped unanswered.
         for message in messages {
             switch message {
             case .input(let input):
@@ -208,9 +209,10 @@ final class RunDriver {
             case .record(let event, let caller):
                 records.append((event, caller))
             case .halted(let error):
-                throw EngineHalt(underlying: error)
+                halt = halt ?? error
             }
         }
+        if let halt { throw EngineHalt(underlying: halt) }
         return inputs
     }
 

@@ -164,7 +164,7 @@ public struct RunEngine: Sendable {
     /// Returns nil when the request was handed to the driving process.
     public func cancel(runID: String, secrets: [String: String] = [:]) async throws -> RunOutcome? {
         let env = environment
-        let (run, steps) = try await load(runID)
+        let (run, _) = try await load(runID)
         if run.status.isFinished {
             throw EngineError(.notAllowed, "run \(run.id) already finished (\(run.status.rawValue)); to undo a succeeded run use `runbook rollback \(run.id)`")
         }
