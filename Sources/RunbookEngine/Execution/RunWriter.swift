@@ -63,14 +63,10 @@ struct RunWriter: Sendable {
     }
 }
 
-/// Hands committed events to the progress callback in order, on a serial queue of its own. Events reported
-/// while a delivery is under way join it, so a fast run wakes that queue far less than once per commit.
-final class ProgressRelay: @unchecked Sendable {
+/// Hands committed events to the progress callback in order, on a serial queue of its own.
+final class ProgressRelay: Sendable {
     private let queue = DispatchQueue(label: "runbook.progress")
     private let deliver: @Sendable (ProgressEvent) -> Void
-    private let lock = NSLock()
-    private var buffered: [ProgressEvent] = []
-    private var draining = false
 
     init(_ deliver: @escaping @Sendable (ProgressEvent) -> Void) {
         self.deliver = deliver
@@ -78,25 +74,7 @@ final class ProgressRelay: @unchecked Sendable {
 
     func report(_ events: [ProgressEvent]) {
         guard !events.isEmpty else { return }
-        let start: Bool = lock.withLock {
-            buffered += events
-            defer { draining = true }
-            return !draining
-        }
-        if start { queue.async { self.drain() } }
-    }
-
-    private func drain() {
-        while true {
-            let batch: [ProgressEvent] = lock.withLock {
-                let taken = buffered
-                buffered.removeAll()
-                if taken.isEmpty { draining = false }
-                return taken
-            }
-            if batch.isEmpty { return }
-            batch.forEach(deliver)
-        }
+        queue.async { [deliver] in events.forEach(deliver) }
     }
 
     /// Wait until everything reported so far has been delivered.
