@@ -25,7 +25,7 @@ private let killableRunbook = """
             needs: \(needs)
             action: shell
             with:
-              run: 'sleep 0.8; echo "$STEP" >> raw; grep -qx "$STEP" ledger 2>/dev/null || echo "$STEP" >> ledger; echo "mark=$STEP" >> "$RUNBOOK_OUTPUT"'
+              run: 'sleep 1.5; echo "$STEP" >> raw; grep -qx "$STEP" ledger 2>/dev/null || echo "$STEP" >> ledger; echo "mark=$STEP" >> "$RUNBOOK_OUTPUT"'
               env: { STEP: \(id) }
             compensate:
               action: shell
