@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
     ],
     targets: [
         // The system libsqlite3 (Debian libsqlite3-dev), the GRDB way.
@@ -54,6 +56,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The PostgreSQL data plane: sessions with time limits and verify-full TLS, WAL positions, canary rows.
+        .target(
+            name: "RunbookPostgres",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Built-in step actions (shell, pass, sleep, fail, approve) and the AWS actions.
         .target(
             name: "RunbookActions",
@@ -87,6 +100,7 @@ let package = Package(
         .testTarget(name: "RunbookActionsTests", dependencies: ["RunbookActions", "RunbookEngine", "RunbookAWS", "RunbookSQLite", "RunbookTestSupport"]),
         // Runs the built `runbook` binary (`swift build --build-tests` builds it), so it imports none of the CLI's modules.
         .testTarget(name: "RunbookCLITests", dependencies: ["CSQLite", "RunbookAWS", "RunbookTestSupport"]),
+        .testTarget(name: "RunbookPostgresTests", dependencies: ["RunbookPostgres", "RunbookTestSupport"]),
         .testTarget(name: "RunbookBenchmarksTests", dependencies: ["RunbookBenchmarks", "RunbookEngine"]),
     ],
     swiftLanguageModes: [.v6]
