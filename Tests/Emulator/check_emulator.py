@@ -4,7 +4,10 @@
 Starts the launcher on a free loopback port, drives it with boto3 and asserts each
 behaviour the launcher adds. Last line: "N passed, N failed"; exit status 1 on failure.
 
-    python3 Tests/Emulator/check_emulator.py
+    python3 Tests/Emulator/check_emulator.py                  # with the data plane
+    python3 Tests/Emulator/check_emulator.py --no-dataplane   # control plane only
+
+With the data plane the checks also connect to the real PostgreSQL servers with psql.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ ACCOUNT = "123456789012"
 passed = 0
 failed = 0
 endpoint = ""
+NO_DATAPLANE = "--no-dataplane" in sys.argv[1:]
+LAUNCHER_FLAGS = ["--no-dataplane"] if NO_DATAPLANE else []
 
 
 def check(name, fn):
@@ -49,7 +54,7 @@ def check(name, fn):
 
 def start_emulator(port_file, extra=()):
     proc = subprocess.Popen(
-        [sys.executable, LAUNCHER, "--port", "0", "--port-file", port_file, *extra],
+        [sys.executable, LAUNCHER, "--port", "0", "--port-file", port_file, *LAUNCHER_FLAGS, *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -513,14 +518,352 @@ def t_parent_pid_exit():
         parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
         child = start_emulator(os.path.join(tmp, "port"), ["--parent-pid", str(parent.pid)])
         try:
+            root = None
+            if not NO_DATAPLANE:  # its servers go with it
+                ep = f"http://127.0.0.1:{int(open(os.path.join(tmp, 'port')).read())}"
+                create_instance(_client_at(ep, "rds", EAST), "orphan-db")
+                root = hook("instances", ep=ep)[1]["root"]
+                assert processes_matching(root)
             parent.kill()
             parent.wait()
             child.wait(timeout=5)
             assert child.returncode == 0, child.returncode
+            if root:
+                assert not processes_matching(root), "servers outlived the emulator"
+                assert not os.path.exists(root), root
+            if DP.get("killed_root"):
+                assert not os.path.exists(DP["killed_root"]), "a SIGKILLed emulator's root is swept"
         finally:
             if child.poll() is None:
                 child.kill()
                 child.wait()
+
+# ---------------------------------------------------------------------------------------
+# Data plane: real PostgreSQL servers behind the RDS instances
+# ---------------------------------------------------------------------------------------
+
+DP = {}  # what the data-plane checks hand to each other (they run in order)
+
+
+def hook(name, body=None, ep=None):
+    """Call a data-plane test hook; returns (HTTP status, JSON body)."""
+    url = f"{ep or endpoint}/runbook-emulator/dataplane/{name}"
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+    try:
+        with urllib.request.urlopen(req) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def dp_instance(identifier, region=EAST, ep=None):
+    status, body = hook(f"instances?identifier={identifier}&region={region}", ep=ep)
+    assert status == 200 and len(body["instances"]) == 1, (status, body)
+    return body["instances"][0]
+
+
+def psql(db, sql, password=None, user=None, database="fin", check=True):
+    """Run SQL on an instance's Endpoint over TCP (SCRAM) as the master user."""
+    env = dict(os.environ, PGPASSWORD=password or DP["password"], PGCONNECT_TIMEOUT="3")
+    argv = [
+        "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose",
+        "-h", db["Endpoint"]["Address"], "-p", str(db["Endpoint"]["Port"]),
+        "-U", user or DP["user"], "-d", database, "-c", sql,
+    ]
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+    if check and out.returncode != 0:
+        raise AssertionError(f"psql on {db['DBInstanceIdentifier']} failed: {out.stderr.strip()}")
+    return out
+
+
+def count_rows(db):
+    return int(psql(db, "SELECT count(*) FROM ledger").stdout.strip())
+
+
+def eventually(fn, timeout=10.0, interval=0.1, what="condition"):
+    deadline = time.time() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.time() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout} s (last: {value!r})")
+        time.sleep(interval)
+
+
+def processes_matching(pattern):
+    """Live pids (not zombies) whose command line matches `pattern` (pgrep -f)."""
+    out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+    pids = []
+    for pid in out.stdout.split():
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    pids.append(int(pid))
+        except OSError:
+            pass
+    return [p for p in pids if p != os.getpid()]
+
+
+def server_processes(instance):
+    """The postmaster (-D data_dir) and its backends (process title cluster_name:)."""
+    return processes_matching(f"{instance['data_dir']} |{instance['cluster_name']}:")
+
+
+def t_dp_primary_with_managed_secret():
+    east = client("rds", EAST)
+    east.create_db_parameter_group(
+        DBParameterGroupName="dp-fin-pg", DBParameterGroupFamily="postgres15", Description="dp"
+    )
+    db = east.create_db_instance(
+        DBInstanceIdentifier="dp-primary", DBInstanceClass="db.t3.micro", Engine="postgres",
+        EngineVersion="15.4", MasterUsername="finadmin", ManageMasterUserPassword=True,
+        AllocatedStorage=20, MultiAZ=True, DBName="fin", DBParameterGroupName="dp-fin-pg",
+    )["DBInstance"]
+    address, port = db["Endpoint"]["Address"], db["Endpoint"]["Port"]
+    assert address.startswith("127.0.1.") and port == 5432, db["Endpoint"]
+    info = dp_instance("dp-primary")
+    assert (info["host"], info["port"], info["role"], info["running"]) == (address, port, "primary", True), info
+    secret_ref = db["MasterUserSecret"]
+    assert secret_ref["SecretStatus"] == "active" and secret_ref["KmsKeyId"], secret_ref
+    value = client("secretsmanager", EAST).get_secret_value(SecretId=secret_ref["SecretArn"])
+    secret = json.loads(value["SecretString"])
+    assert secret["username"] == "finadmin" and len(secret["password"]) >= 20, secret
+    DP.update(user=secret["username"], password=secret["password"], primary=db)
+    psql(db, "CREATE TABLE ledger (id int PRIMARY KEY, note text);"
+             "INSERT INTO ledger SELECT g, 'before replica' FROM generate_series(1, 3) g")
+    assert count_rows(db) == 3
+    roles = psql(db, "SELECT rolsuper, rolcreatedb, rolcreaterole, pg_has_role('pg_monitor', 'USAGE'),"
+                     " pg_has_role('pg_signal_backend', 'USAGE') FROM pg_roles WHERE rolname = current_user")
+    assert roles.stdout.strip() == "f|t|t|t|t", roles.stdout
+    wrong = psql(db, "SELECT 1", password="not-the-password", check=False)
+    assert wrong.returncode != 0 and "password authentication failed" in wrong.stderr, wrong.stderr
+
+
+def t_dp_cross_region_replica():
+    west = client("rds", WEST)
+    rep = west.create_db_instance_read_replica(
+        DBInstanceIdentifier="dp-replica", SourceDBInstanceIdentifier=DP["primary"]["DBInstanceArn"],
+        DBInstanceClass="db.t3.micro",
+    )["DBInstance"]
+    assert rep["Endpoint"]["Address"] != DP["primary"]["Endpoint"]["Address"], rep["Endpoint"]
+    assert "MasterUserSecret" not in rep, "a read replica does not manage the master password"
+    info = dp_instance("dp-replica", WEST)
+    assert info["role"] == "standby" and info["running"], info
+    DP["replica"] = rep
+    eventually(lambda: count_rows(rep) == 3, what="rows on the replica")
+    assert psql(rep, "SELECT pg_is_in_recovery()").stdout.strip() == "t"
+    write = psql(rep, "INSERT INTO ledger VALUES (100, 'x')", check=False)
+    assert "25006" in write.stderr, write.stderr
+
+
+def _lag_max(since):
+    stats = client("cloudwatch", WEST).get_metric_statistics(
+        Namespace="AWS/RDS", MetricName="ReplicaLag",
+        Dimensions=[{"Name": "DBInstanceIdentifier", "Value": "dp-replica"}],
+        StartTime=since, EndTime=time.time() + 60, Period=60, Statistics=["Maximum"],
+    )["Datapoints"]
+    return max((p["Maximum"] for p in stats), default=None)
+
+
+def t_dp_pause_replay_lag():
+    primary, rep = DP["primary"], DP["replica"]
+    began = time.time()
+    assert _lag_max(began - 60) is not None, "a replica publishes ReplicaLag at once"
+    status, body = hook("pause-replay", {"identifier": "dp-replica", "region": WEST})
+    assert status == 200 and body["replay_pause_state"] in ("paused", "pause requested"), body
+    psql(primary, "INSERT INTO ledger SELECT g, 'while paused' FROM generate_series(4, 5) g")
+    time.sleep(0.5)
+    assert count_rows(rep) == 3, "rows committed after the pause must not be replayed"
+    lag = eventually(lambda: (_lag_max(began) or 0) > 0, timeout=12, interval=0.5, what="ReplicaLag > 0")
+    status, body = hook("resume-replay", {"identifier": "dp-replica", "region": WEST})
+    assert status == 200 and body["replay_pause_state"] == "not paused", body
+    eventually(lambda: count_rows(rep) == 5, what="rows replayed after resume")
+    status, body = hook("pause-replay", {"identifier": "dp-primary", "region": EAST})
+    assert status == 409, (status, body)
+    assert lag
+
+
+def t_dp_force_failover_keeps_committed_rows():
+    primary = DP["primary"]
+    before = dp_instance("dp-primary")
+    env = dict(os.environ, PGPASSWORD=DP["password"])
+    session = subprocess.Popen(
+        ["psql", "-X", "-h", before["host"], "-U", DP["user"], "-d", "fin", "-c", "SELECT pg_sleep(60)"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    eventually(lambda: psql(primary, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'").stdout.strip() == "1",
+               what="the long session is running")
+    r = client("rds", EAST).reboot_db_instance(DBInstanceIdentifier="dp-primary", ForceFailover=True)["DBInstance"]
+    assert r["Endpoint"] == primary["Endpoint"], (r["Endpoint"], primary["Endpoint"])
+    session.wait(timeout=10)
+    assert session.returncode != 0, "the open connection must drop"
+    after = dp_instance("dp-primary")
+    assert after["pid"] != before["pid"] and after["running"], (before, after)
+    assert count_rows(primary) == 5
+    eventually(lambda: psql(DP["replica"], "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'").stdout.strip() == "1",
+               what="the replica streams again")
+
+
+def t_dp_parameter_groups():
+    east = client("rds", EAST)
+    east.create_db_parameter_group(
+        DBParameterGroupName="dp-ro-pg", DBParameterGroupFamily="postgres15", Description="read-only"
+    )
+    east.modify_db_parameter_group(DBParameterGroupName="dp-ro-pg", Parameters=[
+        {"ParameterName": "default_transaction_read_only", "ParameterValue": "1", "ApplyMethod": "pending-reboot"}])
+    expect_error("InvalidParameterCombination", 400, east.modify_db_parameter_group,
+                 DBParameterGroupName="dp-ro-pg", Parameters=[
+                     {"ParameterName": "shared_buffers", "ParameterValue": "4096", "ApplyMethod": "immediate"}])
+    common = dict(DBInstanceClass="db.t3.micro", Engine="postgres", EngineVersion="15.4",
+                  MasterUsername="finadmin", MasterUserPassword=DP["password"], AllocatedStorage=20, DBName="fin")
+    moved = east.create_db_instance(DBInstanceIdentifier="dp-moved", **common)["DBInstance"]
+    born = east.create_db_instance(DBInstanceIdentifier="dp-born-ro", DBParameterGroupName="dp-ro-pg", **common)["DBInstance"]
+    born_write = psql(born, "CREATE TABLE t (x int)", check=False)
+    assert "25006" in born_write.stderr, ("created with the group: read-only at start", born_write.stderr)
+    psql(moved, "CREATE TABLE t (x int)")
+    m = east.modify_db_instance(DBInstanceIdentifier="dp-moved", DBParameterGroupName="dp-ro-pg",
+                                ApplyImmediately=True)["DBInstance"]
+    assert m["DBParameterGroups"] == [{"DBParameterGroupName": "dp-ro-pg", "ParameterApplyStatus": "pending-reboot"}], m["DBParameterGroups"]
+    psql(moved, "INSERT INTO t VALUES (1)")  # the new group is not applied before a reboot
+    east.reboot_db_instance(DBInstanceIdentifier="dp-moved")
+    groups = describe(east, "dp-moved")["DBParameterGroups"]
+    assert groups == [{"DBParameterGroupName": "dp-ro-pg", "ParameterApplyStatus": "in-sync"}], groups
+    assert "25006" in psql(moved, "INSERT INTO t VALUES (2)", check=False).stderr
+    east.modify_db_parameter_group(DBParameterGroupName="dp-ro-pg", Parameters=[
+        {"ParameterName": "default_transaction_read_only", "ParameterValue": "0", "ApplyMethod": "immediate"}])
+    psql(moved, "INSERT INTO t VALUES (3)")
+    psql(born, "CREATE TABLE t (x int)")
+    for ident in ("dp-moved", "dp-born-ro"):
+        east.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True)
+
+
+def t_dp_read_only_group_on_primary_only():
+    primary, rep = DP["primary"], DP["replica"]
+    client("rds", EAST).modify_db_parameter_group(DBParameterGroupName="dp-fin-pg", Parameters=[
+        {"ParameterName": "default_transaction_read_only", "ParameterValue": "1", "ApplyMethod": "immediate"}])
+    out = psql(primary, "INSERT INTO ledger VALUES (6, 'read-only?')", check=False)
+    assert out.returncode != 0 and "25006" in out.stderr, out.stderr
+    assert psql(primary, "SHOW default_transaction_read_only").stdout.strip() == "on"
+    assert psql(rep, "SHOW default_transaction_read_only").stdout.strip() == "off", "the replica's group is another"
+    groups = describe(client("rds", EAST), "dp-primary")["DBParameterGroups"]
+    assert groups == [{"DBParameterGroupName": "dp-fin-pg", "ParameterApplyStatus": "in-sync"}], groups
+
+
+def t_dp_snapshot_restore():
+    east, west = client("rds", EAST), client("rds", WEST)
+    snap = east.create_db_snapshot(DBInstanceIdentifier="dp-primary", DBSnapshotIdentifier="dp-snap")["DBSnapshot"]
+    west.copy_db_snapshot(SourceDBSnapshotIdentifier=snap["DBSnapshotArn"], TargetDBSnapshotIdentifier="dp-snap-copy",
+                          SourceRegion=EAST)
+    restored = west.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier="dp-restored", DBSnapshotIdentifier="dp-snap-copy")["DBInstance"]
+    assert count_rows(restored) == 5, "a restore has the snapshot's rows"
+    psql(restored, "INSERT INTO ledger VALUES (50, 'restored')")  # its own (default) group
+    assert count_rows(DP["primary"]) == 5, "the source is unchanged"
+    info = dp_instance("dp-restored", WEST)
+    west.delete_db_instance(DBInstanceIdentifier="dp-restored", SkipFinalSnapshot=True)
+    assert eventually(lambda: not server_processes(info), timeout=5, what="restored server gone")
+
+
+def t_dp_promote_replica():
+    rep = DP["replica"]
+    client("rds", WEST).promote_read_replica(DBInstanceIdentifier="dp-replica")
+    assert dp_instance("dp-replica", WEST)["role"] == "primary"
+    assert psql(rep, "SELECT pg_is_in_recovery()").stdout.strip() == "f"
+    psql(rep, "INSERT INTO ledger VALUES (7, 'after promotion')")
+    timeline = psql(rep, "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)").stdout.strip()
+    assert int(timeline, 16) >= 2, f"a new timeline, got {timeline}"
+    assert count_rows(rep) == 6
+
+
+def t_dp_kill_and_start_hooks():
+    primary = DP["primary"]
+    status, body = hook("kill", {"identifier": "dp-primary", "region": EAST})
+    assert status == 200 and body["state"] == "killed" and not body["running"], body
+    assert not server_processes(body), "no process of a killed server remains"
+    out = psql(primary, "SELECT 1", check=False)
+    assert out.returncode != 0 and "Connection refused" in out.stderr, out.stderr
+    assert describe(client("rds", EAST), "dp-primary")["DBInstanceStatus"] == "available"
+    client("rds", EAST).reboot_db_instance(DBInstanceIdentifier="dp-primary")
+    assert not dp_instance("dp-primary")["running"], "a reboot does not revive a dead region"
+    status, body = hook("start", {"identifier": "dp-primary", "region": EAST})
+    assert status == 200 and body["running"], body
+    assert count_rows(primary) == 5
+    assert hook("kill", {"identifier": "no-such-db"})[0] == 404
+
+
+def t_dp_delete_frees_everything():
+    east, west = client("rds", EAST), client("rds", WEST)
+    infos = [dp_instance("dp-primary"), dp_instance("dp-replica", WEST)]
+    east.modify_db_instance(DBInstanceIdentifier="dp-primary", DeletionProtection=False, ApplyImmediately=True)
+    west.delete_db_instance(DBInstanceIdentifier="dp-replica", SkipFinalSnapshot=True)
+    east.delete_db_instance(DBInstanceIdentifier="dp-primary", SkipFinalSnapshot=True)
+    for info in infos:
+        eventually(lambda: not server_processes(info), timeout=5, what=f"{info['identifier']} processes gone")
+        assert not os.path.exists(info["data_dir"]), info["data_dir"]
+    out = psql(DP["primary"], "SELECT 1", check=False)
+    assert out.returncode != 0 and "Connection refused" in out.stderr, out.stderr
+    _, body = hook("instances")
+    assert not [i for i in body["instances"] if i["identifier"].startswith("dp-")], body
+
+
+def t_dp_sigkill_leaves_no_server():
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = start_emulator(os.path.join(tmp, "port"))
+        try:
+            ep = f"http://127.0.0.1:{int(open(os.path.join(tmp, 'port')).read())}"
+            rds = _client_at(ep, "rds", EAST)
+            create_instance(rds, "kill-src")
+            _client_at(ep, "rds", WEST).create_db_instance_read_replica(
+                DBInstanceIdentifier="kill-rep",
+                SourceDBInstanceIdentifier=f"arn:aws:rds:{EAST}:{ACCOUNT}:db:kill-src")
+            _, body = hook("instances", ep=ep)
+            assert len(body["instances"]) == 2 and all(i["running"] for i in body["instances"]), body
+            assert processes_matching(body["root"])
+            proc.kill()
+            proc.wait()
+            eventually(lambda: not processes_matching(body["root"]), timeout=5,
+                       what="no postgres process after SIGKILL")
+            DP["killed_root"] = body["root"]  # the next emulator sweeps it (t_parent_pid_exit)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def t_dp_missing_binaries_exit_2():
+    env = dict(os.environ, RUNBOOK_EMULATOR_PG_BINDIR="/nonexistent")
+    out = subprocess.run([sys.executable, LAUNCHER, "--port", "0"], env=env,
+                         capture_output=True, text=True, timeout=30)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1, (out.returncode, out.stderr)
+    assert "postgresql" in lines[0] and "--no-dataplane" in lines[0], lines[0]
+
+
+def _client_at(ep, service, region):
+    global endpoint
+    saved, endpoint = endpoint, ep
+    try:
+        return _new_client(service, region)
+    finally:
+        endpoint = saved
+
+
+DATAPLANE_CHECKS = [
+    ("data plane: Multi-AZ primary, managed secret, psql to Endpoint", t_dp_primary_with_managed_secret),
+    ("data plane: cross-region replica streams the rows", t_dp_cross_region_replica),
+    ("data plane: paused replay hides new rows, ReplicaLag > 0; resume", t_dp_pause_replay_lag),
+    ("data plane: forced failover drops connections, keeps rows", t_dp_force_failover_keeps_committed_rows),
+    ("data plane: parameter groups at start, pending-reboot, immediate", t_dp_parameter_groups),
+    ("data plane: read-only group on the primary only (25006)", t_dp_read_only_group_on_primary_only),
+    ("data plane: snapshot, cross-region copy, restore has the rows", t_dp_snapshot_restore),
+    ("data plane: promoted replica is writable on a new timeline", t_dp_promote_replica),
+    ("data plane: kill hook refuses connections; start hook", t_dp_kill_and_start_hooks),
+    ("data plane: delete stops the servers and frees the files", t_dp_delete_frees_everything),
+    ("data plane: SIGKILLed emulator leaves no postgres process", t_dp_sigkill_leaves_no_server),
+    ("data plane: missing PostgreSQL binaries exit 2", t_dp_missing_binaries_exit_2),
+]
 
 
 def main():
@@ -553,14 +896,21 @@ def main():
                 ("cross-region CopyDBSnapshot + RestoreDBInstanceFromDBSnapshot", t_cross_region_copy_and_restore),
                 ("AWS-managed IAM policies attachable", t_managed_policies),
                 ("error XML shape", t_error_xml_shape),
-                ("--parent-pid: exits when parent is gone", t_parent_pid_exit),
+            ] + ([] if NO_DATAPLANE else DATAPLANE_CHECKS) + [
+                ("--parent-pid: exits when parent is gone (and its servers)", t_parent_pid_exit),
             ]:
                 check(name, fn)
+            if NO_DATAPLANE:
+                check("--no-dataplane: stock endpoint, no hooks", t_no_dataplane)
+            root = None if NO_DATAPLANE else hook("instances")[1]["root"]
 
             def sigterm():
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(timeout=5)
                 assert proc.returncode == 0, proc.returncode
+                if root:
+                    eventually(lambda: not processes_matching(root), timeout=3, what="servers stopped")
+                    assert not os.path.exists(root), f"{root} left behind"
 
             check("SIGTERM exits cleanly", sigterm)
         finally:
@@ -570,6 +920,17 @@ def main():
     print(f"({time.time() - started:.1f} s)")
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
+
+
+def t_no_dataplane():
+    db = create_instance(client("rds"), "nodp-db")
+    assert db["Endpoint"]["Address"] == "nodp-db.aaaaaaaaaa.us-east-1.rds.amazonaws.com", db["Endpoint"]
+    req = urllib.request.Request(f"{endpoint}/runbook-emulator/dataplane/instances")
+    try:
+        body = urllib.request.urlopen(req).read()
+    except urllib.error.HTTPError:
+        return
+    assert b'"instances"' not in body, body
 
 
 def _assert_eq(a, b):

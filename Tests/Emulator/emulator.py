@@ -4,15 +4,19 @@
 Usage:
     python3 Tests/Emulator/emulator.py [--host 127.0.0.1] [--port 0]
                                        [--port-file PATH] [--parent-pid PID]
+                                       [--no-dataplane]
 
 The launcher patches moto's RDS backend models in-process, then serves moto's own
 werkzeug application (DomainDispatcherApplication) on a threaded loopback server.
-See Tests/Emulator/README.md for what each patch mirrors.
+Unless --no-dataplane is given, every RDS PostgreSQL instance also gets a real
+PostgreSQL server (dataplane.py, dataplane_patches.py, pgserver.py; test hooks in
+dataplane_hooks.py). See Tests/Emulator/README.md for what each patch mirrors.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import random
 import signal
@@ -698,18 +702,42 @@ def _write_port_file(path: str, port: int) -> None:
         raise
 
 
-def _watch_parent(pid: int) -> None:
+def _watch_parent(pid: int, on_exit) -> None:
     def loop() -> None:
         while True:
             time.sleep(0.5)
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
+                on_exit()
                 os._exit(0)
             except PermissionError:
                 pass  # exists, owned by someone else
 
     threading.Thread(target=loop, name="parent-watch", daemon=True).start()
+
+
+def _start_dataplane():
+    """Start the data plane (binaries, OS user, template), or exit 2 with one line."""
+    from pgserver import PgError, RunAs, Toolkit, find_bindir
+
+    from dataplane import DataPlane
+
+    bindir = find_bindir()
+    if bindir is None:
+        print(
+            "runbook-emulator: PostgreSQL binaries (initdb, postgres, pg_basebackup, psql) not "
+            "found; install the Debian package postgresql or pass --no-dataplane",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    try:
+        dataplane = DataPlane(Toolkit(bindir, RunAs.resolve()))
+    except (PgError, OSError) as exc:
+        print(f"runbook-emulator: data plane: {exc}; or pass --no-dataplane", file=sys.stderr)
+        sys.exit(2)
+    atexit.register(dataplane.shutdown)
+    return dataplane
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -720,11 +748,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default 0)")
     parser.add_argument("--port-file", help="write the bound port here once listening")
     parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
+    parser.add_argument(
+        "--no-dataplane", action="store_true",
+        help="no PostgreSQL servers behind RDS instances (control plane only)",
+    )
     args = parser.parse_args(argv)
 
     _check_moto()
+    dataplane = None if args.no_dataplane else _start_dataplane()
+    shutdown = dataplane.shutdown if dataplane else (lambda: None)
     if args.parent_pid:
-        _watch_parent(args.parent_pid)
+        _watch_parent(args.parent_pid, shutdown)
 
     install_patches()
 
@@ -732,6 +766,12 @@ def main(argv: list[str] | None = None) -> None:
     from werkzeug.serving import make_server
 
     app = DomainDispatcherApplication(create_backend_app)
+    if dataplane:
+        import dataplane_patches
+        from dataplane_hooks import HookMiddleware
+
+        dataplane_patches.install(dataplane)
+        app = HookMiddleware(app, dataplane)
     server = make_server(args.host, args.port, app, threaded=True)
     # Do not wait for idle keep-alive connections when shutting down.
     server.block_on_close = False
@@ -755,6 +795,7 @@ def main(argv: list[str] | None = None) -> None:
         pass
     finally:
         server.server_close()
+        shutdown()
 
 
 if __name__ == "__main__":
