@@ -1,7 +1,8 @@
 import Foundation
 import Logging
 
-/// The native AWS client: one shared HTTP client, credentials, retries and signing.
+/// The native AWS client: one shared HTTP client, credentials, retries and signing, for the Query,
+/// REST-XML and AWS JSON 1.1 protocols.
 ///
 /// Typical use:
 /// ```swift
@@ -76,6 +77,16 @@ public final class AWSClient: Sendable {
                                         idempotent: idempotent, credentials: credentialProvider)
     }
 
+    /// Calls an AWS JSON 1.1 operation (`POST /`, `X-Amz-Target: <prefix>.<operation>`) and returns the
+    /// answer's body. Throws ``AWSError`` (parsed from `__type` and `message`) for service errors.
+    ///
+    /// - Parameter idempotent: whether the call may be retried when its outcome is unknown.
+    public func json(service: AWSService, region: String?, operation: String, body: Data, idempotent: Bool) async throws -> Data {
+        let signingRegion = service.isGlobal ? "us-east-1" : try self.region(region)
+        return try await executor.json(service: service, region: signingRegion, operation: operation, body: body,
+                                       idempotent: idempotent, credentials: credentialProvider)
+    }
+
     /// Calls a REST-XML operation (Route 53) and returns the parsed response root (nil for an empty body).
     public func restXML(service: AWSService, method: String, path: String, query: [(String, String)] = [],
                         body: Data? = nil, operation: String, idempotent: Bool) async throws -> XMLNode? {
@@ -142,9 +153,34 @@ struct RequestExecutor: Sendable {
         return root.child("\(action)Result") ?? root
     }
 
+    func json(service: AWSService, region: String, operation: String, body: Data, idempotent: Bool,
+              credentials: any AWSCredentialProvider) async throws -> Data {
+        let name = "\(service.rawValue):\(operation)"
+        guard let prefix = service.jsonTargetPrefix else {
+            throw AWSValidationError(operation: name, message: "\(service.rawValue) does not speak the AWS JSON protocol")
+        }
+        let endpoint = configuration.endpoint(for: service, region: region)
+        guard let url = URL(string: endpoint.hasSuffix("/") ? endpoint : endpoint + "/") else {
+            throw AWSValidationError(operation: name, message: "invalid endpoint URL \(endpoint)")
+        }
+        let request = AWSHTTPRequest(method: "POST", url: url, headers: [
+            ("content-type", AWSJSON.contentType), ("x-amz-target", AWSJSON.target(prefix: prefix, operation: operation)),
+        ], body: body)
+        return try await send(request, service: service, region: region, operation: name, idempotent: idempotent,
+                              credentials: credentials, errorFormat: .json).body
+    }
+
+    /// How a service shapes its error bodies.
+    enum ErrorFormat: Sendable {
+        /// Query, EC2 and REST-XML shapes.
+        case xml
+        /// AWS JSON 1.0/1.1: `__type` and `message`.
+        case json
+    }
+
     /// Sends with signing and standard-mode retries; non-2xx becomes ``AWSError``.
     func send(_ request: AWSHTTPRequest, service: AWSService, region: String, operation: String, idempotent: Bool,
-              credentials: any AWSCredentialProvider) async throws -> AWSHTTPResponse {
+              credentials: any AWSCredentialProvider, errorFormat: ErrorFormat = .xml) async throws -> AWSHTTPResponse {
         var attempt = 1
         var tokensHeld = 0
         while true {
@@ -160,7 +196,12 @@ struct RequestExecutor: Sendable {
                     await bucket.release(tokensHeld > 0 ? tokensHeld : 1)
                     return response
                 }
-                failure = AWSError.parse(body: response.body, statusCode: response.statusCode, headers: response.headers, operation: operation)
+                switch errorFormat {
+                case .xml:
+                    failure = AWSError.parse(body: response.body, statusCode: response.statusCode, headers: response.headers, operation: operation)
+                case .json:
+                    failure = AWSError.parseJSON(body: response.body, statusCode: response.statusCode, headers: response.headers, operation: operation)
+                }
             } catch let error as AWSTransportError {
                 failure = error
             }
