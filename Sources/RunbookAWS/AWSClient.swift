@@ -59,6 +59,9 @@ public final class AWSClient: Sendable {
     public func ec2(region: String? = nil) throws -> EC2 { EC2(client: self, region: try self.region(region)) }
     public func cloudWatch(region: String? = nil) throws -> CloudWatch { CloudWatch(client: self, region: try self.region(region)) }
     public func sns(region: String? = nil) throws -> SNS { SNS(client: self, region: try self.region(region)) }
+    public func secretsManager(region: String? = nil) throws -> SecretsManager {
+        SecretsManager(client: self, region: try self.region(region))
+    }
     public func sts(region: String? = nil) throws -> STS {
         STS(executor: executor, credentials: credentialProvider, region: try self.region(region))
     }

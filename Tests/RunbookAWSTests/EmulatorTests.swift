@@ -324,6 +324,41 @@ import Testing
         }
     }
 
+    @Test func secretRoundTripThroughSecretsManagerAndNotFoundErrors() async throws {
+        try await withClient { client in
+            let sm = try client.secretsManager(region: "us-west-2")
+            let name = "runbook/\(LocalAWSEmulator.uniqueName("fence"))"
+            let password = "pw-\(UUID().uuidString)"
+            let value = #"{"username":"fence_admin","password":""# + password + #""}"#
+            let created = try await sm.createSecret(name: name, secretString: value, description: "fence drill", tags: [AWSTag("env", "dr")])
+            #expect(created.name == name)
+            #expect(created.arn.hasPrefix("arn:aws:secretsmanager:us-west-2:123456789012:secret:\(name)-"))
+
+            let byName = try await sm.getSecretValue(secretID: name)
+            #expect(byName.arn == created.arn)
+            #expect(byName.name == name)
+            #expect(byName.versionID == created.versionID)
+            #expect(byName.versionStages.contains("AWSCURRENT"))
+            #expect(byName.secretString == value)
+            #expect(!String(describing: byName).contains(password))
+            let byARN = try await sm.getSecretValue(secretID: created.arn, versionStage: "AWSCURRENT")
+            #expect(try byARN.rdsMasterCredentials() == RDSMasterCredentials(username: "fence_admin", password: password))
+
+            func isNotFound(_ error: any Error) -> Bool {
+                guard let e = error as? AWSError else { return false }
+                return e.code == AWSErrorCode.resourceNotFoundException && e.statusCode >= 400 && e.operation == "secretsmanager:GetSecretValue"
+            }
+            // No such version stage, no such secret in another region, no such name.
+            await #expect(performing: { _ = try await sm.getSecretValue(secretID: name, versionStage: "AWSPREVIOUS") }, throws: isNotFound)
+            await #expect(performing: { _ = try await client.secretsManager(region: "us-east-1").getSecretValue(secretID: name) }, throws: isNotFound)
+            await #expect(performing: { _ = try await sm.getSecretValue(secretID: "\(name)-missing") }, throws: isNotFound)
+
+            let deleted = try await sm.deleteSecret(secretID: created.arn, forceDeleteWithoutRecovery: true)
+            #expect(deleted.name == name)
+            await #expect(performing: { _ = try await sm.getSecretValue(secretID: name) }, throws: isNotFound)
+        }
+    }
+
     @Test func unimplementedActionAnswers500WithHTMLAndIsRetriedThenReported() async throws {
         try await withClient { client in
             // Stock moto does not implement this action: HTTP 500 with an HTML body.
