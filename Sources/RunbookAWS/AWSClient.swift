@@ -90,6 +90,13 @@ public final class AWSClient: Sendable {
                                        idempotent: idempotent, credentials: credentialProvider)
     }
 
+    /// An IAM authentication token for connecting to an RDS instance as `user` (see ``RDSAuthToken``),
+    /// signed with the client's current credentials (assumed-role ones included). Valid for 15 minutes.
+    public func rdsAuthToken(host: String, port: Int, user: String, region: String? = nil) async throws -> String {
+        RDSAuthToken.generate(host: host, port: port, user: user, region: try self.region(region),
+                              credentials: try await credentialProvider.credentials(), date: executor.now())
+    }
+
     /// Calls a REST-XML operation (Route 53) and returns the parsed response root (nil for an empty body).
     public func restXML(service: AWSService, method: String, path: String, query: [(String, String)] = [],
                         body: Data? = nil, operation: String, idempotent: Bool) async throws -> XMLNode? {
