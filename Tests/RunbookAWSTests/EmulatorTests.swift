@@ -359,6 +359,32 @@ import Testing
         }
     }
 
+    @Test func managedMasterPasswordIsReadFromTheInstancesSecret() async throws {
+        try await withClient { client in
+            let rds = try client.rds(region: "us-east-1")
+            let id = LocalAWSEmulator.uniqueName("managed")
+            var request = RDS.CreateDBInstanceRequest(identifier: id, instanceClass: "db.t3.micro", engine: "postgres")
+            request.masterUsername = "dbadmin"
+            request.manageMasterUserPassword = true
+            request.allocatedStorage = 20
+            request.backupRetentionPeriod = 0
+            request.enableIAMDatabaseAuthentication = true
+            _ = try await rds.createDBInstance(request)
+            try await rds.dbInstanceAvailableWaiter(identifier: id, delay: .milliseconds(20), maxAttempts: 200).wait()
+            let db = try await rds.describeDBInstance(identifier: id)
+            let secretARN = try #require(db.masterUserSecretARN)
+            #expect(secretARN.hasPrefix("arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-"))
+            let credentials = try await client.secretsManager(region: "us-east-1").rdsMasterCredentials(secretID: secretARN)
+            #expect(!credentials.password.isEmpty)
+            #expect(!credentials.username.isEmpty)
+            // An IAM auth token for the instance's endpoint, signed with the client's keys.
+            let host = try #require(db.endpointAddress)
+            let token = try await client.rdsAuthToken(host: host, port: db.endpointPort ?? 5432, user: "iam_fence")
+            #expect(token.hasPrefix("\(host):\(db.endpointPort ?? 5432)/?Action=connect&DBUser=iam_fence&X-Amz-Algorithm=AWS4-HMAC-SHA256&"))
+            _ = try await rds.deleteDBInstance(identifier: id, skipFinalSnapshot: true)
+        }
+    }
+
     @Test func unimplementedActionAnswers500WithHTMLAndIsRetriedThenReported() async throws {
         try await withClient { client in
             // Stock moto does not implement this action: HTTP 500 with an HTML body.
