@@ -1,7 +1,8 @@
 import Foundation
 import Logging
 
-/// The native AWS client: one shared HTTP client, credentials, retries and signing.
+/// The native AWS client: one shared HTTP client, credentials, retries and signing, for the Query,
+/// REST-XML and AWS JSON 1.1 protocols.
 ///
 /// Typical use:
 /// ```swift
@@ -58,6 +59,9 @@ public final class AWSClient: Sendable {
     public func ec2(region: String? = nil) throws -> EC2 { EC2(client: self, region: try self.region(region)) }
     public func cloudWatch(region: String? = nil) throws -> CloudWatch { CloudWatch(client: self, region: try self.region(region)) }
     public func sns(region: String? = nil) throws -> SNS { SNS(client: self, region: try self.region(region)) }
+    public func secretsManager(region: String? = nil) throws -> SecretsManager {
+        SecretsManager(client: self, region: try self.region(region))
+    }
     public func sts(region: String? = nil) throws -> STS {
         STS(executor: executor, credentials: credentialProvider, region: try self.region(region))
     }
@@ -74,6 +78,23 @@ public final class AWSClient: Sendable {
         let signingRegion = service.isGlobal ? "us-east-1" : try self.region(region)
         return try await executor.query(service: service, region: signingRegion, action: action, parameters: parameters,
                                         idempotent: idempotent, credentials: credentialProvider)
+    }
+
+    /// Calls an AWS JSON 1.1 operation (`POST /`, `X-Amz-Target: <prefix>.<operation>`) and returns the
+    /// answer's body. Throws ``AWSError`` (parsed from `__type` and `message`) for service errors.
+    ///
+    /// - Parameter idempotent: whether the call may be retried when its outcome is unknown.
+    public func json(service: AWSService, region: String?, operation: String, body: Data, idempotent: Bool) async throws -> Data {
+        let signingRegion = service.isGlobal ? "us-east-1" : try self.region(region)
+        return try await executor.json(service: service, region: signingRegion, operation: operation, body: body,
+                                       idempotent: idempotent, credentials: credentialProvider)
+    }
+
+    /// An IAM authentication token for connecting to an RDS instance as `user` (see ``RDSAuthToken``),
+    /// signed with the client's current credentials (assumed-role ones included). Valid for 15 minutes.
+    public func rdsAuthToken(host: String, port: Int, user: String, region: String? = nil) async throws -> String {
+        RDSAuthToken.generate(host: host, port: port, user: user, region: try self.region(region),
+                              credentials: try await credentialProvider.credentials(), date: executor.now())
     }
 
     /// Calls a REST-XML operation (Route 53) and returns the parsed response root (nil for an empty body).
@@ -142,9 +163,34 @@ struct RequestExecutor: Sendable {
         return root.child("\(action)Result") ?? root
     }
 
+    func json(service: AWSService, region: String, operation: String, body: Data, idempotent: Bool,
+              credentials: any AWSCredentialProvider) async throws -> Data {
+        let name = "\(service.rawValue):\(operation)"
+        guard let prefix = service.jsonTargetPrefix else {
+            throw AWSValidationError(operation: name, message: "\(service.rawValue) does not speak the AWS JSON protocol")
+        }
+        let endpoint = configuration.endpoint(for: service, region: region)
+        guard let url = URL(string: endpoint.hasSuffix("/") ? endpoint : endpoint + "/") else {
+            throw AWSValidationError(operation: name, message: "invalid endpoint URL \(endpoint)")
+        }
+        let request = AWSHTTPRequest(method: "POST", url: url, headers: [
+            ("content-type", AWSJSON.contentType), ("x-amz-target", AWSJSON.target(prefix: prefix, operation: operation)),
+        ], body: body)
+        return try await send(request, service: service, region: region, operation: name, idempotent: idempotent,
+                              credentials: credentials, errorFormat: .json).body
+    }
+
+    /// How a service shapes its error bodies.
+    enum ErrorFormat: Sendable {
+        /// Query, EC2 and REST-XML shapes.
+        case xml
+        /// AWS JSON 1.0/1.1: `__type` and `message`.
+        case json
+    }
+
     /// Sends with signing and standard-mode retries; non-2xx becomes ``AWSError``.
     func send(_ request: AWSHTTPRequest, service: AWSService, region: String, operation: String, idempotent: Bool,
-              credentials: any AWSCredentialProvider) async throws -> AWSHTTPResponse {
+              credentials: any AWSCredentialProvider, errorFormat: ErrorFormat = .xml) async throws -> AWSHTTPResponse {
         var attempt = 1
         var tokensHeld = 0
         while true {
@@ -160,7 +206,12 @@ struct RequestExecutor: Sendable {
                     await bucket.release(tokensHeld > 0 ? tokensHeld : 1)
                     return response
                 }
-                failure = AWSError.parse(body: response.body, statusCode: response.statusCode, headers: response.headers, operation: operation)
+                switch errorFormat {
+                case .xml:
+                    failure = AWSError.parse(body: response.body, statusCode: response.statusCode, headers: response.headers, operation: operation)
+                case .json:
+                    failure = AWSError.parseJSON(body: response.body, statusCode: response.statusCode, headers: response.headers, operation: operation)
+                }
             } catch let error as AWSTransportError {
                 failure = error
             }

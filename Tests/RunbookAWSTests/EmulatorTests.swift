@@ -324,6 +324,67 @@ import Testing
         }
     }
 
+    @Test func secretRoundTripThroughSecretsManagerAndNotFoundErrors() async throws {
+        try await withClient { client in
+            let sm = try client.secretsManager(region: "us-west-2")
+            let name = "runbook/\(LocalAWSEmulator.uniqueName("fence"))"
+            let password = "pw-\(UUID().uuidString)"
+            let value = #"{"username":"fence_admin","password":""# + password + #""}"#
+            let created = try await sm.createSecret(name: name, secretString: value, description: "fence drill", tags: [AWSTag("env", "dr")])
+            #expect(created.name == name)
+            #expect(created.arn.hasPrefix("arn:aws:secretsmanager:us-west-2:123456789012:secret:\(name)-"))
+
+            let byName = try await sm.getSecretValue(secretID: name)
+            #expect(byName.arn == created.arn)
+            #expect(byName.name == name)
+            #expect(byName.versionID == created.versionID)
+            #expect(byName.versionStages.contains("AWSCURRENT"))
+            #expect(byName.secretString == value)
+            #expect(!String(describing: byName).contains(password))
+            let byARN = try await sm.getSecretValue(secretID: created.arn, versionStage: "AWSCURRENT")
+            #expect(try byARN.rdsMasterCredentials() == RDSMasterCredentials(username: "fence_admin", password: password))
+
+            func isNotFound(_ error: any Error) -> Bool {
+                guard let e = error as? AWSError else { return false }
+                return e.code == AWSErrorCode.resourceNotFoundException && e.statusCode >= 400 && e.operation == "secretsmanager:GetSecretValue"
+            }
+            // No such version stage, no such secret in another region, no such name.
+            await #expect(performing: { _ = try await sm.getSecretValue(secretID: name, versionStage: "AWSPREVIOUS") }, throws: isNotFound)
+            await #expect(performing: { _ = try await client.secretsManager(region: "us-east-1").getSecretValue(secretID: name) }, throws: isNotFound)
+            await #expect(performing: { _ = try await sm.getSecretValue(secretID: "\(name)-missing") }, throws: isNotFound)
+
+            let deleted = try await sm.deleteSecret(secretID: created.arn, forceDeleteWithoutRecovery: true)
+            #expect(deleted.name == name)
+            await #expect(performing: { _ = try await sm.getSecretValue(secretID: name) }, throws: isNotFound)
+        }
+    }
+
+    @Test func managedMasterPasswordIsReadFromTheInstancesSecret() async throws {
+        try await withClient { client in
+            let rds = try client.rds(region: "us-east-1")
+            let id = LocalAWSEmulator.uniqueName("managed")
+            var request = RDS.CreateDBInstanceRequest(identifier: id, instanceClass: "db.t3.micro", engine: "postgres")
+            request.masterUsername = "dbadmin"
+            request.manageMasterUserPassword = true
+            request.allocatedStorage = 20
+            request.backupRetentionPeriod = 0
+            request.enableIAMDatabaseAuthentication = true
+            _ = try await rds.createDBInstance(request)
+            try await rds.dbInstanceAvailableWaiter(identifier: id, delay: .milliseconds(20), maxAttempts: 200).wait()
+            let db = try await rds.describeDBInstance(identifier: id)
+            let secretARN = try #require(db.masterUserSecretARN)
+            #expect(secretARN.hasPrefix("arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-"))
+            let credentials = try await client.secretsManager(region: "us-east-1").rdsMasterCredentials(secretID: secretARN)
+            #expect(!credentials.password.isEmpty)
+            #expect(!credentials.username.isEmpty)
+            // An IAM auth token for the instance's endpoint, signed with the client's keys.
+            let host = try #require(db.endpointAddress)
+            let token = try await client.rdsAuthToken(host: host, port: db.endpointPort ?? 5432, user: "iam_fence")
+            #expect(token.hasPrefix("\(host):\(db.endpointPort ?? 5432)/?Action=connect&DBUser=iam_fence&X-Amz-Algorithm=AWS4-HMAC-SHA256&"))
+            _ = try await rds.deleteDBInstance(identifier: id, skipFinalSnapshot: true)
+        }
+    }
+
     @Test func unimplementedActionAnswers500WithHTMLAndIsRetriedThenReported() async throws {
         try await withClient { client in
             // Stock moto does not implement this action: HTTP 500 with an HTML body.

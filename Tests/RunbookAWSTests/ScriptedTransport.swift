@@ -36,6 +36,11 @@ final class ScriptedTransport: AWSHTTPTransport, @unchecked Sendable {
     func shutdown() async throws {}
 }
 
+extension AWSHTTPRequest {
+    /// A header's value by case-insensitive name.
+    func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+}
+
 /// A sleeper that records requested delays and returns at once.
 final class RecordingSleeper: AWSSleeper, @unchecked Sendable {
     private let lock = NSLock()

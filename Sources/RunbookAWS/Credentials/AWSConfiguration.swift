@@ -3,6 +3,7 @@ import Foundation
 /// The services this client speaks, with their wire details.
 public enum AWSService: String, Sendable, CaseIterable {
     case rds, ec2, route53, cloudwatch, sns, iam, sts
+    case secretsManager = "secretsmanager"
 
     /// The SigV4 signing name (credential scope service).
     public var signingName: String {
@@ -22,13 +23,14 @@ public enum AWSService: String, Sendable, CaseIterable {
         case .sns: return "SNS"
         case .iam: return "IAM"
         case .sts: return "STS"
+        case .secretsManager: return "SECRETS_MANAGER"
         }
     }
 
     /// Global services are signed for us-east-1 whatever region the caller names.
     public var isGlobal: Bool { self == .route53 || self == .iam }
 
-    /// The Query API version (nil for REST-XML Route 53).
+    /// The API version (sent as `Version` by the Query services; Route 53 and Secrets Manager do not send it).
     public var apiVersion: String {
         switch self {
         case .rds: return "2014-10-31"
@@ -38,6 +40,15 @@ public enum AWSService: String, Sendable, CaseIterable {
         case .sns: return "2010-03-31"
         case .iam: return "2010-05-08"
         case .sts: return "2011-06-15"
+        case .secretsManager: return "2017-10-17"
+        }
+    }
+
+    /// The AWS JSON protocol's target prefix (`X-Amz-Target: <prefix>.<Operation>`); nil for the Query and REST-XML services.
+    public var jsonTargetPrefix: String? {
+        switch self {
+        case .secretsManager: return "secretsmanager"
+        default: return nil
         }
     }
 

@@ -99,6 +99,9 @@ public enum AWSErrorCode {
     public static let entityAlreadyExists = "EntityAlreadyExists"
     public static let deleteConflict = "DeleteConflict"
     public static let resourceNotFound = "ResourceNotFound"
+    /// Secrets Manager: no such secret (or no version with the asked stage).
+    public static let resourceNotFoundException = "ResourceNotFoundException"
+    public static let resourceExistsException = "ResourceExistsException"
     public static let notFound = "NotFound"
 }
 

@@ -162,6 +162,16 @@ public struct RDS: QueryService {
 
     // MARK: Instances
 
+    /// A VPC security group an instance is in, with its status (`active`, `adding`, `removing`…).
+    public struct VpcSecurityGroupMembership: Sendable, Equatable, Hashable {
+        public var id: String
+        public var status: String
+        public init(id: String, status: String) {
+            self.id = id
+            self.status = status
+        }
+    }
+
     public struct DBInstance: Sendable, Equatable {
         public var identifier: String
         public var status: String
@@ -180,8 +190,17 @@ public struct RDS: QueryService {
         public var storageEncrypted: Bool
         public var backupRetentionPeriod: Int?
         public var dbSubnetGroupName: String?
-        /// Parameter group names with their apply status.
+        /// Parameter group names with their apply status (`in-sync`, `applying`, `pending-reboot`).
         public var parameterGroups: [(name: String, status: String)]
+        public var vpcSecurityGroups: [VpcSecurityGroupMembership]
+        /// The Secrets Manager secret holding the master password when RDS manages it
+        /// (`ManageMasterUserPassword`); read it with ``SecretsManager/rdsMasterCredentials(secretID:versionStage:)``.
+        public var masterUserSecretARN: String?
+        /// The managed secret's status: `creating`, `active`, `rotating` or `impaired`.
+        public var masterUserSecretStatus: String?
+        public var masterUsername: String?
+        /// Whether IAM database authentication (``RDSAuthToken``) is on.
+        public var iamDatabaseAuthenticationEnabled: Bool
         public var tags: [AWSTag]
         public var dbiResourceID: String?
 
@@ -204,6 +223,13 @@ public struct RDS: QueryService {
             backupRetentionPeriod = n.int("BackupRetentionPeriod")
             dbSubnetGroupName = n.string("DBSubnetGroup/DBSubnetGroupName")
             parameterGroups = n.list("DBParameterGroups").map { ($0.string("DBParameterGroupName") ?? "", $0.string("ParameterApplyStatus") ?? "") }
+            vpcSecurityGroups = n.list("VpcSecurityGroups").map {
+                VpcSecurityGroupMembership(id: $0.string("VpcSecurityGroupId") ?? "", status: $0.string("Status") ?? "")
+            }
+            masterUserSecretARN = n.string("MasterUserSecret/SecretArn")
+            masterUserSecretStatus = n.string("MasterUserSecret/SecretStatus")
+            masterUsername = n.string("MasterUsername")
+            iamDatabaseAuthenticationEnabled = n.bool("IAMDatabaseAuthenticationEnabled") ?? false
             tags = n.list("TagList").map(AWSTag.decode)
             dbiResourceID = n.string("DbiResourceId")
         }
@@ -214,6 +240,8 @@ public struct RDS: QueryService {
                 && a.readReplicaSourceDBInstanceIdentifier == b.readReplicaSourceDBInstanceIdentifier
                 && a.readReplicaDBInstanceIdentifiers == b.readReplicaDBInstanceIdentifiers && a.deletionProtection == b.deletionProtection
                 && a.tags == b.tags && a.parameterGroups.map(\.name) == b.parameterGroups.map(\.name)
+                && a.parameterGroups.map(\.status) == b.parameterGroups.map(\.status) && a.vpcSecurityGroups == b.vpcSecurityGroups
+                && a.endpointAddress == b.endpointAddress && a.endpointPort == b.endpointPort && a.masterUserSecretARN == b.masterUserSecretARN
         }
     }
 
@@ -244,6 +272,7 @@ public struct RDS: QueryService {
         public var deletionProtection: Bool?
         public var publiclyAccessible: Bool?
         public var availabilityZone: String?
+        public var enableIAMDatabaseAuthentication: Bool?
         public var tags: [AWSTag]
         public init(identifier: String, instanceClass: String, engine: String, tags: [AWSTag] = []) {
             self.identifier = identifier
@@ -281,6 +310,7 @@ public struct RDS: QueryService {
         p.set("DeletionProtection", r.deletionProtection)
         p.set("PubliclyAccessible", r.publiclyAccessible)
         p.set("AvailabilityZone", r.availabilityZone)
+        p.set("EnableIAMDatabaseAuthentication", r.enableIAMDatabaseAuthentication)
         p.setTags("Tags.Tag", r.tags)
         return try await instance("CreateDBInstance", p, idempotent: false)
     }
@@ -365,9 +395,16 @@ public struct RDS: QueryService {
         public var multiAZ: Bool?
         public var instanceClass: String?
         public var dbParameterGroupName: String?
+        /// Replaces the instance's VPC security groups with these.
+        public var vpcSecurityGroupIDs: [String]?
         public var monitoringInterval: Int?
         public var monitoringRoleARN: String?
         public var enablePerformanceInsights: Bool?
+        public var enableIAMDatabaseAuthentication: Bool?
+        /// true: RDS keeps the master password in Secrets Manager; false: stops doing so (then set `masterUserPassword`).
+        public var manageMasterUserPassword: Bool?
+        /// Sent to AWS only; never logged.
+        public var masterUserPassword: String?
         public init(identifier: String, applyImmediately: Bool? = nil, deletionProtection: Bool? = nil) {
             self.identifier = identifier
             self.applyImmediately = applyImmediately
@@ -386,9 +423,13 @@ public struct RDS: QueryService {
         p.set("MultiAZ", r.multiAZ)
         p.set("DBInstanceClass", r.instanceClass)
         p.set("DBParameterGroupName", r.dbParameterGroupName)
+        p.setList("VpcSecurityGroupIds.VpcSecurityGroupId", r.vpcSecurityGroupIDs)
         p.set("MonitoringInterval", r.monitoringInterval)
         p.set("MonitoringRoleArn", r.monitoringRoleARN)
         p.set("EnablePerformanceInsights", r.enablePerformanceInsights)
+        p.set("EnableIAMDatabaseAuthentication", r.enableIAMDatabaseAuthentication)
+        p.set("ManageMasterUserPassword", r.manageMasterUserPassword)
+        p.set("MasterUserPassword", r.masterUserPassword)
         return try await instance("ModifyDBInstance", p, idempotent: true)
     }
 
