@@ -70,7 +70,7 @@ let package = Package(
         // Built-in step actions (shell, pass, sleep, fail, approve) and the AWS actions.
         .target(
             name: "RunbookActions",
-            dependencies: ["RunbookEngine", "RunbookAWS", "CRunbookProcess"]
+            dependencies: ["RunbookEngine", "RunbookAWS", "RunbookPostgres", "CRunbookProcess"]
         ),
         // The command line: one file per subcommand, output formatting.
         .target(
@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(name: "RunbookEngineTests", dependencies: ["RunbookEngine"], exclude: ["Fixtures"]),
         .testTarget(name: "RunbookSQLiteTests", dependencies: ["RunbookSQLite", "RunbookEngine", "CSQLite"]),
         .testTarget(name: "RunbookAWSTests", dependencies: ["RunbookAWS", "RunbookTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "RunbookActionsTests", dependencies: ["RunbookActions", "RunbookEngine", "RunbookAWS", "RunbookSQLite", "RunbookTestSupport"]),
+        .testTarget(name: "RunbookActionsTests", dependencies: ["RunbookActions", "RunbookEngine", "RunbookAWS", "RunbookPostgres", "RunbookSQLite", "RunbookTestSupport"]),
         // Runs the built `runbook` binary (`swift build --build-tests` builds it), so it imports none of the CLI's modules.
         .testTarget(name: "RunbookCLITests", dependencies: ["CSQLite", "RunbookAWS", "RunbookTestSupport"]),
         .testTarget(name: "RunbookPostgresTests", dependencies: ["RunbookPostgres", "RunbookTestSupport"]),

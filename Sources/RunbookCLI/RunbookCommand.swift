@@ -225,7 +225,7 @@ struct GlobalOptions: ParsableArguments {
 public enum ActionCatalog {
     public static func registry() -> ActionRegistry {
         var registry = BuiltinActions.registry()
-        for action in AWSActions.all { registry.register(action) }
+        for action in AWSActions.all + DatabaseActions.all(provider: .process) { registry.register(action) }
         return registry
     }
 }

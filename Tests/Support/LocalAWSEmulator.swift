@@ -68,9 +68,9 @@ public final class LocalAWSEmulator: Sendable {
             return try await t.value
         }
 
-        func get(_ key: String) async throws -> LocalAWSEmulator {
+        func get(_ key: String, dataPlane: Bool = false) async throws -> LocalAWSEmulator {
             if let task = dedicated[key] { return try await task.value }
-            let t = Task { try await LocalAWSEmulator.start() }
+            let t = Task { try await LocalAWSEmulator.start(dataPlane: dataPlane) }
             dedicated[key] = t
             return try await t.value
         }
@@ -80,6 +80,49 @@ public final class LocalAWSEmulator: Sendable {
     /// that change global emulator settings, such as status transitions, without affecting other suites.
     public static func dedicated(_ key: String) async throws -> LocalAWSEmulator {
         try await Starter.instance.get(key)
+    }
+
+    /// An emulator whose RDS PostgreSQL instances are real PostgreSQL servers on loopback (shared by the
+    /// suites that pass the same `key`). The other emulators run with `--no-dataplane`.
+    public static func withDataPlane(_ key: String = "dataplane") async throws -> LocalAWSEmulator {
+        try await Starter.instance.get("dataplane:" + key, dataPlane: true)
+    }
+
+    /// One instance's server as the data-plane hooks describe it.
+    public struct DataPlaneServer: Sendable, Decodable {
+        public var identifier: String
+        public var region: String
+        public var role: String
+        public var running: Bool
+        public var host: String
+        public var port: Int
+    }
+
+    /// The data plane's servers (`GET /runbook-emulator/dataplane/instances`).
+    public func dataPlaneServers() async throws -> [DataPlaneServer] {
+        struct Listing: Decodable { var instances: [DataPlaneServer] }
+        let data = try await hook("GET", "instances", nil)
+        return try JSONDecoder().decode(Listing.self, from: data).instances
+    }
+
+    /// Test hooks: `pause-replay`, `resume-replay` (a standby), `kill` (SIGKILL a server, kept down), `start`.
+    public func dataPlane(_ hookName: String, identifier: String, region: String) async throws {
+        _ = try await hook("POST", hookName, ["identifier": identifier, "region": region])
+    }
+
+    private func hook(_ method: String, _ name: String, _ body: [String: String]?) async throws -> Data {
+        guard let url = URL(string: endpoint + "/runbook-emulator/dataplane/" + name) else { throw EmulatorError("bad endpoint \(endpoint)") }
+        var request = URLRequest(url: url)
+        request.httpMethod = method
+        if let body {
+            request.httpBody = try JSONEncoder().encode(body)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        guard let http = response as? HTTPURLResponse, http.statusCode == 200 else {
+            throw EmulatorError("data-plane hook \(name) failed: \(String(decoding: data, as: UTF8.self))")
+        }
+        return data
     }
 
     /// The directory holding Package.swift, found by walking up from this file.
@@ -92,7 +135,7 @@ public final class LocalAWSEmulator: Sendable {
         return nil
     }
 
-    static func start() async throws -> LocalAWSEmulator {
+    static func start(dataPlane: Bool = false) async throws -> LocalAWSEmulator {
         if let endpoint = ProcessInfo.processInfo.environment["RUNBOOK_TEST_AWS_ENDPOINT"], !endpoint.isEmpty {
             return LocalAWSEmulator(endpoint: endpoint)
         }
@@ -110,6 +153,7 @@ public final class LocalAWSEmulator: Sendable {
         let port: Int
         if let launcher, FileManager.default.fileExists(atPath: launcher.path) {
             process.arguments = ["python3", launcher.path, "--host", "127.0.0.1", "--port", "0", "--port-file", portFile.path, "--parent-pid", pid]
+                + (dataPlane ? [] : ["--no-dataplane"])
             try process.run()
             port = try await waitForPortFile(portFile, process: process)
         } else {
@@ -146,24 +190,6 @@ public final class LocalAWSEmulator: Sendable {
         throw EmulatorError("emulator at \(endpoint) did not answer within 60 s")
     }
 
-    /// Asks the kernel for a free loopback port (bind to 0, read it back, close).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw EmulatorError("socket() failed") }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &addr) { ptr in
-            ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { throw EmulatorError("bind() failed") }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &addr) { ptr in
-            ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        guard named == 0 else { throw EmulatorError("getsockname() failed") }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
+    /// A free loopback port.
+    static func freePort() throws -> Int { try FreePort.pick() }
 }

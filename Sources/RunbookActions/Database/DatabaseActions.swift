@@ -1,0 +1,116 @@
+import Foundation
+import RunbookEngine
+import RunbookPostgres
+
+/// The data-plane actions: they read and write the database itself, not the AWS control plane.
+public enum DatabaseActions {
+    public static func all(provider: AWSClientProvider) -> [any StepAction] {
+        [
+            DatabaseStatusAction(provider: provider), WriteCanaryAction(provider: provider),
+            CheckCanaryAction(provider: provider), FenceWriterAction(provider: provider),
+        ]
+    }
+}
+
+/// `db.status`: an instance's role and WAL positions; with `until_lsn`, whether a standby has replayed it
+/// (use it as a waiter: `until: { output: caught_up, equals: "true" }`).
+public struct DatabaseStatusAction: StepAction {
+    let connector: DatabaseConnector
+    public init(provider: AWSClientProvider) { connector = DatabaseConnector(provider: provider) }
+    public let name = "db.status"
+    public let summary = "read an instance's role, WAL positions and last replayed commit from the database"
+    public var inputs: [ActionInputSpec] {
+        DatabaseConnector.inputs + [ActionInputSpec("until_lsn", description: "a WAL position; outputs caught_up and behind_bytes")]
+    }
+
+    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
+        let until = try invocation.string("until_lsn").flatMap { $0.isEmpty ? nil : $0 }.map { text -> WALPosition in
+            guard let position = WALPosition(text) else { throw ActionFailure("until_lsn '\(text)' is not a WAL position such as 16/B374D848", retryable: false) }
+            return position
+        }
+        let status = try await connector.withSession(invocation) { _, session in try await session.replicationStatus() }
+        var out = Self.outputs(status)
+        if let until {
+            let reached = (status.isStandby ? status.replayedPosition : status.writerPosition) ?? WALPosition(offset: 0)
+            out["caught_up"] = reached >= until ? "true" : "false"
+            out["behind_bytes"] = String(until.bytesAhead(of: reached))
+        }
+        return out
+    }
+
+    static func outputs(_ status: ReplicationStatus) -> [String: String] {
+        let position = status.isStandby ? status.replayedPosition : status.writerPosition
+        return [
+            "role": status.isStandby ? "standby" : "writer",
+            "lsn": position?.description ?? "",
+            "received_lsn": status.receivedPosition?.description ?? "",
+            "replay_lsn": status.replayedPosition?.description ?? "",
+            "last_replay_at": status.lastReplayedCommit.map(DatabaseOutput.milliseconds) ?? "",
+            "read_only": status.defaultReadOnly ? "true" : "false",
+        ]
+    }
+
+    public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan { ActionPlan(.nothing, "read-only") }
+}
+
+/// `db.write-canary`: commits one canary row on a writer; fails (retryable) when the instance refuses writes.
+/// Outputs the row's server time and the writer's WAL position after it.
+public struct WriteCanaryAction: StepAction {
+    let connector: DatabaseConnector
+    public init(provider: AWSClientProvider) { connector = DatabaseConnector(provider: provider) }
+    public let name = "db.write-canary"
+    public let summary = "commit a canary row (proves the instance accepts writes) and read the writer's WAL position"
+    public var inputs: [ActionInputSpec] {
+        DatabaseConnector.inputs + [ActionInputSpec("sequence", description: "the row's sequence number (default 1)")]
+    }
+
+    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
+        let sequence = Int64(try invocation.int("sequence") ?? 1)
+        return try await connector.withSession(invocation) { db, session in
+            let row: CanaryRow
+            do {
+                row = try await session.writeCanary(runID: invocation.runID, step: invocation.stepID, sequence: sequence)
+            } catch let error as DatabaseError where error.isReadOnlyRefusal {
+                throw ActionFailure("\(db.identifier) refused a write: it is read-only (SQLSTATE 25006)", retryable: true)
+            }
+            let position = try await session.replicationStatus().writerPosition
+            return [
+                "writable": "true", "canary_step": invocation.stepID, "canary_sequence": String(sequence),
+                "written_at": DatabaseOutput.milliseconds(row.writtenAt), "lsn": position?.description ?? "",
+            ]
+        }
+    }
+
+    public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan { ActionPlan(.change, "writes one canary row") }
+}
+
+/// `db.check-canary`: whether this run's canary rows written by `canary_step` are on an instance.
+public struct CheckCanaryAction: StepAction {
+    let connector: DatabaseConnector
+    public init(provider: AWSClientProvider) { connector = DatabaseConnector(provider: provider) }
+    public let name = "db.check-canary"
+    public let summary = "check that this run's canary rows are present on an instance (e.g. the promoted one)"
+    public var inputs: [ActionInputSpec] {
+        DatabaseConnector.inputs + [
+            ActionInputSpec("canary_step", required: true, description: "the step that wrote the rows"),
+            ActionInputSpec("sequence", description: "the row that must be there (default: any)"),
+        ]
+    }
+
+    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
+        let step = try invocation.requiredString("canary_step")
+        let sequence = try invocation.int("sequence").map(Int64.init)
+        let rows = try await connector.withSession(invocation) { _, session in
+            try await session.canaries(runID: invocation.runID).filter { $0.step == step }
+        }
+        let found = sequence.map { wanted in rows.contains { $0.sequence == wanted } } ?? !rows.isEmpty
+        guard found else {
+            let which = sequence.map { "row \($0)" } ?? "any row"
+            throw ActionFailure("canary \(which) of step \(step) is not on \(try invocation.requiredString("identifier")) (\(rows.count) of its rows are)",
+                                retryable: true)
+        }
+        return ["found": "true", "count": String(rows.count)]
+    }
+
+    public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan { ActionPlan(.nothing, "read-only") }
+}
