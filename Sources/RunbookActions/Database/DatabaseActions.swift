@@ -7,7 +7,7 @@ public enum DatabaseActions {
     public static func all(provider: AWSClientProvider) -> [any StepAction] {
         [
             DatabaseStatusAction(provider: provider), WriteCanaryAction(provider: provider),
-            CheckCanaryAction(provider: provider), FenceWriterAction(provider: provider),
+            CheckCanaryAction(provider: provider), FenceWriterAction(provider: provider), RecoveryPointAction(provider: provider),
         ]
     }
 }
