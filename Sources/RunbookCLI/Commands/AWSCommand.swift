@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RunbookAWS
+import RunbookEngine
 
 struct AWSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
