@@ -27,21 +27,14 @@ public struct RunbookCommand: AsyncParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         do {
             try await runCommand(arguments)
-            leave(ExitCodes.succeeded)
+            await CommandProcess.leave(ExitCodes.succeeded)
         } catch {
             let exit = (error as? any ExitCoded) ?? CommandLineExit(error)
             if let message = exit.exitMessage {
                 if exit.exitCode == ExitCodes.succeeded { print(message) } else { Terminal.error(message) }
             }
-            leave(exit.exitCode)
+            await CommandProcess.leave(exit.exitCode)
         }
-    }
-
-    /// Close the stores this process opened (checkpointing their WAL into the main file), then exit:
-    /// `exit` runs no deinit, so without this the last writes could stay in the -wal file only.
-    private static func leave(_ code: Int32) -> Never {
-        OpenStores.closeAll()
-        Foundation.exit(code)
     }
 
     private static func runCommand(_ arguments: [String]) async throws {
@@ -75,7 +68,35 @@ struct CommandLineExit: ExitCoded {
     }
 }
 
-/// The stores this process opened, closed by `RunbookCommand.main` before it exits.
+/// What the commands of this process share and must let go of before it exits: the AWS client the AWS
+/// actions use (created at first use) and the stores it opened.
+enum CommandProcess {
+    static let awsClients = AWSClientProvider(environment: ProcessInfo.processInfo.environment)
+
+    /// Shut the AWS client down and close the stores (checkpointing their WAL into the main file), then exit:
+    /// `exit` runs no deinit, so without this the last writes could stay in the -wal file only and the HTTP
+    /// client's connections would never be closed.
+    static func leave(_ code: Int32) async -> Never {
+        try? await awsClients.shutdown()
+        OpenStores.closeAll()
+        Foundation.exit(code)
+    }
+
+    /// Exit from a signal handler, at once: the AWS client gets half a second to shut down (the Swift tasks
+    /// that would do it may be stuck, so this waits on an OS timer); the stores stay as they are and the
+    /// next command folds their WAL in, so the run stays resumable.
+    static func leaveAtOnce(_ code: Int32) -> Never {
+        let shutDown = DispatchSemaphore(value: 0)
+        Task.detached {
+            try? await awsClients.shutdown()
+            shutDown.signal()
+        }
+        _ = shutDown.wait(timeout: .now() + .milliseconds(500))
+        Foundation.exit(code)
+    }
+}
+
+/// The stores this process opened, closed by `CommandProcess.leave` before it exits.
 enum OpenStores {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var stores: [SQLiteRunStore] = []
@@ -215,7 +236,7 @@ struct GlobalOptions: ParsableArguments {
 public enum ActionCatalog {
     public static func registry() -> ActionRegistry {
         var registry = BuiltinActions.registry()
-        for action in AWSActions.all { registry.register(action) }
+        for action in AWSActions.all(provider: CommandProcess.awsClients) { registry.register(action) }
         return registry
     }
 }

@@ -3,14 +3,11 @@ import RunbookAWS
 import RunbookEngine
 
 /// The AWS client shared by every AWS action of a process, created from the environment at first use,
-/// so runbooks that use no AWS action need no credentials.
+/// so runbooks that use no AWS action need no credentials. Whoever makes a provider shuts it down.
 public final class AWSClientProvider: @unchecked Sendable {
     private let lock = NSLock()
     private var cached: AWSClient?
     private let environment: [String: String]
-
-    /// The process-wide provider, reading `ProcessInfo.processInfo.environment` at first use.
-    public static let process = AWSClientProvider(environment: ProcessInfo.processInfo.environment)
 
     /// A provider reading `environment` (tests point it at the local emulator).
     public init(environment: [String: String]) {
@@ -39,7 +36,7 @@ public final class AWSClientProvider: @unchecked Sendable {
         return existing
     }
 
-    /// Shuts the client down if it was created (tests must call this before releasing the provider).
+    /// Shuts the client down if it was created; call it before the provider is released or the process exits.
     public func shutdown() async throws {
         let existing = take()
         try await existing?.shutdown()

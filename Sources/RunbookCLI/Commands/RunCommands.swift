@@ -372,7 +372,7 @@ enum Interruptible {
                 task.cancel()
             case .again where repeatExits:
                 Terminal.error("interrupted again; exiting now (the run stays resumable)")
-                exit(ExitCodes.interrupted)
+                CommandProcess.leaveAtOnce(ExitCodes.interrupted)
             case .again:
                 break
             }
