@@ -68,10 +68,11 @@ struct CommandLineExit: ExitCoded {
     }
 }
 
-/// What the commands of this process share and must let go of before it exits: the AWS client the AWS
-/// actions use (created at first use) and the stores it opened.
+/// What the commands of this process share and must let go of before it exits: one clock, the AWS client
+/// the AWS actions use (created at first use) and the stores it opened.
 enum CommandProcess {
-    static let awsClients = AWSClientProvider(environment: ProcessInfo.processInfo.environment)
+    static let clock: any RunClock = SystemClock()
+    static let awsClients = AWSClientProvider(environment: ProcessInfo.processInfo.environment, clock: clock)
 
     /// Shut the AWS client down and close the stores (checkpointing their WAL into the main file), then exit:
     /// `exit` runs no deinit, so without this the last writes could stay in the -wal file only and the HTTP
@@ -83,8 +84,8 @@ enum CommandProcess {
     }
 
     /// Exit from a signal handler, at once: the AWS client gets half a second to shut down (the Swift tasks
-    /// that would do it may be stuck, so this waits on an OS timer); the stores stay as they are and the
-    /// next command folds their WAL in, so the run stays resumable.
+    /// that would do it may be stuck, so this waits on an OS timer, not on the run's clock); the stores stay
+    /// as they are and the next command folds their WAL in, so the run stays resumable.
     static func leaveAtOnce(_ code: Int32) -> Never {
         let shutDown = DispatchSemaphore(value: 0)
         Task.detached {
@@ -228,7 +229,7 @@ struct GlobalOptions: ParsableArguments {
 
     func engine(store: any RunStore, progress: @escaping @Sendable (ProgressEvent) -> Void) -> RunEngine {
         let registry = self.registry
-        return RunEngine(environment: EngineEnvironment(store: store, registry: registry, progress: progress))
+        return RunEngine(environment: EngineEnvironment(store: store, registry: registry, clock: CommandProcess.clock, progress: progress))
     }
 }
 

@@ -8,10 +8,13 @@ public final class AWSClientProvider: @unchecked Sendable {
     private let lock = NSLock()
     private var cached: AWSClient?
     private let environment: [String: String]
+    private let clock: any RunClock
 
-    /// A provider reading `environment` (tests point it at the local emulator).
-    public init(environment: [String: String]) {
+    /// A provider reading `environment` (tests point it at the local emulator); the client's retry sleeps
+    /// and signing time come from `clock`.
+    public init(environment: [String: String], clock: any RunClock = SystemClock()) {
         self.environment = environment
+        self.clock = clock
     }
 
     /// The client, created on first call. Configuration problems become a non-retryable failure naming what to set.
@@ -20,7 +23,7 @@ public final class AWSClientProvider: @unchecked Sendable {
         defer { lock.unlock() }
         if let cached { return cached }
         do {
-            let created = AWSClient(configuration: try AWSConfiguration.resolve(environment: environment))
+            let created = AWSClient(configuration: try AWSConfiguration.resolve(environment: environment), clock: clock)
             cached = created
             return created
         } catch {
@@ -41,6 +44,20 @@ public final class AWSClientProvider: @unchecked Sendable {
         let existing = take()
         try await existing?.shutdown()
     }
+}
+
+extension AWSClient {
+    /// A client whose retry sleeps and request signing time come from `clock`.
+    public convenience init(configuration: AWSConfiguration, clock: any RunClock) {
+        self.init(configuration: configuration, sleeper: RunClockSleeper(clock: clock), now: { clock.now })
+    }
+}
+
+/// Sleeps on a run's clock, for the AWS client's retries and waiters.
+struct RunClockSleeper: AWSSleeper {
+    let clock: any RunClock
+
+    func sleep(for duration: Duration) async throws { try await clock.sleep(for: duration) }
 }
 
 /// Who a resource found before creating it belongs to.
@@ -146,9 +163,6 @@ enum AWSStep {
         }
     }
 
-    /// Wall-clock milliseconds since 1970.
-    static func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
-
     /// Parses a timestamp input: epoch milliseconds or ISO-8601.
     static func parseTimestamp(_ text: String) -> Int64? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
@@ -160,9 +174,9 @@ enum AWSStep {
         return formatter.date(from: trimmed).map { Int64($0.timeIntervalSince1970 * 1000) }
     }
 
-    /// Seconds (one decimal) between `start` (epoch ms) and now.
-    static func secondsSince(_ start: Int64) -> String {
-        String(format: "%.1f", Double(nowMilliseconds() - start) / 1000)
+    /// Seconds (one decimal) between `start` (epoch ms) and `now` (epoch ms).
+    static func secondsSince(_ start: Int64, now: Int64) -> String {
+        String(format: "%.1f", Double(now - start) / 1000)
     }
 
     /// Common input: how often undo and delete poll AWS while they wait (see ``WaitPacing``).
@@ -180,10 +194,13 @@ enum AWSStep {
 struct WaitPacing: Sendable {
     var pace: Duration
     var timeout: Duration
+    /// The run's clock, which the waiter sleeps on between polls.
+    var clock: any RunClock
 
     init(_ invocation: ActionInvocation) throws {
         pace = try invocation.duration("pace") ?? .seconds(30)
         timeout = try invocation.duration("settle_timeout") ?? .seconds(3600)
+        clock = invocation.clock
     }
 
     /// Polls that fit into `timeout` at one every `pace`, the first at once.
@@ -197,7 +214,7 @@ struct WaitPacing: Sendable {
     /// both naming `what` (e.g. `DB instance db1 in us-east-1 to be deleted`).
     func wait<Output: Sendable>(_ waiter: AWSWaiter<Output>, for what: String) async throws -> WaiterPoll<Output> {
         do {
-            return try await waiter.wait()
+            return try await waiter.wait(sleeper: RunClockSleeper(clock: clock))
         } catch let stopped as AWSWaiterError where stopped.reason == .maxAttemptsExceeded {
             throw ActionFailure("timed out after \(DurationText.format(timeout)) waiting for \(what)", retryable: true)
         } catch let stopped as AWSWaiterError {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RunbookActions
 import RunbookAWS
 import RunbookEngine
 
@@ -20,7 +21,7 @@ struct AWSCommand: AsyncParsableCommand {
             } catch {
                 throw CLIExit.usage("\(error)")
             }
-            let client = AWSClient(configuration: configuration)
+            let client = AWSClient(configuration: configuration, clock: CommandProcess.clock)
             let result: Result<AWSIdentity, any Error>
             do {
                 result = .success(try await client.whoami(region: region))

@@ -311,8 +311,3 @@ public struct Lease: Sendable, Equatable {
         self.heartbeatAt = heartbeatAt
     }
 }
-
-/// Wall-clock milliseconds since 1970.
-public func wallClockMilliseconds() -> Int64 {
-    Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
-}
