@@ -26,56 +26,78 @@ public struct RunbookCommand: AsyncParsableCommand {
         // with EPIPE, which `Terminal` handles. Steps get default signal handling back.
         signal(SIGPIPE, SIG_IGN)
         do {
-            var command = try parseAsRoot(hoistingGlobalOptions(arguments))
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-            leave(0)
-        } catch let stop as CLIExit {
-            if let message = stop.message { Terminal.error(message) }
-            leave(stop.code)
+            try await runCommand(arguments)
+            await CommandProcess.leave(ExitCodes.succeeded)
         } catch {
-            let code = exitCode(for: error)
-            if code == .success {
-                print(fullMessage(for: error))
-                leave(0)
+            let exit = (error as? any ExitCoded) ?? CommandLineExit(error)
+            if let message = exit.exitMessage {
+                if exit.exitCode == ExitCodes.succeeded { print(message) } else { Terminal.error(message) }
             }
-            if let engine = error as? EngineError {
-                Terminal.error(engine.message)
-                switch engine.code {
-                case .leaseHeld: leave(ExitCodes.leaseHeld)
-                case .missingSecret, .wrongSecret: leave(ExitCodes.usage)
-                default: leave(ExitCodes.failed)
-                }
-            }
-            if error is ExitCode {
-                leave((error as? ExitCode)?.rawValue ?? 1)
-            }
-            if error is DatabaseOpenError || error is ValidationError || code == .validationFailure {
-                Terminal.error(fullMessage(for: error).trimmingCharacters(in: .whitespacesAndNewlines))
-                leave(ExitCodes.usage)
-            }
-            if let store = error as? RunStoreError, store.code == .storage {
-                // The database cannot be used as it is (damaged, read-only, full): say so, exit 2.
-                Terminal.error(store.message)
-                leave(ExitCodes.usage)
-            }
-            Terminal.error(String(describing: error))
-            leave(ExitCodes.failed)
+            await CommandProcess.leave(exit.exitCode)
         }
     }
 
-    /// Close the stores this process opened (checkpointing their WAL into the main file), then exit:
-    /// `exit` runs no deinit, so without this the last writes could stay in the -wal file only.
-    private static func leave(_ code: Int32) -> Never {
+    private static func runCommand(_ arguments: [String]) async throws {
+        var command = try parseAsRoot(hoistingGlobalOptions(arguments))
+        if var asyncCommand = command as? any AsyncParsableCommand {
+            try await asyncCommand.run()
+        } else {
+            try command.run()
+        }
+    }
+}
+
+/// An error that is not `ExitCoded`, as ArgumentParser reports it: a help request (exit 0, the text on
+/// standard output), a usage or validation error (exit 2, with the usage), or anything else (exit 1).
+struct CommandLineExit: ExitCoded {
+    let exitCode: Int32
+    let exitMessage: String?
+
+    init(_ error: any Error) {
+        let code = RunbookCommand.exitCode(for: error)
+        if code == .success {
+            (exitCode, exitMessage) = (ExitCodes.succeeded, RunbookCommand.fullMessage(for: error))
+        } else if let exit = error as? ExitCode {
+            (exitCode, exitMessage) = (exit.rawValue, nil)
+        } else if error is ValidationError || code == .validationFailure {
+            let message = RunbookCommand.fullMessage(for: error).trimmingCharacters(in: .whitespacesAndNewlines)
+            (exitCode, exitMessage) = (ExitCodes.usage, message)
+        } else {
+            (exitCode, exitMessage) = (ExitCodes.failed, String(describing: error))
+        }
+    }
+}
+
+/// What the commands of this process share and must let go of before it exits: one clock, the AWS client
+/// the AWS actions use (created at first use) and the stores it opened.
+enum CommandProcess {
+    static let clock: any RunClock = SystemClock()
+    static let awsClients = AWSClientProvider(environment: ProcessInfo.processInfo.environment, clock: clock)
+
+    /// Shut the AWS client down and close the stores (checkpointing their WAL into the main file), then exit:
+    /// `exit` runs no deinit, so without this the last writes could stay in the -wal file only and the HTTP
+    /// client's connections would never be closed.
+    static func leave(_ code: Int32) async -> Never {
+        try? await awsClients.shutdown()
         OpenStores.closeAll()
+        Foundation.exit(code)
+    }
+
+    /// Exit from a signal handler, at once: the AWS client gets half a second to shut down (the Swift tasks
+    /// that would do it may be stuck, so this waits on an OS timer, not on the run's clock); the stores stay
+    /// as they are and the next command folds their WAL in, so the run stays resumable.
+    static func leaveAtOnce(_ code: Int32) -> Never {
+        let shutDown = DispatchSemaphore(value: 0)
+        Task.detached {
+            try? await awsClients.shutdown()
+            shutDown.signal()
+        }
+        _ = shutDown.wait(timeout: .now() + .milliseconds(500))
         Foundation.exit(code)
     }
 }
 
-/// The stores this process opened, closed by `RunbookCommand.main` before it exits.
+/// The stores this process opened, closed by `CommandProcess.leave` before it exits.
 enum OpenStores {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var stores: [SQLiteRunStore] = []
@@ -125,24 +147,14 @@ extension RunbookCommand {
     }
 }
 
-/// The documented exit codes.
-public enum ExitCodes {
-    public static let succeeded: Int32 = 0
-    public static let failed: Int32 = 1
-    public static let usage: Int32 = 2
-    public static let awaitingApproval: Int32 = 3
-    public static let leaseHeld: Int32 = 4
-    public static let interrupted: Int32 = 5
-}
-
-/// Leave with `code`, after printing `message` (one or two plain sentences) to stderr.
-struct CLIExit: Error {
-    var code: Int32
-    var message: String?
+/// Leave with `exitCode`, after printing `exitMessage` (one or two plain sentences) to stderr.
+struct CLIExit: ExitCoded {
+    var exitCode: Int32
+    var exitMessage: String?
 
     init(_ code: Int32, _ message: String? = nil) {
-        self.code = code
-        self.message = message
+        exitCode = code
+        exitMessage = message
     }
 
     static func usage(_ message: String) -> CLIExit { CLIExit(ExitCodes.usage, message) }
@@ -217,15 +229,16 @@ struct GlobalOptions: ParsableArguments {
 
     func engine(store: any RunStore, progress: @escaping @Sendable (ProgressEvent) -> Void) -> RunEngine {
         let registry = self.registry
-        return RunEngine(environment: EngineEnvironment(store: store, registry: registry, progress: progress))
+        return RunEngine(environment: EngineEnvironment(store: store, registry: registry, clock: CommandProcess.clock, progress: progress))
     }
 }
 
-/// Where the registry of actions is assembled: built-in actions plus the AWS actions.
+/// Where the registry of actions is assembled: built-in actions, the AWS actions and the database actions.
 public enum ActionCatalog {
     public static func registry() -> ActionRegistry {
         var registry = BuiltinActions.registry()
-        for action in AWSActions.all + DatabaseActions.all(provider: .process) { registry.register(action) }
+        let clients = CommandProcess.awsClients
+        for action in AWSActions.all(provider: clients) + DatabaseActions.all(provider: clients) { registry.register(action) }
         return registry
     }
 }

@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import RunbookEngine
 
 /// The database schema and its migrations.
 ///
@@ -172,9 +173,11 @@ enum Schema {
     }
 }
 
-/// Why a database could not be opened, in one plain sentence.
-public struct DatabaseOpenError: Error, Sendable, CustomStringConvertible {
+/// Why a database could not be opened, in one plain sentence; exit 2 (the file is left untouched).
+public struct DatabaseOpenError: Error, Sendable, CustomStringConvertible, ExitCoded {
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+    public var exitCode: Int32 { ExitCodes.usage }
+    public var exitMessage: String? { message }
 }

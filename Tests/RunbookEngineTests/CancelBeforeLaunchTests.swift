@@ -24,7 +24,7 @@ private struct RequestCancelAction: StepAction {
         let log = EffectLog()
         let registry = ActionRegistry([NoteAction(log: log), RequestCancelAction(store: store, log: log)])
         let engine = RunEngine(environment: EngineEnvironment(
-            store: store, registry: registry, clock: RecordingClock(),
+            store: store, registry: registry, clock: ManualClock(sleepsAdvance: true),
             // The heartbeat alone would see the request only after the next steps had run.
             heartbeatInterval: .seconds(60)))
         let definition = try RunbookParser.parse(source: """

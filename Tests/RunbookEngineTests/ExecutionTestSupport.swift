@@ -116,47 +116,31 @@ struct HangAction: StepAction {
     }
 }
 
-/// A clock whose sleeps return at once, advancing a virtual wall clock and recording the durations.
-final class RecordingClock: EngineClock, @unchecked Sendable {
-    private let lock = NSLock()
-    private var current: Int64 = 1_800_000_000_000
-    private var recorded: [Duration] = []
-
-    func now() -> Int64 {
-        lock.lock()
-        defer { lock.unlock() }
-        return current
+/// Checks `condition` every millisecond of real time until it holds or `limit` passes; says whether it held.
+func eventually(within limit: Duration = .seconds(5), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(1))
     }
-
-    func sleep(for duration: Duration) async throws {
-        try Task.checkCancellation()
-        lock.withLock {
-            recorded.append(duration)
-            current += DurationText.milliseconds(duration)
-        }
-        await Task.yield()
-    }
-
-    var sleeps: [Duration] {
-        lock.lock()
-        defer { lock.unlock() }
-        return recorded
-    }
+    return try await condition()
 }
 
 /// An engine over an in-memory store with the test actions.
 struct EngineHarness {
     let log = EffectLog()
     let broken = BrokenSwitch()
-    let clock = RecordingClock()
+    /// By default the run's own waits take no time: each `sleep(for:)` moves the clock and is recorded.
+    let clock: ManualClock
     let store: any RunStore
     let registry: ActionRegistry
     var actor = ActorIdentity(user: "tester", host: ProcessInfo.processInfo.hostName, pid: getpid())
     var hook: (@Sendable (Checkpoint) throws -> Void)? = nil
     var random: @Sendable () -> Double = { 0.5 }
 
-    init(store: any RunStore = InMemoryRunStore()) {
+    init(store: any RunStore = InMemoryRunStore(), clock: ManualClock = ManualClock(sleepsAdvance: true)) {
         self.store = store
+        self.clock = clock
         registry = ActionRegistry([
             NoteAction(log: log), ProbeAction(log: log), BrokenUndoAction(log: log, broken: broken), HangAction(log: log),
         ])

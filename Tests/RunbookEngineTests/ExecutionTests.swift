@@ -349,7 +349,7 @@ import Testing
             """)
         // Someone else (alive: this very process) holds the lease now.
         let live = ActorIdentity(user: "other", host: ProcessInfo.processInfo.hostName, pid: getpid())
-        _ = try await store.acquireLease(runID: outcome.run.id, holder: live, staleAfter: 30_000, now: h.clock.now())
+        _ = try await store.acquireLease(runID: outcome.run.id, holder: live, staleAfter: 30_000, now: h.clock.nowMilliseconds)
         await #expect {
             _ = try await h.engine.resume(runID: outcome.run.id)
         } throws: { ($0 as? EngineError)?.code == .leaseHeld }
@@ -358,7 +358,7 @@ import Testing
         let gone = ActorIdentity(user: "other", host: "bastion-that-died", pid: 4242)
         let current = try #require(await store.lease(runID: outcome.run.id))
         await store.releaseLease(runID: outcome.run.id, leaseToken: current.token)
-        let stale = try await store.acquireLease(runID: outcome.run.id, holder: gone, staleAfter: 30_000, now: h.clock.now() - 120_000)
+        let stale = try await store.acquireLease(runID: outcome.run.id, holder: gone, staleAfter: 30_000, now: h.clock.nowMilliseconds - 120_000)
         let approved = try await h.engine.approve(runID: outcome.run.id, stepID: "gate")
         #expect(approved.run.status == .succeeded)
         let takeover = await store.events(runID: outcome.run.id).last { $0.kind == "lease_taken" }
@@ -384,6 +384,9 @@ import Testing
         }
         while !h.log.all.contains("hang:slow:1") { try await Task.sleep(for: .milliseconds(5)) }
         try await store.requestCancel(runID: "run-cancel", event: NewEvent(kind: .cancelRequested, detail: ["by": "oncall"], at: 0, actor: h.actor))
+        // The heartbeat, which waits on the run's clock, is what sees the request.
+        #expect(await eventually { !h.clock.pendingDeadlines.isEmpty })
+        h.clock.advance(by: .milliseconds(50))
         let outcome = try await task.value
         #expect(outcome.run.status == .cancelled)
         #expect(h.log.all.last == "undo:a")
@@ -447,7 +450,7 @@ import Testing
               - { id: a, action: note, with: { key: a } }
               - { id: slow, needs: [a], action: hang, with: { duration: 30s } }
             """)
-        let options = RunOptions(deadlineAt: h.clock.now() + 300, workingDirectory: "/tmp")
+        let options = RunOptions(deadlineAt: h.clock.nowMilliseconds + 300, workingDirectory: "/tmp")
         let outcome = try await h.engine.start(definition: definition, parameters: [:], options: options)
         #expect(outcome.run.status == .rolledBack)
         #expect(outcome.run.message?.contains("deadline passed") == true)

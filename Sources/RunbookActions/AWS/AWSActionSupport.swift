@@ -3,18 +3,18 @@ import RunbookAWS
 import RunbookEngine
 
 /// The AWS client shared by every AWS action of a process, created from the environment at first use,
-/// so runbooks that use no AWS action need no credentials.
+/// so runbooks that use no AWS action need no credentials. Whoever makes a provider shuts it down.
 public final class AWSClientProvider: @unchecked Sendable {
     private let lock = NSLock()
     private var cached: AWSClient?
     private let environment: [String: String]
+    private let clock: any RunClock
 
-    /// The process-wide provider, reading `ProcessInfo.processInfo.environment` at first use.
-    public static let process = AWSClientProvider(environment: ProcessInfo.processInfo.environment)
-
-    /// A provider reading `environment` (tests point it at the local emulator).
-    public init(environment: [String: String]) {
+    /// A provider reading `environment` (tests point it at the local emulator); the client's retry sleeps
+    /// and signing time come from `clock`.
+    public init(environment: [String: String], clock: any RunClock = SystemClock()) {
         self.environment = environment
+        self.clock = clock
     }
 
     /// The client, created on first call. Configuration problems become a non-retryable failure naming what to set.
@@ -23,7 +23,7 @@ public final class AWSClientProvider: @unchecked Sendable {
         defer { lock.unlock() }
         if let cached { return cached }
         do {
-            let created = AWSClient(configuration: try AWSConfiguration.resolve(environment: environment))
+            let created = AWSClient(configuration: try AWSConfiguration.resolve(environment: environment), clock: clock)
             cached = created
             return created
         } catch {
@@ -39,11 +39,25 @@ public final class AWSClientProvider: @unchecked Sendable {
         return existing
     }
 
-    /// Shuts the client down if it was created (tests must call this before releasing the provider).
+    /// Shuts the client down if it was created; call it before the provider is released or the process exits.
     public func shutdown() async throws {
         let existing = take()
         try await existing?.shutdown()
     }
+}
+
+extension AWSClient {
+    /// A client whose retry sleeps and request signing time come from `clock`.
+    public convenience init(configuration: AWSConfiguration, clock: any RunClock) {
+        self.init(configuration: configuration, sleeper: RunClockSleeper(clock: clock), now: { clock.now })
+    }
+}
+
+/// Sleeps on a run's clock, for the AWS client's retries and waiters.
+struct RunClockSleeper: AWSSleeper {
+    let clock: any RunClock
+
+    func sleep(for duration: Duration) async throws { try await clock.sleep(for: duration) }
 }
 
 /// Who a resource found before creating it belongs to.
@@ -149,9 +163,6 @@ enum AWSStep {
         }
     }
 
-    /// Wall-clock milliseconds since 1970.
-    static func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
-
     /// Parses a timestamp input: epoch milliseconds or ISO-8601.
     static func parseTimestamp(_ text: String) -> Int64? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
@@ -163,9 +174,9 @@ enum AWSStep {
         return formatter.date(from: trimmed).map { Int64($0.timeIntervalSince1970 * 1000) }
     }
 
-    /// Seconds (one decimal) between `start` (epoch ms) and now.
-    static func secondsSince(_ start: Int64) -> String {
-        String(format: "%.1f", Double(nowMilliseconds() - start) / 1000)
+    /// Seconds (one decimal) between `start` (epoch ms) and `now` (epoch ms).
+    static func secondsSince(_ start: Int64, now: Int64) -> String {
+        String(format: "%.1f", Double(now - start) / 1000)
     }
 
     /// Common input: how often undo and delete poll AWS while they wait (see ``WaitPacing``).
@@ -183,10 +194,13 @@ enum AWSStep {
 struct WaitPacing: Sendable {
     var pace: Duration
     var timeout: Duration
+    /// The run's clock, which the waiter sleeps on between polls.
+    var clock: any RunClock
 
     init(_ invocation: ActionInvocation) throws {
         pace = try invocation.duration("pace") ?? .seconds(30)
         timeout = try invocation.duration("settle_timeout") ?? .seconds(3600)
+        clock = invocation.clock
     }
 
     /// Polls that fit into `timeout` at one every `pace`, the first at once.
@@ -200,7 +214,7 @@ struct WaitPacing: Sendable {
     /// both naming `what` (e.g. `DB instance db1 in us-east-1 to be deleted`).
     func wait<Output: Sendable>(_ waiter: AWSWaiter<Output>, for what: String) async throws -> WaiterPoll<Output> {
         do {
-            return try await waiter.wait()
+            return try await waiter.wait(sleeper: RunClockSleeper(clock: clock))
         } catch let stopped as AWSWaiterError where stopped.reason == .maxAttemptsExceeded {
             throw ActionFailure("timed out after \(DurationText.format(timeout)) waiting for \(what)", retryable: true)
         } catch let stopped as AWSWaiterError {

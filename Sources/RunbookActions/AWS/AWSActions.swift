@@ -2,9 +2,6 @@ import RunbookEngine
 
 /// The AWS step actions, all sharing one lazily created client.
 public enum AWSActions {
-    /// Every AWS action, using the process-wide client (created from the environment at first use).
-    public static var all: [any StepAction] { all(provider: .process) }
-
     /// Every AWS action, using `provider`'s client.
     public static func all(provider: AWSClientProvider) -> [any StepAction] {
         [

@@ -145,7 +145,7 @@ public struct GetReplicaLagAction: StepAction {
         let cw = try CloudWatchSupport.cloudWatch(provider, invocation)
         let id = try invocation.requiredString("identifier").lowercased()
         let window = try invocation.duration("window") ?? .seconds(600)
-        let end = Date()
+        let end = invocation.clock.now
         let start = end.addingTimeInterval(-Double(window.components.seconds))
         let points = try await AWSStep.run("ReplicaLag of \(id) in \(cw.region)") {
             try await cw.getMetricStatistics(namespace: "AWS/RDS", metricName: "ReplicaLag", dimensions: [CloudWatch.Dimension("DBInstanceIdentifier", id)],

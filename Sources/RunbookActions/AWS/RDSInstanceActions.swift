@@ -297,7 +297,7 @@ public struct DescribeDBInstanceAction: StepAction {
         let target = try DBInstanceTarget(provider, invocation)
         var out = try await target.find().map { DBInstanceTarget.outputs($0, ["exists": "true"]) }
             ?? ["identifier": target.identifier, "status": "deleted", "exists": "false"]
-        if let since = invocation.string("since"), let start = AWSStep.parseTimestamp(since) { out["seconds_since"] = AWSStep.secondsSince(start) }
+        if let since = invocation.string("since"), let start = AWSStep.parseTimestamp(since) { out["seconds_since"] = AWSStep.secondsSince(start, now: invocation.clock.nowMilliseconds) }
         return out
     }
 
@@ -356,7 +356,7 @@ public struct RebootDBInstanceAction: StepAction {
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
         let target = try DBInstanceTarget(provider, invocation)
         let before = try await target.require()
-        var out = ["requested_at": String(AWSStep.nowMilliseconds()), "az_before": before.availabilityZone ?? "",
+        var out = ["requested_at": String(invocation.clock.nowMilliseconds), "az_before": before.availabilityZone ?? "",
                    "secondary_az_before": before.secondaryAvailabilityZone ?? ""]
         if before.status == "rebooting" && invocation.attempt > 1 {
             out[AWSOutput.result] = "already-rebooting"
@@ -385,7 +385,7 @@ public struct PromoteReadReplicaAction: StepAction {
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
         let target = try DBInstanceTarget(provider, invocation)
         let db = try await target.require()
-        let requestedAt = String(AWSStep.nowMilliseconds())
+        let requestedAt = String(invocation.clock.nowMilliseconds)
         guard let source = db.readReplicaSourceDBInstanceIdentifier else {
             return [AWSOutput.result: "already-standalone", "requested_at": requestedAt, "previous_source": ""]
         }

@@ -175,7 +175,7 @@ struct RestoredDBInstance: DBInstanceResource {
         request.dbParameterGroupName = invocation.string("parameter_group").flatMap { $0.isEmpty ? nil : $0 }
         request.multiAZ = try invocation.bool("multi_az") ?? false
         request.deletionProtection = try invocation.bool("deletion_protection") ?? false
-        let requestedAt = AWSStep.nowMilliseconds()
+        let requestedAt = invocation.clock.nowMilliseconds
         return Created(instance: try await instance.rds.restoreDBInstanceFromDBSnapshot(request), requestedAt: requestedAt)
     }
 
@@ -187,7 +187,7 @@ struct RestoredDBInstance: DBInstanceResource {
         }
         // requested_at: from this (resumed) attempt; the original request time is not known.
         return DBInstanceTarget.outputs(db, [AWSOutput.result: CreateResult.recovered.rawValue, AWSOutput.owned: ownership.owned,
-                                             "requested_at": String(AWSStep.nowMilliseconds()),
+                                             "requested_at": String(invocation.clock.nowMilliseconds),
                                              "snapshot_identifier": invocation.string("snapshot_identifier") ?? ""])
     }
 }

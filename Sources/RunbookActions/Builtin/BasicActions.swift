@@ -34,7 +34,7 @@ public struct SleepAction: StepAction {
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
         let duration = try invocation.duration("duration") ?? .zero
-        try await Task.sleep(for: duration)
+        try await invocation.clock.sleep(for: duration)
         return ["slept": DurationText.format(duration)]
     }
 }

@@ -54,7 +54,7 @@ public struct ShellAction: StepAction {
         let status = try await ChildProcess.run(
             executable: "/bin/sh", arguments: ["-c", command], environment: environment,
             directory: directory, stdoutPath: stdoutFile, stderrPath: stderrFile, marker: marker,
-            record: invocation.recordProcess)
+            record: invocation.recordProcess, clock: invocation.clock)
 
         // Secrets are masked before anything is cut to size: a cut through a secret would keep its prefix.
         let redactor = Redactor(secrets: invocation.secretParameterNames.compactMap { invocation.parameters[$0] })
@@ -100,12 +100,16 @@ public struct ShellAction: StepAction {
 /// Runs a command in its own process group under a supervisor (see `runbook_process.h`): a timeout or
 /// Ctrl-C stops the whole command tree, and the tree dies with the driver even when the driver is killed.
 enum ChildProcess {
+    /// How long a stopped command has after SIGTERM before its group gets SIGKILL.
+    static let killGrace: Duration = .seconds(5)
+
     /// - Parameters:
     ///   - marker: the invocation's `RUNBOOK_PROCESS_MARKER`, already in `environment`.
     ///   - record: makes the group's record durable; the command runs only after it returns.
+    ///   - clock: times the grace between SIGTERM and SIGKILL when the step is stopped.
     static func run(executable: String, arguments: [String], environment: [String: String], directory: String,
                     stdoutPath: String, stderrPath: String, marker: String,
-                    record: (@Sendable (StepProcess) async throws -> Void)?) async throws -> Int32 {
+                    record: (@Sendable (StepProcess) async throws -> Void)?, clock: any RunClock) async throws -> Int32 {
         guard FileManager.default.fileExists(atPath: directory) else {
             throw ActionFailure("working directory \(directory) does not exist", retryable: false)
         }
@@ -131,8 +135,12 @@ enum ChildProcess {
             return status
         } onCancel: {
             kill(-group, SIGTERM)
-            // Unless the supervisor has been reaped meanwhile: its number may then belong to another group.
-            DispatchQueue.global().asyncAfter(deadline: .now() + 5) { running.ifSet { kill(-group, SIGKILL) } }
+            let grace = clock.monotonicNow + killGrace
+            Task {
+                try? await clock.sleep(until: grace)
+                // Unless the supervisor has been reaped meanwhile: its number may then belong to another group.
+                running.ifSet { kill(-group, SIGKILL) }
+            }
         }
         runbook_child_close(&child)
         return status

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import RunbookActions
 import RunbookAWS
+import RunbookEngine
 
 struct AWSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,7 +21,7 @@ struct AWSCommand: AsyncParsableCommand {
             } catch {
                 throw CLIExit.usage("\(error)")
             }
-            let client = AWSClient(configuration: configuration)
+            let client = AWSClient(configuration: configuration, clock: CommandProcess.clock)
             let result: Result<AWSIdentity, any Error>
             do {
                 result = .success(try await client.whoami(region: region))

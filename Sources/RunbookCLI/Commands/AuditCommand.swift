@@ -67,7 +67,7 @@ struct AuditCommand: AsyncParsableCommand {
             case .json:
                 text = JSONOutput.render([
                     "format": "runbook-audit-export/1",
-                    "exported_at": Timestamp.iso(wallClockMilliseconds()),
+                    "exported_at": Timestamp.iso(CommandProcess.clock.nowMilliseconds),
                     "exported_by": ActorIdentity.current().description,
                     "hash_algorithm": "SHA-256 over previous hash + \"\\n\" + canonical JSON of the event",
                     "chain_head": run.chainHead.map { ["seq": Int($0.seq), "hash": $0.hash] as [String: Any] } ?? NSNull(),

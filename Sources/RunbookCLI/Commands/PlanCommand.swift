@@ -29,7 +29,7 @@ struct PlanCommand: AsyncParsableCommand {
                 let invocation = ActionInvocation(
                     runID: "plan", runbook: definition.name, stepID: id, attempt: 0, purpose: .plan, inputs: inputs,
                     parameters: resolved, secretParameterNames: secretNames,
-                    workingDirectory: FileManager.default.currentDirectoryPath)
+                    workingDirectory: FileManager.default.currentDirectoryPath, clock: CommandProcess.clock)
                 plan = try await action.plan(invocation)
             } catch {
                 let sources = Self.stepOutputSources(step.call.inputs)

@@ -29,11 +29,11 @@ struct RunCommand: AsyncParsableCommand {
         let definition = try global.loadDefinition(name)
         let resolved = try ParameterInput.resolve(params: params, file: paramFile, definition: definition, environment: global.environment)
         let store = try global.openStore(create: true)
-        let runID = RunEngine.newRunID()
+        let runID = RunEngine.newRunID(now: CommandProcess.clock.now)
         let printer = ProgressPrinter(stepIDs: definition.steps.map(\.id), quiet: json)
         if !json { Terminal.out("run \(runID)  (\(definition.name), \(definition.steps.count) steps, database \(global.databasePath))") }
         let engine = global.engine(store: store, progress: printer.handle)
-        let deadlineAt = deadline.flatMap(DurationText.parse).map { wallClockMilliseconds() + DurationText.milliseconds($0) }
+        let deadlineAt = deadline.flatMap(DurationText.parse).map { CommandProcess.clock.nowMilliseconds + DurationText.milliseconds($0) }
         let options = RunOptions(autoApprove: yes, parallelism: parallelism, deadlineAt: deadlineAt, workingDirectory: FileManager.default.currentDirectoryPath)
         let outcome = try await Interruptible.run {
             try await engine.start(definition: definition, parameters: resolved, options: options, runID: runID)
@@ -181,13 +181,13 @@ struct CancelCommand: AsyncParsableCommand {
     /// still holds it after `limit`.
     static func awaitRelease(of lease: Lease?, store: SQLiteRunStore, within limit: Duration) async throws -> Bool {
         guard let lease else { return true }
-        let clock = ContinuousClock()
-        let deadline = clock.now + limit
+        let clock = CommandProcess.clock
+        let deadline = clock.monotonicNow + limit
         let host = ActorIdentity.current().host
-        while clock.now < deadline {
+        while clock.monotonicNow < deadline {
             guard let current = try await store.lease(runID: lease.runID), current.token == lease.token else { return true }
-            if SQLiteRunStore.leaseIsAbandoned(current, staleAfter: 30_000, now: wallClockMilliseconds(), localHost: host) { return true }
-            try await Task.sleep(for: .milliseconds(50))
+            if SQLiteRunStore.leaseIsAbandoned(current, staleAfter: 30_000, now: clock.nowMilliseconds, localHost: host) { return true }
+            try await clock.sleep(for: .milliseconds(50))
         }
         return false
     }
@@ -372,7 +372,7 @@ enum Interruptible {
                 task.cancel()
             case .again where repeatExits:
                 Terminal.error("interrupted again; exiting now (the run stays resumable)")
-                exit(ExitCodes.interrupted)
+                CommandProcess.leaveAtOnce(ExitCodes.interrupted)
             case .again:
                 break
             }

@@ -1,4 +1,5 @@
 import Foundation
+import RunbookEngine
 
 /// Where `audit export --output` writes: never a file of the state database (under any name), an existing
 /// file only with `--force`, and always whole: a temporary file (0600) in the same directory, synced, then

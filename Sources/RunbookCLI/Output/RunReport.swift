@@ -12,7 +12,7 @@ enum RunReport {
             Terminal.out(JSONOutput.render(runObject(outcome, exitCode: exitCode)))
         } else {
             let run = outcome.run
-            let end = run.finishedAt ?? wallClockMilliseconds()
+            let end = run.finishedAt ?? CommandProcess.clock.nowMilliseconds
             Terminal.out("")
             Terminal.out("run \(run.id) \(statusText(run.status)) after \(Timestamp.duration(from: run.createdAt, to: end))")
             let width = outcome.steps.map(\.stepID.count).max() ?? 4
@@ -94,7 +94,7 @@ struct DriverStatus {
     var alive: Bool
 
     /// Nil for runs that no process is meant to be driving (finished, interrupted, awaiting approval).
-    static func of(_ run: RunRecord, store: any RunStore, now: Int64 = wallClockMilliseconds()) async throws -> DriverStatus? {
+    static func of(_ run: RunRecord, store: any RunStore, now: Int64 = CommandProcess.clock.nowMilliseconds) async throws -> DriverStatus? {
         guard run.status == .running || run.status == .rollingBack else { return nil }
         guard let lease = try await store.lease(runID: run.id) else { return DriverStatus(lease: nil, alive: false) }
         let abandoned = InMemoryRunStore.leaseIsAbandoned(lease, staleAfter: EngineEnvironment.defaultLeaseStaleAfter, now: now,
@@ -103,7 +103,7 @@ struct DriverStatus {
     }
 
     /// One line for people; nil while the driver is alive.
-    func note(runID: String, now: Int64 = wallClockMilliseconds()) -> String? {
+    func note(runID: String, now: Int64 = CommandProcess.clock.nowMilliseconds) -> String? {
         guard !alive else { return nil }
         let who = lease.map { "pid \($0.holder.pid) on \($0.holder.host), last heartbeat \(max(0, now - $0.heartbeatAt) / 1000)s ago" } ?? "no lease held"
         return "driver gone (\(who)): continue with `runbook resume \(runID)`"

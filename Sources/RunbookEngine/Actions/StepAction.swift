@@ -47,12 +47,14 @@ public struct ActionInvocation: Sendable {
     /// can stop it. Nil when nothing records (plans, tests). Throws when the record could not be made;
     /// the process must then not run.
     public var recordProcess: (@Sendable (StepProcess) async throws -> Void)?
+    /// The run's clock: what an action reads the time from and waits on.
+    public var clock: any RunClock
 
     public init(
         runID: String, runbook: String, stepID: String, attempt: Int, purpose: InvocationPurpose,
         inputs: [String: InputValue], parameters: [String: String], secretParameterNames: Set<String>,
         workingDirectory: String, stepOutputs: [String: String] = [:],
-        recordProcess: (@Sendable (StepProcess) async throws -> Void)? = nil
+        recordProcess: (@Sendable (StepProcess) async throws -> Void)? = nil, clock: any RunClock = SystemClock()
     ) {
         self.runID = runID
         self.runbook = runbook
@@ -65,6 +67,7 @@ public struct ActionInvocation: Sendable {
         self.workingDirectory = workingDirectory
         self.stepOutputs = stepOutputs
         self.recordProcess = recordProcess
+        self.clock = clock
     }
 
     /// The scalar input `name`, or nil when absent.

@@ -1,21 +1,5 @@
 import Foundation
 
-/// Time as the engine sees it: wall-clock milliseconds for records and deadlines, and sleeping for backoff
-/// and waiter intervals. Tests inject a clock that records sleeps instead of waiting.
-public protocol EngineClock: Sendable {
-    /// Wall-clock milliseconds since 1970.
-    func now() -> Int64
-    /// Sleep for `duration` (throws `CancellationError` when the task is cancelled).
-    func sleep(for duration: Duration) async throws
-}
-
-/// The real clock.
-public struct SystemClock: EngineClock {
-    public init() {}
-    public func now() -> Int64 { wallClockMilliseconds() }
-    public func sleep(for duration: Duration) async throws { try await Task.sleep(for: duration) }
-}
-
 /// A point between two things the engine does, where a crash may happen. Tests interrupt the engine at each.
 public enum Checkpoint: Sendable, Equatable, CustomStringConvertible {
     case beforeCommit(String)
@@ -48,7 +32,9 @@ public struct EngineEnvironment: Sendable {
     public var store: any RunStore
     public var registry: ActionRegistry
     public var actor: ActorIdentity
-    public var clock: any EngineClock
+    /// Every time read and every wait of the run: timestamps, backoff, waiter intervals, time limits, the
+    /// deadline, heartbeats.
+    public var clock: any RunClock
     /// A number in [0, 1) for retry jitter.
     public var random: @Sendable () -> Double
     /// Called after each commit with the events it made durable.
@@ -63,7 +49,7 @@ public struct EngineEnvironment: Sendable {
 
     public init(
         store: any RunStore, registry: ActionRegistry, actor: ActorIdentity = .current(),
-        clock: any EngineClock = SystemClock(), random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+        clock: any RunClock = SystemClock(), random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
         progress: @escaping @Sendable (ProgressEvent) -> Void = { _ in },
         checkpointHook: (@Sendable (Checkpoint) throws -> Void)? = nil,
         leaseStaleAfter: Int64 = EngineEnvironment.defaultLeaseStaleAfter, heartbeatInterval: Duration = .seconds(2)

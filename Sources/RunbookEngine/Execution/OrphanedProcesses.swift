@@ -19,26 +19,25 @@ extension RunEngine {
             let survivors = ProcessTable.survivors(of: process)
             guard !survivors.isEmpty else { continue }
             kill(-process.group, SIGKILL)
-            let left = try await Self.awaitGone(process, within: Self.orphanKillTimeout)
+            let left = try await Self.awaitGone(process, within: Self.orphanKillTimeout, clock: env.clock)
             guard left.isEmpty else {
                 throw EngineError(.notAllowed, "step '\(step)' of run \(run.id) still has processes \(left.map { String($0.pid) }.joined(separator: ", ")) of process group \(process.group), left by the driver that stopped, running after SIGKILL; run the command again once they have exited")
             }
             events.append(NewEvent(stepID: step, attempt: recorded.attempt, kind: .processStopped, detail: [
                 "process_group": String(process.group), "pids": survivors.map { String($0.pid) }.joined(separator: " "),
                 "signal": "SIGKILL", "reason": "left running by a driver that stopped",
-            ], at: env.clock.now(), actor: env.actor))
+            ], at: env.clock.nowMilliseconds, actor: env.actor))
         }
         return events
     }
 
     /// Poll until nothing of `process`'s group is left, or `limit` passes; returns what is left.
-    private static func awaitGone(_ process: StepProcess, within limit: Duration) async throws -> [ProcessTable.Entry] {
-        let clock = ContinuousClock()
-        let deadline = clock.now + limit
+    private static func awaitGone(_ process: StepProcess, within limit: Duration, clock: any RunClock) async throws -> [ProcessTable.Entry] {
+        let deadline = clock.monotonicNow + limit
         while true {
             let left = ProcessTable.members(of: process.group)
-            if left.isEmpty || clock.now >= deadline { return left }
-            try await Task.sleep(for: .milliseconds(10))
+            if left.isEmpty || clock.monotonicNow >= deadline { return left }
+            try await clock.sleep(for: .milliseconds(10))
         }
     }
 }

@@ -99,7 +99,7 @@ final class RunDriver {
                            progress: ProgressRelay(env.progress), actor: env.actor, clock: env.clock)
         context = StepContext(
             runID: run.id, runbook: definition.name, parameters: parameters, secretNames: secretNames, options: run.options,
-            registry: env.registry, random: env.random, actor: env.actor,
+            registry: env.registry, random: env.random, actor: env.actor, clock: env.clock,
             redactor: Redactor(secrets: secretNames.compactMap { parameters[$0] }))
         machine = RunStateMachine(definition: definition, run: run, steps: steps, context: context)
     }
@@ -148,7 +148,7 @@ final class RunDriver {
                 interruptSeen = true
                 inputs.append(.interrupted)
             }
-            let transition = machine.apply(inputs, now: env.clock.now())
+            let transition = machine.apply(inputs, now: env.clock.nowMilliseconds)
             let cancelSeen = try await commit(transition, carry: carry)
             carry = RunChanges()
             inputs = []
@@ -219,7 +219,7 @@ final class RunDriver {
     private func startDeadline(for first: RunInput) -> Task<Void, Never>? {
         guard case .forward = first, let deadline = context.options.deadlineAt else { return nil }
         return Task(executorPreference: globalConcurrentExecutor) { [env, mailbox] in
-            let wait = deadline - env.clock.now()
+            let wait = deadline - env.clock.nowMilliseconds
             if wait > 0 { try? await env.clock.sleep(for: .milliseconds(wait)) }
             if !Task.isCancelled { mailbox.post(.input(.deadlinePassed)) }
         }
@@ -255,19 +255,18 @@ final class RunDriver {
                 }
             }
         case .perform(let call):
-            tasks[call.step.id] = Self.performing(call, context: context, writer: writer, mailbox: mailbox, clock: env.clock)
+            tasks[call.step.id] = Self.performing(call, context: context, writer: writer, mailbox: mailbox)
         }
     }
 
     /// A task on the global executor performing `call` and posting how it ended.
-    private static func performing(_ call: StepCall, context: StepContext, writer: RunWriter, mailbox: Mailbox<DriverMessage>,
-                                   clock: any EngineClock) -> Task<Void, Never> {
+    private static func performing(_ call: StepCall, context: StepContext, writer: RunWriter, mailbox: Mailbox<DriverMessage>) -> Task<Void, Never> {
         Task(executorPreference: globalConcurrentExecutor) {
             // A process group is recorded by the driver, under the lease, before the action lets it run.
             let record: @Sendable (StepProcess) async throws -> Void = { process in
                 var detail = process.detail
                 detail["purpose"] = call.purpose.rawValue
-                let event = context.event(.processStarted, step: call.step.id, attempt: call.attempt, detail, at: clock.now())
+                let event = context.event(.processStarted, step: call.step.id, attempt: call.attempt, detail, at: context.clock.nowMilliseconds)
                 try await withCheckedThrowingContinuation { mailbox.post(.record(event, $0)) }
             }
             mailbox.post(await perform(call, context: context, writer: writer, record: record))
@@ -309,17 +308,17 @@ final class RunDriver {
         return .input(call.finished(outcome))
     }
 
-    /// Refresh the lease until cancelled (the whole time the driver holds it, rollback included); report
-    /// cancel requests and a lost lease through the mailbox.
+    /// Refresh the lease every `heartbeatInterval` until cancelled (the whole time the driver holds it,
+    /// rollback included); report cancel requests and a lost lease through the mailbox.
     static func heartbeat(env: EngineEnvironment, lease: Lease, mailbox: Mailbox<DriverMessage>) async {
         while !Task.isCancelled {
             do {
-                try await Task.sleep(for: env.heartbeatInterval)
+                try await env.clock.sleep(until: env.clock.monotonicNow + env.heartbeatInterval)
             } catch {
                 return
             }
             do {
-                if try await env.store.heartbeat(runID: lease.runID, leaseToken: lease.token, now: env.clock.now()) {
+                if try await env.store.heartbeat(runID: lease.runID, leaseToken: lease.token, now: env.clock.nowMilliseconds) {
                     mailbox.post(.input(.cancelRequested))
                 }
             } catch let error as RunStoreError where error.code == .leaseLost {

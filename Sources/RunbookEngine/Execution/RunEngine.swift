@@ -43,8 +43,8 @@ public struct RunEngine: Sendable {
         self.environment = environment
     }
 
-    /// A new run id: UTC time plus random hex, sortable and short enough to type.
-    public static func newRunID(now: Date = Date()) -> String {
+    /// A new run id: UTC time `now` plus random hex, sortable and short enough to type.
+    public static func newRunID(now: Date) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
@@ -57,8 +57,8 @@ public struct RunEngine: Sendable {
     /// redacted before anything is stored).
     public func start(definition: RunbookDefinition, parameters: [String: String], options: RunOptions, runID: String? = nil) async throws -> RunOutcome {
         let env = environment
-        let id = runID ?? Self.newRunID()
-        let now = env.clock.now()
+        let id = runID ?? Self.newRunID(now: env.clock.now)
+        let now = env.clock.nowMilliseconds
         let secretNames = Set(definition.parameters.filter(\.secret).map(\.name))
         var stored: [String: String] = [:]
         for (name, value) in parameters { stored[name] = secretNames.contains(name) && !value.isEmpty ? Redactor.mask : value }
@@ -111,7 +111,7 @@ public struct RunEngine: Sendable {
             // Forward recovery after a pivot: failed steps run again with a fresh retry budget.
             return try await drive(driver) { try await $0.retryForward(carry: RunChanges(events: note)) }
         }
-        let resumed = NewEvent(kind: .runStatus, detail: ["status": RunStatus.running.rawValue], at: environment.clock.now(), actor: environment.actor)
+        let resumed = NewEvent(kind: .runStatus, detail: ["status": RunStatus.running.rawValue], at: environment.clock.nowMilliseconds, actor: environment.actor)
         return try await drive(driver) { try await $0.forward(carry: RunChanges(runStatus: .running, message: .some(nil), events: note + [resumed])) }
     }
 
@@ -151,7 +151,7 @@ public struct RunEngine: Sendable {
         let history = try await verifiedHistory(run, steps, verb: "approve")
         _ = try restoredParameters(run, history: history, secrets: secrets)
         record.approvedBy = env.actor.user
-        let approved = NewEvent(stepID: stepID, kind: .stepApproved, detail: ["by": env.actor.user, "host": env.actor.host], at: env.clock.now(), actor: env.actor)
+        let approved = NewEvent(stepID: stepID, kind: .stepApproved, detail: ["by": env.actor.user, "host": env.actor.host], at: env.clock.nowMilliseconds, actor: env.actor)
         let stamped = RunChanges(steps: [record], events: [approved]).stamped(actor: env.actor, at: approved.at)
         try await env.store.appendUnleased(runID: run.id, steps: stamped.steps, events: stamped.events)
         env.progress(ProgressEvent(runID: run.id, stepID: stepID, attempt: nil, kind: .stepApproved, detail: approved.detail, at: approved.at))
@@ -168,9 +168,9 @@ public struct RunEngine: Sendable {
         if run.status.isFinished {
             throw EngineError(.notAllowed, "run \(run.id) already finished (\(run.status.rawValue)); to undo a succeeded run use `runbook rollback \(run.id)`")
         }
-        let request = NewEvent(kind: .cancelRequested, detail: ["by": env.actor.user], at: env.clock.now(), actor: env.actor)
+        let request = NewEvent(kind: .cancelRequested, detail: ["by": env.actor.user], at: env.clock.nowMilliseconds, actor: env.actor)
         if let lease = try await env.store.lease(runID: run.id),
-           !InMemoryRunStore.leaseIsAbandoned(lease, staleAfter: env.leaseStaleAfter, now: env.clock.now(), localHost: env.actor.host) {
+           !InMemoryRunStore.leaseIsAbandoned(lease, staleAfter: env.leaseStaleAfter, now: env.clock.nowMilliseconds, localHost: env.actor.host) {
             try await env.store.requestCancel(runID: run.id, event: request)
             return nil
         }
@@ -228,7 +228,7 @@ public struct RunEngine: Sendable {
         let parameters = try restoredParameters(run, history: history, secrets: secrets)
         let claim: (lease: Lease, replaced: Lease?)
         do {
-            claim = try await env.store.acquireLease(runID: run.id, holder: env.actor, staleAfter: env.leaseStaleAfter, now: env.clock.now())
+            claim = try await env.store.acquireLease(runID: run.id, holder: env.actor, staleAfter: env.leaseStaleAfter, now: env.clock.nowMilliseconds)
         } catch let error as RunStoreError where error.code == .leaseHeld {
             throw EngineError(.leaseHeld, "run \(run.id) is being driven by another process (\(error.holder?.holder.description ?? "unknown")); wait for it, or stop it first")
         }
@@ -238,8 +238,8 @@ public struct RunEngine: Sendable {
             detail["previous_holder"] = replaced.holder.description
             detail["previous_heartbeat"] = String(replaced.heartbeatAt)
         }
-        events.append(NewEvent(kind: .leaseTaken, detail: detail, at: env.clock.now(), actor: env.actor))
-        events.append(NewEvent(kind: .runResumed, detail: ["status_before": run.status.rawValue, "action": verb], at: env.clock.now(), actor: env.actor))
+        events.append(NewEvent(kind: .leaseTaken, detail: detail, at: env.clock.nowMilliseconds, actor: env.actor))
+        events.append(NewEvent(kind: .runResumed, detail: ["status_before": run.status.rawValue, "action": verb], at: env.clock.nowMilliseconds, actor: env.actor))
         // Nothing the previous driver started may still run when its steps run again.
         do {
             events += try await stopOrphanedProcesses(run, steps)
@@ -255,7 +255,7 @@ public struct RunEngine: Sendable {
     private func refuseIfDriven(_ run: RunRecord) async throws {
         let env = environment
         guard let lease = try await env.store.lease(runID: run.id),
-              !InMemoryRunStore.leaseIsAbandoned(lease, staleAfter: env.leaseStaleAfter, now: env.clock.now(), localHost: env.actor.host)
+              !InMemoryRunStore.leaseIsAbandoned(lease, staleAfter: env.leaseStaleAfter, now: env.clock.nowMilliseconds, localHost: env.actor.host)
         else { return }
         throw EngineError(.leaseHeld, "run \(run.id) is being driven by another process (\(lease.holder)); wait for it, or stop it first")
     }

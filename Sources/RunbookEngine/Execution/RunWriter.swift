@@ -15,7 +15,7 @@ struct RunWriter: Sendable {
     let progress: ProgressRelay
     /// Who writes, and when: step rows are stamped onto the checkpoint's events under this actor.
     let actor: ActorIdentity
-    let clock: any EngineClock
+    let clock: any RunClock
 
     func checkpoint(_ point: Checkpoint) throws {
         guard let hook else { return }
@@ -29,8 +29,9 @@ struct RunWriter: Sendable {
             try await commit(label, changes)
             return false
         }
-        let changes = changes.stamped(actor: actor, at: clock.now())
-        let launching = launching.stamped(actor: actor, at: clock.now())
+        let now = clock.nowMilliseconds
+        let changes = changes.stamped(actor: actor, at: now)
+        let launching = launching.stamped(actor: actor, at: now)
         try checkpoint(.beforeCommit(label))
         let cancelRequested: Bool
         do {
@@ -45,7 +46,7 @@ struct RunWriter: Sendable {
 
     func commit(_ label: String, _ changes: RunChanges) async throws {
         guard !changes.isEmpty else { return }
-        let changes = changes.stamped(actor: actor, at: clock.now())
+        let changes = changes.stamped(actor: actor, at: clock.nowMilliseconds)
         try checkpoint(.beforeCommit(label))
         do {
             try await store.commit(runID: runID, leaseToken: leaseToken, changes)
@@ -92,6 +93,8 @@ struct StepContext: Sendable {
     /// A number in [0, 1) for retry jitter.
     let random: @Sendable () -> Double
     let actor: ActorIdentity
+    /// What timestamps, time limits and actions' waits use.
+    let clock: any RunClock
     let redactor: Redactor
 
     /// An event about the run (or `step`), its detail redacted.
@@ -103,16 +106,18 @@ struct StepContext: Sendable {
         ActionInvocation(
             runID: runID, runbook: runbook, stepID: step, attempt: attempt, purpose: purpose, inputs: inputs,
             parameters: parameters, secretParameterNames: secretNames, workingDirectory: options.workingDirectory,
-            stepOutputs: stepOutputs)
+            stepOutputs: stepOutputs, clock: clock)
     }
 
-    /// Run `body` with an optional time limit; a timeout is a retryable failure.
+    /// Run `body` with an optional time limit, measured on the run's clock; a timeout is a retryable failure.
     func withTimeout<T: Sendable>(_ limit: Duration?, what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         guard let limit else { return try await body() }
+        let clock = self.clock
+        let deadline = clock.monotonicNow + limit
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await body() }
             group.addTask {
-                try await Task.sleep(for: limit)
+                try await clock.sleep(until: deadline)
                 return nil
             }
             defer { group.cancelAll() }

@@ -23,10 +23,10 @@ public enum RunStatus: String, Sendable, Codable, CaseIterable {
     /// The process exit code that reports this status (see README "Exit codes").
     public var exitCode: Int32 {
         switch self {
-        case .succeeded: return 0
-        case .awaitingApproval: return 3
-        case .interrupted, .running, .rollingBack: return 5
-        case .failed, .rolledBack, .rollbackFailed, .cancelled: return 1
+        case .succeeded: return ExitCodes.succeeded
+        case .awaitingApproval: return ExitCodes.awaitingApproval
+        case .interrupted, .running, .rollingBack: return ExitCodes.interrupted
+        case .failed, .rolledBack, .rollbackFailed, .cancelled: return ExitCodes.failed
         }
     }
 }
@@ -310,9 +310,4 @@ public struct Lease: Sendable, Equatable {
         self.holder = holder
         self.heartbeatAt = heartbeatAt
     }
-}
-
-/// Wall-clock milliseconds since 1970.
-public func wallClockMilliseconds() -> Int64 {
-    Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
 }
