@@ -10,7 +10,7 @@ public struct RunbookCommand: AsyncParsableCommand {
         commandName: "runbook",
         abstract: "Durable runbooks for database disaster recovery: checkpointed, resumable, rolled back in reverse, audited.",
         discussion: "Exit codes: 0 succeeded; 1 failed (rolled back or not); 2 usage or validation error; "
-            + "3 awaiting approval; 4 run is driven by another process; 5 interrupted.",
+            + "3 awaiting approval; 4 run is driven by another process; 5 interrupted; 6 completed with exceptions (resume retries).",
         subcommands: [
             ListCommand.self, ShowCommand.self, ValidateCommand.self, PlanCommand.self, RunCommand.self,
             ResumeCommand.self, RollbackCommand.self, ApproveCommand.self, CancelCommand.self,

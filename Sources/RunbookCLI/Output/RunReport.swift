@@ -37,7 +37,7 @@ enum RunReport {
             if let message = run.message { Terminal.out(message) }
             switch run.status {
             case .awaitingApproval: break
-            case .interrupted, .rollingBack: Terminal.out("continue with: runbook resume \(run.id)")
+            case .interrupted, .rollingBack, .completedWithExceptions: Terminal.out("continue with: runbook resume \(run.id)")
             default: Terminal.out("history: runbook history \(run.id)")
             }
         }
@@ -49,7 +49,7 @@ enum RunReport {
         switch status {
         case .succeeded: return Terminal.color("succeeded", "32")
         case .failed, .rollbackFailed: return Terminal.color(status.rawValue, "31")
-        case .rolledBack, .cancelled: return Terminal.color(status.rawValue, "33")
+        case .rolledBack, .cancelled, .completedWithExceptions: return Terminal.color(status.rawValue, "33")
         default: return status.rawValue
         }
     }

@@ -228,6 +228,9 @@ public struct StepDefinition: Sendable, Equatable {
     public var irreversible: Bool
     /// A manual gate before the step runs.
     public var approvalRequired: Bool
+    /// `on_failure: continue`: when the step fails for good, its dependents still run (with the failure's
+    /// outputs) and the run ends `completed_with_exceptions` instead of rolling back.
+    public var continueOnFailure: Bool = false
     public var location: SourceLocation
 
     public init(

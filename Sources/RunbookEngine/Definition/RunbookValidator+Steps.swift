@@ -90,13 +90,23 @@ extension RunbookValidator {
             }
         }
 
+        var continueOnFailure = false
+        if let node = block["on_failure"], let value = text(node, context: context, key: "on_failure") {
+            switch value {
+            case "continue": continueOnFailure = true
+            case "stop": break
+            default: report(node, context, "on_failure must be 'stop' (the default) or 'continue', got '\(value)'")
+            }
+        }
+
         guard let id = validID else { return nil }
-        let step = StepDefinition(
+        var step = StepDefinition(
             id: id, description: description, needs: needs.map(\.target), when: when,
             call: call ?? ActionCall(action: "", inputs: [:], location: location(node)),
             retry: retry, timeout: timeout, wait: wait, compensate: compensate, irreversible: irreversible,
             approvalRequired: approvalRequired, location: location(node), compensateRetry: compensateRetry
         )
+        step.continueOnFailure = continueOnFailure
         return (step, needs)
     }
 

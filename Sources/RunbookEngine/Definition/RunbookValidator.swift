@@ -63,7 +63,7 @@ struct RunbookValidator {
     static let parameterKeys = ["type", "required", "secret", "default", "description"]
     static let defaultsKeys = ["retry", "timeout"]
     static let retryKeys = ["max_attempts", "backoff", "initial_interval", "max_interval", "jitter"]
-    static let stepKeys = ["id", "description", "needs", "when", "action", "with", "retry", "timeout", "wait", "compensate", "irreversible", "approval"]
+    static let stepKeys = ["id", "description", "needs", "when", "action", "with", "retry", "timeout", "wait", "compensate", "irreversible", "approval", "on_failure"]
     static let waitKeys = ["action", "with", "until", "fail_if", "interval", "timeout"]
     static let matcherKeys = ["output", "equals", "in"]
     static let compensateKeys = ["action", "with", "retry"]

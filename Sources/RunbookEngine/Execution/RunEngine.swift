@@ -107,8 +107,8 @@ public struct RunEngine: Sendable {
         if run.status == .rollingBack {
             return try await drive(driver) { try await $0.rollback(reason: run.cancelRequested ? .cancel : .failure(run.message ?? "failure"), carry: RunChanges(events: note)) }
         }
-        if run.status == .failed {
-            // Forward recovery after a pivot: failed steps run again with a fresh retry budget.
+        if run.status == .failed || run.status == .completedWithExceptions {
+            // Forward recovery after a pivot, or the steps that were allowed to fail: they run again with a fresh retry budget.
             return try await drive(driver) { try await $0.retryForward(carry: RunChanges(events: note)) }
         }
         let resumed = NewEvent(kind: .runStatus, detail: ["status": RunStatus.running.rawValue], at: environment.clock.nowMilliseconds, actor: environment.actor)

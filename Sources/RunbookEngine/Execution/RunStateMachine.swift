@@ -101,9 +101,20 @@ struct RunStateMachine {
         self.dependents = dependents
         nextCompletionOrder = (records.compactMap(\.completionOrder).max() ?? 0) + 1
         outputs.reserveCapacity(count)
-        for step in records where step.status == .succeeded || step.status == .skipped {
+        for step in records where step.status == .succeeded || step.status == .skipped || isTolerated(step) {
             outputs[step.stepID] = step.outputs
         }
+    }
+
+    /// A step that failed for good but is marked `on_failure: continue`: done, as far as its dependents go.
+    private func isTolerated(_ record: StepRecord) -> Bool {
+        record.status == .failed && definition.step(record.stepID)?.continueOnFailure == true
+    }
+
+    /// Whether a step's dependents may start after it.
+    private func isDone(_ id: String) -> Bool {
+        guard let record = steps[id] else { return false }
+        return record.status == .succeeded || record.status == .skipped || isTolerated(record)
     }
 
     /// Records in the definition's order.
@@ -190,9 +201,10 @@ struct RunStateMachine {
             guard let record = steps[step.id] else { continue }
             switch record.status {
             case .running, .waiting: forward.relaunch.append(step.id)
+            case .failed where step.continueOnFailure: break
             case .failed: forward.failure = forward.failure ?? "step '\(step.id)' failed: \(record.error ?? "no detail")"
             case .pending:
-                let open = step.needs.filter { steps[$0]?.status != .succeeded && steps[$0]?.status != .skipped }.count
+                let open = step.needs.filter { !isDone($0) }.count
                 forward.remainingNeeds[step.id] = open
                 if open == 0 { forward.ready.append(i) }
             default: break
@@ -367,7 +379,12 @@ struct RunStateMachine {
             t.record(event(.attemptFailed, step: id, attempt: record.attempts, detail))
         }
         t.record(event(.stepFailed, step: id, attempt: record.attempts, ["error": error]))
-        forward.failure = forward.failure ?? "step '\(id)' failed: \(error)"
+        if definition.step(id)?.continueOnFailure == true {
+            outputs[id] = record.outputs
+            markDone(id, &forward)
+        } else {
+            forward.failure = forward.failure ?? "step '\(id)' failed: \(error)"
+        }
     }
 
     /// `stepFailed` from a handler outside `schedule`, where the forward state is in `phase`.
@@ -501,11 +518,19 @@ struct RunStateMachine {
                    event: .runStatus, &t)
             return
         }
-        let unfinished = order.filter { steps[$0]?.status != .succeeded && steps[$0]?.status != .skipped }
+        let unfinished = order.filter { !isDone($0) }
         if !unfinished.isEmpty {
             // Nothing can run (e.g. every remaining step depends on a gated one): report, do not loop.
             t.label = "stuck"
             finish(.interrupted, "no step can run; unfinished: \(unfinished.joined(separator: ", "))", event: .runStatus, &t)
+            return
+        }
+        let exceptions = order.compactMap { steps[$0] }.filter(isTolerated)
+        if !exceptions.isEmpty {
+            t.label = "completed with exceptions"
+            let what = exceptions.map { "step '\($0.stepID)' did not succeed (\($0.error ?? "no detail"))" }.joined(separator: "; ")
+            finish(.completedWithExceptions, "\(what); every other step completed: fix the cause and run `runbook resume \(context.runID)` to run it again",
+                   event: .runFinished, finishedAt: now, &t)
             return
         }
         t.label = "finished"

@@ -11,6 +11,9 @@ public enum RunStatus: String, Sendable, Codable, CaseIterable {
     case rolledBack = "rolled_back"
     case rollbackFailed = "rollback_failed"
     case cancelled
+    /// Every step ran, but one marked `on_failure: continue` did not succeed (e.g. the old primary could not
+    /// be fenced): not a plain success; `resume` runs those steps again.
+    case completedWithExceptions = "completed_with_exceptions"
 
     /// True when nothing more happens to the run unless someone asks (rollback of a succeeded run).
     public var isFinished: Bool {
@@ -27,6 +30,7 @@ public enum RunStatus: String, Sendable, Codable, CaseIterable {
         case .awaitingApproval: return ExitCodes.awaitingApproval
         case .interrupted, .running, .rollingBack: return ExitCodes.interrupted
         case .failed, .rolledBack, .rollbackFailed, .cancelled: return ExitCodes.failed
+        case .completedWithExceptions: return ExitCodes.completedWithExceptions
         }
     }
 }

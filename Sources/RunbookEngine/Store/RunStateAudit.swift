@@ -109,7 +109,7 @@ extension RunStatus {
     /// Statuses a run ends in, each recorded by a `run_finished` event.
     var isTerminal: Bool {
         switch self {
-        case .succeeded, .rolledBack, .cancelled, .failed, .rollbackFailed: return true
+        case .succeeded, .rolledBack, .cancelled, .failed, .rollbackFailed, .completedWithExceptions: return true
         default: return false
         }
     }

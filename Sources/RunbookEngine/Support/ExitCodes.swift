@@ -6,6 +6,8 @@ public enum ExitCodes {
     public static let awaitingApproval: Int32 = 3
     public static let leaseHeld: Int32 = 4
     public static let interrupted: Int32 = 5
+    /// The run completed, but a step marked `on_failure: continue` did not succeed; `resume` retries it.
+    public static let completedWithExceptions: Int32 = 6
 }
 
 /// An error that ends the `runbook` process with one of `ExitCodes`, saying why in one or two plain sentences.
