@@ -14,8 +14,9 @@ struct DRHarness {
     var database: String { directory.path + "/runbook.sqlite" }
     var runbooks: String { RunbookBinary.repositoryRoot() + "/Runbooks" }
 
-    init() async throws {
-        emulator = try await LocalAWSEmulator.dedicated("dr-runbooks")
+    /// - Parameter dataPlane: real PostgreSQL servers behind the RDS instances (an emulator of their own).
+    init(dataPlane: Bool = false) async throws {
+        emulator = dataPlane ? try await LocalAWSEmulator.withDataPlane("dr-runbooks") : try await LocalAWSEmulator.dedicated("dr-runbooks")
         directory = try TemporaryDirectory(prefix: "runbook-dr")
         binary = try RunbookBinary.path()
     }
@@ -224,14 +225,14 @@ struct DRRunbookTests {
         #expect(plainStatuses["report"] == "succeeded" && plainStatuses["restore"] == "skipped" && plainStatuses["copy-snapshot"] == "skipped", "\(plainStatuses)")
 
         // Without lag data the promotion refuses (and changes nothing); with a datapoint under max_lag it proceeds.
-        let (refused, _) = try await h.runJSON(["run", "promote-secondary", "--yes"] + params(name, zone))
+        let (refused, _) = try await h.runJSON(["run", "promote-secondary", "--yes", "--param", "measure=false"] + params(name, zone))
         #expect(refused.exitCode != 0)
         try await h.withAWS { aws in
             try await aws.cloudWatch(region: "us-west-2").putMetricData(namespace: "AWS/RDS", data: [
                 .init(metricName: "ReplicaLag", value: 7, unit: "Seconds", dimensions: [.init("DBInstanceIdentifier", name + "-replica")]),
             ])
         }
-        let (promoted, promote) = try await h.runJSON(["run", "promote-secondary", "--yes"] + params(name, zone))
+        let (promoted, promote) = try await h.runJSON(["run", "promote-secondary", "--yes", "--param", "measure=false"] + params(name, zone))
         #expect(promoted.exitCode == 0, "\(promoted.stdout)\(promoted.stderr)")
         let promoteReport = DRHarness.outputs(promote)["report"] ?? [:]
         #expect(promoteReport["replica_lag_at_promotion_seconds"] == "7")

@@ -46,7 +46,7 @@ struct DatabaseConnector: Sendable {
         do {
             return try await DatabaseSession.with(target) { try await body(db, $0) }
         } catch let error as DatabaseError {
-            throw ActionFailure("\(db.identifier): \(error)", retryable: true)
+            throw ActionFailure("\(db.identifier): \(error)", retryable: true, outputs: error.isUnreachable ? [DatabaseOutput.unreachable: "true"] : [:])
         }
     }
 
@@ -105,5 +105,7 @@ extension DatabaseConnector {
 
 /// Output names and formats the database actions share.
 enum DatabaseOutput {
+    /// Set on a failure when the database did not answer (as opposed to refusing a statement).
+    static let unreachable = "unreachable"
     static func milliseconds(_ date: Date) -> String { String(Int64((date.timeIntervalSince1970 * 1000).rounded())) }
 }

@@ -28,20 +28,35 @@ public struct FenceWriterAction: StepAction {
 
     static let setting = "default_transaction_read_only"
 
+    /// A failure carries `fenced` (`unreachable` when the database did not answer, else `failed`) and `fence_error`, so that a runbook that goes on without the fence reports why.
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        switch invocation.string("method") ?? "parameter-group" {
-        case "parameter-group": return try await fenceWithParameterGroup(invocation)
-        case "network": return try await fenceWithSecurityGroup(invocation)
-        case let other: throw ActionFailure("input 'method' must be parameter-group or network, got '\(other)'", retryable: false)
+        do {
+            switch invocation.string("method") ?? "parameter-group" {
+            case "parameter-group": return try await fenceWithParameterGroup(invocation)
+            case "network": return try await fenceWithSecurityGroup(invocation)
+            case let other: throw ActionFailure("input 'method' must be parameter-group or network, got '\(other)'", retryable: false)
+            }
+        } catch let failure as ActionFailure {
+            let unreachable = failure.outputs[DatabaseOutput.unreachable] == "true"
+            throw ActionFailure(failure.message, retryable: failure.retryable, outputs: [
+                "fenced": unreachable ? "unreachable" : "failed", "fence_error": failure.message, "final_lsn": "", "fenced_at": "",
+            ])
         }
     }
 
+    /// Restores what the fence replaced. A fence that failed half-way (e.g. the group was changed, then the
+    /// database stopped answering) is undone too, from the record it left on the instance.
     public func undo(_ invocation: ActionInvocation) async throws -> [String: String] {
         let outputs = invocation.stepOutputs
-        guard outputs["fenced"] == "true" else { return ["result": "nothing to undo"] }
         let instance = try DBInstanceTarget(connector.provider, invocation)
-        if outputs["method"] == "network" {
-            let previous = (outputs["previous_security_groups"] ?? "").split(separator: ",").map(String.init)
+        let completed = outputs["fenced"] == "true"
+        guard let db = try await instance.find(),
+              let record = completed ? FenceRecord.Entry(previous: nil) : try await FenceRecord.read(db, instance, runID: invocation.runID) else {
+            return ["result": "nothing to undo"]
+        }
+        if (outputs["method"] ?? invocation.string("method")) == "network" {
+            let previous = record.previous.map { $0.split(separator: " ").map(String.init) }
+                ?? (outputs["previous_security_groups"] ?? "").split(separator: ",").map(String.init)
             guard !previous.isEmpty else { throw ActionFailure("no previous security groups recorded to restore", retryable: false) }
             try await AWSStep.run("restoring the security groups of \(instance.description)") {
                 try await Self.replaceSecurityGroups(of: instance, with: previous)
@@ -49,12 +64,12 @@ public struct FenceWriterAction: StepAction {
             try await FenceRecord.clear(instance)
             return ["result": "unfenced", "security_groups": previous.joined(separator: ",")]
         }
-        guard let group = outputs["parameter_group"], !group.isEmpty else {
-            throw ActionFailure("no parameter_group output to undo", retryable: false)
+        guard let group = outputs["parameter_group"].flatMap({ $0.isEmpty ? nil : $0 }) ?? db.parameterGroups.first?.name else {
+            throw ActionFailure("\(instance.description) has no parameter group to unfence", retryable: false)
         }
-        let previous = outputs["previous_value"].flatMap { $0.isEmpty ? nil : $0 } ?? "0"
+        let previous = (record.previous ?? outputs["previous_value"]).flatMap { $0.isEmpty ? nil : $0 } ?? "0"
         try await setReadOnly(previous, group: group, instance)
-        try await waitUntilSessionsSee(readOnly: BooleanText.parse(previous) ?? false, invocation)
+        if completed { try await waitUntilSessionsSee(readOnly: BooleanText.parse(previous) ?? false, invocation) }
         try await FenceRecord.clear(instance)
         return ["result": "unfenced", "value": previous]
     }
@@ -81,7 +96,7 @@ public struct FenceWriterAction: StepAction {
         }
         return [
             "fenced": "true", "method": "parameter-group", "parameter_group": group, "previous_value": previous,
-            "sessions_ended": String(ended), "final_lsn": position?.description ?? "",
+            "sessions_ended": String(ended), "final_lsn": position?.description ?? "", "fence_error": "",
             "fenced_at": DatabaseOutput.milliseconds(Date()),
         ]
     }
@@ -157,6 +172,7 @@ public struct FenceWriterAction: StepAction {
         }
         return [
             "fenced": "true", "method": "network", "security_group": fence, "previous_security_groups": current.joined(separator: ","),
+            "fence_error": "", "final_lsn": "",
             "fenced_at": DatabaseOutput.milliseconds(Date()),
         ]
     }
@@ -180,6 +196,20 @@ enum FenceRecord {
                                                                        AWSTag(runKey, invocation.runID)])
         }
         return value
+    }
+
+    struct Entry {
+        /// The recorded previous value; nil when the caller already knows it from the step's outputs.
+        var previous: String?
+    }
+
+    /// The record `runID` left on the instance, if any.
+    static func read(_ db: RDS.DBInstance, _ instance: DBInstanceTarget, runID: String) async throws -> Entry? {
+        guard let arn = db.arn else { return nil }
+        let tags = try await AWSStep.run("reading the tags of \(instance.description)") { try await instance.rds.listTagsForResource(arn: arn) }
+        guard tags.contains(where: { $0.key == runKey && $0.value == runID }),
+              let previous = tags.first(where: { $0.key == previousKey }) else { return nil }
+        return Entry(previous: previous.value == "none" ? "" : previous.value)
     }
 
     static func clear(_ instance: DBInstanceTarget) async throws {
