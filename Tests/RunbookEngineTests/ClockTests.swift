@@ -7,6 +7,9 @@ import Testing
 /// a millisecond before, without the test waiting for it in real time.
 @Suite struct ClockTests {
     static let runID = "run-clock"
+    /// How long, in real time, a run may take to get to its next wait or to its end: generous, since other
+    /// suites may keep every thread busy meanwhile.
+    static let patience: Duration = .seconds(10)
 
     /// Start `definition` in a task, on a harness whose clock moves only by hand.
     private func start(_ h: EngineHarness, _ yaml: String, deadline: Duration? = nil) throws -> Task<RunOutcome, any Error> {
@@ -18,13 +21,14 @@ import Testing
     }
 
     /// Wait (in real time) until the run is parked on a sleeper due at `deadline` on the clock and `ready` holds.
-    private func parked(_ h: EngineHarness, until deadline: Duration, _ ready: @escaping () async throws -> Bool = { true }) async throws -> Bool {
-        try await eventually(within: .seconds(2)) { try await ready() && h.clock.pendingDeadlines.contains(deadline) }
+    private func expectParked(_ h: EngineHarness, until deadline: Duration, _ ready: @escaping () async throws -> Bool) async throws {
+        let parked = try await eventually(within: Self.patience) { try await ready() && h.clock.pendingDeadlines.contains(deadline) }
+        #expect(parked, "not parked at \(deadline): effects \(h.log.all), sleepers due at \(h.clock.pendingDeadlines)")
     }
 
     /// Move the clock to just short of `deadline` and check, after giving the run a moment of real time, that
     /// `unchanged` still holds; then move it the last millisecond and return how the run ended (nil when it
-    /// did not end within two seconds of real time).
+    /// did not end within `patience`).
     private func advance(_ h: EngineHarness, to deadline: Duration, _ run: Task<RunOutcome, any Error>,
                          unchanged: () async throws -> Bool) async throws -> RunOutcome? {
         h.clock.advance(by: deadline - h.clock.monotonicNow - .milliseconds(1))
@@ -36,7 +40,7 @@ import Testing
             _ = try? await run.value
             ended.set()
         }
-        let done = await eventually(within: .seconds(2)) { ended.isSet }
+        let done = await eventually(within: Self.patience) { ended.isSet }
         if !done { run.cancel() }
         _ = await watcher.value
         return done ? try await run.value : nil
@@ -52,17 +56,17 @@ import Testing
         let run = try start(h, """
             name: test
             steps:
-              - { id: slow, action: hang, with: { duration: 1h }, timeout: 10s }
+              - { id: slow, action: hang, with: { duration: 1h }, timeout: 1m }
             """)
         defer { run.cancel() }
-        #expect(try await parked(h, until: .seconds(10)) { h.log.all == ["hang:slow:1"] })
-        let outcome = try #require(try await advance(h, to: .seconds(10), run) {
+        try await expectParked(h, until: .seconds(60)) { h.log.all == ["hang:slow:1"] }
+        let outcome = try #require(try await advance(h, to: .seconds(60), run) {
             try await h.store.events(runID: Self.runID, kind: .attemptFailed).isEmpty
         })
         #expect(outcome.record("slow")?.status == .failed)
-        #expect(outcome.record("slow")?.error == "step 'slow' attempt 1 timed out after 10s")
+        #expect(outcome.record("slow")?.error == "step 'slow' attempt 1 timed out after 1m")
         let failed = try await events(h, outcome, .attemptFailed)
-        #expect(failed.map(\.at) == [t0 + 10_000])
+        #expect(failed.map(\.at) == [t0 + 60_000])
         #expect(outcome.run.status == .rolledBack)
     }
 
@@ -73,17 +77,17 @@ import Testing
             name: test
             steps:
               - { id: slow, action: hang, with: { duration: 1h } }
-            """, deadline: .seconds(60))
+            """, deadline: .seconds(120))
         defer { run.cancel() }
-        #expect(try await parked(h, until: .seconds(60)) { h.log.all == ["hang:slow:1"] })
-        let outcome = try #require(try await advance(h, to: .seconds(60), run) {
+        try await expectParked(h, until: .seconds(120)) { h.log.all == ["hang:slow:1"] }
+        let outcome = try #require(try await advance(h, to: .seconds(120), run) {
             try await h.store.run(id: Self.runID)?.status == .running
         })
         #expect(outcome.run.status == .rolledBack)
         #expect(outcome.run.message == "the run's deadline passed; rolled back")
         let stopped = try await events(h, outcome, .rollbackStarted)
         #expect(stopped.map { $0.detail["reason"] } == ["the run's deadline passed"])
-        #expect(stopped.map(\.at) == [t0 + 60_000])
+        #expect(stopped.map(\.at) == [t0 + 120_000])
     }
 
     @Test func retryBackoffWaitsThePolicysDelayBeforeTheNextAttempt() async throws {
@@ -95,18 +99,18 @@ import Testing
               - id: flaky
                 action: note
                 with: { key: f, fail_first: "1" }
-                retry: { max_attempts: 3, backoff: constant, initial_interval: 30s, jitter: false }
+                retry: { max_attempts: 3, backoff: constant, initial_interval: 90s, jitter: false }
             """)
         defer { run.cancel() }
-        #expect(try await parked(h, until: .seconds(30)) { h.log.all == ["fail:f"] })
-        let outcome = try #require(try await advance(h, to: .seconds(30), run) { h.log.all == ["fail:f"] })
+        try await expectParked(h, until: .seconds(90)) { h.log.all == ["fail:f"] }
+        let outcome = try #require(try await advance(h, to: .seconds(90), run) { h.log.all == ["fail:f"] })
         #expect(outcome.run.status == .succeeded)
         #expect(outcome.record("flaky")?.attempts == 2)
         #expect(h.log.all == ["fail:f", "do:f"])
         let failed = try await events(h, outcome, .attemptFailed)
-        #expect(failed.map { $0.detail["retry_in"] } == ["30s"])
+        #expect(failed.map { $0.detail["retry_in"] } == ["90s"])
         #expect(failed.map(\.at) == [t0])
-        #expect(try await events(h, outcome, .attemptStarted).map(\.at) == [t0 + 30_000])
+        #expect(try await events(h, outcome, .attemptStarted).map(\.at) == [t0 + 90_000])
     }
 
     @Test func aWaiterPollsAgainWhenItsIntervalHasPassed() async throws {
@@ -122,17 +126,17 @@ import Testing
                   action: probe
                   with: { states: "creating,available" }
                   until: { output: state, equals: available }
-                  interval: 20s
+                  interval: 45s
                   timeout: 5m
             """)
         defer { run.cancel() }
-        #expect(try await parked(h, until: .seconds(20)) { h.log.all == ["do:db", "poll:create:creating"] })
-        let outcome = try #require(try await advance(h, to: .seconds(20), run) { h.log.all.count == 2 })
+        try await expectParked(h, until: .seconds(45)) { h.log.all == ["do:db", "poll:create:creating"] }
+        let outcome = try #require(try await advance(h, to: .seconds(45), run) { h.log.all.count == 2 })
         #expect(outcome.run.status == .succeeded)
         #expect(outcome.record("create")?.polls == 2)
         let polls = try await events(h, outcome, .waiterPoll)
         #expect(polls.map { $0.detail["state"] } == ["creating", "available"])
-        #expect(polls.map(\.at) == [t0, t0 + 20_000])
+        #expect(polls.map(\.at) == [t0, t0 + 45_000])
     }
 }
 
