@@ -7,9 +7,21 @@ import Testing
 /// a millisecond before, without the test waiting for it in real time.
 @Suite struct ClockTests {
     static let runID = "run-clock"
+    /// How long, in real time, a run may take to get to its next wait or to its end: generous, since other
+    /// suites may keep every thread busy meanwhile.
+    static let patience: Duration = .seconds(10)
 
-    /// Start `definition` in a task, on a harness whose clock moves only by hand.
-    private func start(_ h: EngineHarness, _ yaml: String, deadline: Duration? = nil) throws -> Task<RunOutcome, any Error> {
+    /// A fresh harness for each test, on a clock that moves only by hand.
+    let h = EngineHarness(clock: ManualClock())
+    /// The wall time the run starts at.
+    let t0: Int64
+
+    init() {
+        t0 = h.clock.nowMilliseconds
+    }
+
+    /// Start `yaml` in a task.
+    private func start(_ yaml: String, deadline: Duration? = nil) throws -> Task<RunOutcome, any Error> {
         let definition = try h.definition(yaml)
         let engine = h.engine
         let deadlineAt = deadline.map { h.clock.nowMilliseconds + DurationText.milliseconds($0) }
@@ -18,14 +30,15 @@ import Testing
     }
 
     /// Wait (in real time) until the run is parked on a sleeper due at `deadline` on the clock and `ready` holds.
-    private func parked(_ h: EngineHarness, until deadline: Duration, _ ready: @escaping () async throws -> Bool = { true }) async throws -> Bool {
-        try await eventually(within: .seconds(2)) { try await ready() && h.clock.pendingDeadlines.contains(deadline) }
+    private func expectParked(until deadline: Duration, _ ready: @escaping () async throws -> Bool) async throws {
+        let parked = try await eventually(within: Self.patience) { try await ready() && h.clock.pendingDeadlines.contains(deadline) }
+        #expect(parked, "not parked at \(deadline): effects \(h.log.all), sleepers due at \(h.clock.pendingDeadlines)")
     }
 
     /// Move the clock to just short of `deadline` and check, after giving the run a moment of real time, that
     /// `unchanged` still holds; then move it the last millisecond and return how the run ended (nil when it
-    /// did not end within two seconds of real time).
-    private func advance(_ h: EngineHarness, to deadline: Duration, _ run: Task<RunOutcome, any Error>,
+    /// did not end within `patience`).
+    private func advance(to deadline: Duration, _ run: Task<RunOutcome, any Error>,
                          unchanged: () async throws -> Bool) async throws -> RunOutcome? {
         h.clock.advance(by: deadline - h.clock.monotonicNow - .milliseconds(1))
         try await Task.sleep(for: .milliseconds(50))
@@ -36,83 +49,75 @@ import Testing
             _ = try? await run.value
             ended.set()
         }
-        let done = await eventually(within: .seconds(2)) { ended.isSet }
+        let done = await eventually(within: Self.patience) { ended.isSet }
         if !done { run.cancel() }
         _ = await watcher.value
         return done ? try await run.value : nil
     }
 
-    private func events(_ h: EngineHarness, _ outcome: RunOutcome, _ kind: EventKind) async throws -> [AuditEvent] {
+    private func events(_ outcome: RunOutcome, _ kind: EventKind) async throws -> [AuditEvent] {
         try await h.store.events(runID: outcome.run.id, kind: kind)
     }
 
     @Test func aStepTimeoutFiresWhenTheClockReachesItAndIsRecordedAsATimeout() async throws {
-        let h = EngineHarness(clock: ManualClock())
-        let t0 = h.clock.nowMilliseconds
-        let run = try start(h, """
+        let run = try start("""
             name: test
             steps:
-              - { id: slow, action: hang, with: { duration: 1h }, timeout: 10s }
+              - { id: slow, action: hang, with: { duration: 1h }, timeout: 1m }
             """)
         defer { run.cancel() }
-        #expect(try await parked(h, until: .seconds(10)) { h.log.all == ["hang:slow:1"] })
-        let outcome = try #require(try await advance(h, to: .seconds(10), run) {
+        try await expectParked(until: .seconds(60)) { h.log.all == ["hang:slow:1"] }
+        let outcome = try #require(try await advance(to: .seconds(60), run) {
             try await h.store.events(runID: Self.runID, kind: .attemptFailed).isEmpty
         })
         #expect(outcome.record("slow")?.status == .failed)
-        #expect(outcome.record("slow")?.error == "step 'slow' attempt 1 timed out after 10s")
-        let failed = try await events(h, outcome, .attemptFailed)
-        #expect(failed.map(\.at) == [t0 + 10_000])
+        #expect(outcome.record("slow")?.error == "step 'slow' attempt 1 timed out after 1m")
+        let failed = try await events(outcome, .attemptFailed)
+        #expect(failed.map(\.at) == [t0 + 60_000])
         #expect(outcome.run.status == .rolledBack)
     }
 
     @Test func theRunDeadlineStopsTheRunWhenTheClockReachesIt() async throws {
-        let h = EngineHarness(clock: ManualClock())
-        let t0 = h.clock.nowMilliseconds
-        let run = try start(h, """
+        let run = try start("""
             name: test
             steps:
               - { id: slow, action: hang, with: { duration: 1h } }
-            """, deadline: .seconds(60))
+            """, deadline: .seconds(120))
         defer { run.cancel() }
-        #expect(try await parked(h, until: .seconds(60)) { h.log.all == ["hang:slow:1"] })
-        let outcome = try #require(try await advance(h, to: .seconds(60), run) {
+        try await expectParked(until: .seconds(120)) { h.log.all == ["hang:slow:1"] }
+        let outcome = try #require(try await advance(to: .seconds(120), run) {
             try await h.store.run(id: Self.runID)?.status == .running
         })
         #expect(outcome.run.status == .rolledBack)
         #expect(outcome.run.message == "the run's deadline passed; rolled back")
-        let stopped = try await events(h, outcome, .rollbackStarted)
+        let stopped = try await events(outcome, .rollbackStarted)
         #expect(stopped.map { $0.detail["reason"] } == ["the run's deadline passed"])
-        #expect(stopped.map(\.at) == [t0 + 60_000])
+        #expect(stopped.map(\.at) == [t0 + 120_000])
     }
 
     @Test func retryBackoffWaitsThePolicysDelayBeforeTheNextAttempt() async throws {
-        let h = EngineHarness(clock: ManualClock())
-        let t0 = h.clock.nowMilliseconds
-        let run = try start(h, """
+        let run = try start("""
             name: test
             steps:
               - id: flaky
                 action: note
                 with: { key: f, fail_first: "1" }
-                retry: { max_attempts: 3, backoff: constant, initial_interval: 30s, jitter: false }
+                retry: { max_attempts: 3, backoff: constant, initial_interval: 90s, jitter: false }
             """)
         defer { run.cancel() }
-        #expect(try await parked(h, until: .seconds(30)) { h.log.all == ["fail:f"] })
-        let outcome = try #require(try await advance(h, to: .seconds(30), run) { h.log.all == ["fail:f"] })
+        try await expectParked(until: .seconds(90)) { h.log.all == ["fail:f"] }
+        let outcome = try #require(try await advance(to: .seconds(90), run) { h.log.all == ["fail:f"] })
         #expect(outcome.run.status == .succeeded)
         #expect(outcome.record("flaky")?.attempts == 2)
         #expect(h.log.all == ["fail:f", "do:f"])
-        let failed = try await events(h, outcome, .attemptFailed)
-        #expect(failed.map { $0.detail["retry_in"] } == ["30s"])
+        let failed = try await events(outcome, .attemptFailed)
+        #expect(failed.map { $0.detail["retry_in"] } == ["90s"])
         #expect(failed.map(\.at) == [t0])
-        #expect(try await events(h, outcome, .attemptStarted).map(\.at) == [t0 + 30_000])
+        #expect(try await events(outcome, .attemptStarted).map(\.at) == [t0 + 90_000])
     }
 
     @Test func aWaiterPollsAgainWhenItsIntervalHasPassed() async throws {
-        let h = EngineHarness(clock: ManualClock())
-        let t0 = h.clock.nowMilliseconds
-        let run = try start(h, """
+        let run = try start("""
             name: test
             steps:
               - id: create
@@ -122,17 +127,17 @@ import Testing
                   action: probe
                   with: { states: "creating,available" }
                   until: { output: state, equals: available }
-                  interval: 20s
+                  interval: 45s
                   timeout: 5m
             """)
         defer { run.cancel() }
-        #expect(try await parked(h, until: .seconds(20)) { h.log.all == ["do:db", "poll:create:creating"] })
-        let outcome = try #require(try await advance(h, to: .seconds(20), run) { h.log.all.count == 2 })
+        try await expectParked(until: .seconds(45)) { h.log.all == ["do:db", "poll:create:creating"] }
+        let outcome = try #require(try await advance(to: .seconds(45), run) { h.log.all.count == 2 })
         #expect(outcome.run.status == .succeeded)
         #expect(outcome.record("create")?.polls == 2)
-        let polls = try await events(h, outcome, .waiterPoll)
+        let polls = try await events(outcome, .waiterPoll)
         #expect(polls.map { $0.detail["state"] } == ["creating", "available"])
-        #expect(polls.map(\.at) == [t0, t0 + 20_000])
+        #expect(polls.map(\.at) == [t0, t0 + 45_000])
     }
 }
 

@@ -29,37 +29,14 @@ extension RunbookValidator {
     mutating func step(
         _ node: Node, number: Int, defaults: StepDefaults, firstByID: inout [String: SourceLocation]
     ) -> (StepDefinition, [Need])? {
-        // Name the step by its id in every message, including those about its other keys.
-        var context = "step \(number)"
-        // (Compare key text directly: Yams' Node subscript resolves every key's tag with a regex.)
-        if case .mapping(let mapping) = node,
-           let entry = mapping.first(where: { if case .scalar(let key) = $0.key { return key.string == "id" }; return false }),
-           case .scalar(let id) = entry.value, !Self.isNull(.scalar(id)) {
-            context = "step '\(id.string)'"
-        }
+        let context = Self.stepContext(node, number: number)
         guard let block = fields(node, context: context, allowed: Self.stepKeys, what: "a step") else { return nil }
-        var validID: String?
-        if let idNode = block["id"], let id = text(idNode, context: context, key: "id") {
-            if !Self.isStepID(id) {
-                report(idNode, "", "step id '\(id)' is not valid; use lower-case letters, digits and '-', not starting with '-'")
-            } else if let first = firstByID[id] {
-                report(idNode, "", "duplicate step id '\(id)' (first used at line \(first.line))")
-            } else {
-                firstByID[id] = location(idNode)
-                validID = id
-            }
-        } else if block["id"] == nil {
-            report(node, context, "missing key 'id'")
-        }
+        let validID = stepID(block, node, context: context, firstByID: &firstByID)
         let scope = TemplateScope(context: context, stepID: validID, allowsOwnOutputs: false)
 
         let description = block["description"].flatMap { text($0, context: context, key: "description") } ?? ""
         let needs = block["needs"].map { self.needs($0, context: context) } ?? []
-        var when: String?
-        if let node = block["when"], let condition = text(node, context: context, key: "when") {
-            when = condition
-            checkTemplate(condition, at: node, scope: TemplateScope(context: context + " when", stepID: validID, allowsOwnOutputs: false))
-        }
+        let when = whenCondition(block, context: context, stepID: validID)
         let call = self.call(block, context: context, scope: scope)
 
         var retry = defaults.retry
@@ -70,25 +47,9 @@ extension RunbookValidator {
         if let node = block["timeout"] { timeout = duration(node, context: context, key: "timeout") }
 
         let wait = block["wait"].flatMap { waiter($0, context: context + " wait", stepID: validID) }
-        var compensate: ActionCall?
-        var compensateRetry = retry
-        if let node = block["compensate"],
-           let compensation = fields(node, context: context + " compensate", allowed: Self.compensateKeys, what: "a compensation") {
-            let compensateScope = TemplateScope(context: context + " compensate", stepID: validID, allowsOwnOutputs: true)
-            compensate = self.call(compensation, context: compensateScope.context, scope: compensateScope)
-            if let retryNode = compensation["retry"], let patch = retryPatch(retryNode, context: context + " compensate retry") {
-                compensateRetry = patch.applied(to: retry)
-            }
-        }
+        let (compensate, compensateRetry) = compensation(block, context: context, stepID: validID, retry: retry)
         let irreversible = block["irreversible"].flatMap { bool($0, context: context, key: "irreversible") } ?? false
-        var approvalRequired = false
-        if let node = block["approval"], let value = text(node, context: context, key: "approval") {
-            if value == "required" {
-                approvalRequired = true
-            } else {
-                report(node, context, "approval must be 'required' (or left out), got '\(value)'")
-            }
-        }
+        let approvalRequired = approval(block, context: context)
 
         var continueOnFailure = false
         if let node = block["on_failure"], let value = text(node, context: context, key: "on_failure") {
@@ -108,6 +69,68 @@ extension RunbookValidator {
         )
         step.continueOnFailure = continueOnFailure
         return (step, needs)
+    }
+
+    /// How messages name a step: by its id when it has one, else by its number, including messages about its
+    /// other keys.
+    private static func stepContext(_ node: Node, number: Int) -> String {
+        // (Compare key text directly: Yams' Node subscript resolves every key's tag with a regex.)
+        if case .mapping(let mapping) = node,
+           let entry = mapping.first(where: { if case .scalar(let key) = $0.key { return key.string == "id" }; return false }),
+           case .scalar(let id) = entry.value, !isNull(.scalar(id)) {
+            return "step '\(id.string)'"
+        }
+        return "step \(number)"
+    }
+
+    /// The step's id when it is valid and not used before; otherwise reports why and returns nil.
+    private mutating func stepID(_ block: YAMLFields, _ node: Node, context: String,
+                                 firstByID: inout [String: SourceLocation]) -> String? {
+        guard let idNode = block["id"] else {
+            report(node, context, "missing key 'id'")
+            return nil
+        }
+        guard let id = text(idNode, context: context, key: "id") else { return nil }
+        if !Self.isStepID(id) {
+            report(idNode, "", "step id '\(id)' is not valid; use lower-case letters, digits and '-', not starting with '-'")
+        } else if let first = firstByID[id] {
+            report(idNode, "", "duplicate step id '\(id)' (first used at line \(first.line))")
+        } else {
+            firstByID[id] = location(idNode)
+            return id
+        }
+        return nil
+    }
+
+    /// The step's `when:` condition, its template checked.
+    private mutating func whenCondition(_ block: YAMLFields, context: String, stepID: String?) -> String? {
+        guard let node = block["when"], let condition = text(node, context: context, key: "when") else { return nil }
+        checkTemplate(condition, at: node, scope: TemplateScope(context: context + " when", stepID: stepID, allowsOwnOutputs: false))
+        return condition
+    }
+
+    /// The step's `compensate:` call, if any, and the retry policy it runs with (the step's, patched by its own `retry:`).
+    private mutating func compensation(_ block: YAMLFields, context: String, stepID: String?,
+                                       retry: RetryPolicy) -> (ActionCall?, RetryPolicy) {
+        guard let node = block["compensate"],
+              let compensation = fields(node, context: context + " compensate", allowed: Self.compensateKeys, what: "a compensation")
+        else { return (nil, retry) }
+        let scope = TemplateScope(context: context + " compensate", stepID: stepID, allowsOwnOutputs: true)
+        let call = self.call(compensation, context: scope.context, scope: scope)
+        guard let retryNode = compensation["retry"], let patch = retryPatch(retryNode, context: context + " compensate retry") else {
+            return (call, retry)
+        }
+        return (call, patch.applied(to: retry))
+    }
+
+    /// Whether the step has `approval: required`; any other value is reported.
+    private mutating func approval(_ block: YAMLFields, context: String) -> Bool {
+        guard let node = block["approval"], let value = text(node, context: context, key: "approval") else { return false }
+        guard value == "required" else {
+            report(node, context, "approval must be 'required' (or left out), got '\(value)'")
+            return false
+        }
+        return true
     }
 
     mutating func needs(_ node: Node, context: String) -> [Need] {

@@ -245,7 +245,6 @@ struct RunStateMachine {
         while position < forward.ready.count && inFlight.count < max(1, context.options.parallelism) {
             let step = definition.steps[forward.ready[position]]
             guard var record = steps[step.id] else { forward.ready.remove(at: position); continue }
-            let unlaunched = record
             var approval: [NewEvent] = []
             if isGate(step) && record.approvedBy == nil {
                 guard context.options.autoApprove else {
@@ -264,28 +263,43 @@ struct RunStateMachine {
                 stepFailed(step.id, error: "when: \(error)", fromWaiter: true, forward: &forward, now, &t)
                 return
             case .success(false):
-                record.status = .skipped
-                record.finishedAt = now
-                steps[step.id] = record
-                outputs[step.id] = [:]
-                t.write(record)
-                t.changes.events += approval
-                t.record(event(.stepSkipped, step: step.id, ["when": step.when ?? ""]))
-                markDone(step.id, &forward)
+                skip(step, record, approval: approval, &forward, now, &t)
                 position = 0
             case .success(true):
-                record.status = .running
-                record.attempts += 1
-                record.startedAt = record.startedAt ?? now
-                steps[step.id] = record
-                beforeLaunch[step.id] = unlaunched
-                t.launching.steps.append(record)
-                // One event says the step and its attempt started; later attempts get `attempt_started`.
-                t.launching.events += approval + [event(.stepStarted, step: step.id, attempt: record.attempts, ["action": step.call.action])]
-                budgetStart[step.id] = record.attempts
-                launchAction(step, record, &forward, now, &t)
+                start(step, record, approval: approval, &forward, now, &t)
             }
         }
+    }
+
+    /// `when:` is false: the step is skipped (with its `--yes` approval, if any), which may ready its dependents.
+    private mutating func skip(_ step: StepDefinition, _ record: StepRecord, approval: [NewEvent], _ forward: inout Forward,
+                               _ now: Int64, _ t: inout Transition) {
+        var record = record
+        record.status = .skipped
+        record.finishedAt = now
+        steps[step.id] = record
+        outputs[step.id] = [:]
+        t.write(record)
+        t.changes.events += approval
+        t.record(event(.stepSkipped, step: step.id, ["when": step.when ?? ""]))
+        markDone(step.id, &forward)
+    }
+
+    /// Start the step's first attempt (with its `--yes` approval, if any): written only if no cancel is recorded.
+    private mutating func start(_ step: StepDefinition, _ record: StepRecord, approval: [NewEvent], _ forward: inout Forward,
+                                _ now: Int64, _ t: inout Transition) {
+        // What the step goes back to (without the approval) when the store refuses the launch.
+        beforeLaunch[step.id] = steps[step.id]
+        var record = record
+        record.status = .running
+        record.attempts += 1
+        record.startedAt = record.startedAt ?? now
+        steps[step.id] = record
+        t.launching.steps.append(record)
+        // One event says the step and its attempt started; later attempts get `attempt_started`.
+        t.launching.events += approval + [event(.stepStarted, step: step.id, attempt: record.attempts, ["action": step.call.action])]
+        budgetStart[step.id] = record.attempts
+        launchAction(step, record, &forward, now, &t)
     }
 
     private func evaluateWhen(_ step: StepDefinition) -> Result<Bool, TemplateError> {
