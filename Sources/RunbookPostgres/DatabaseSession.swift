@@ -25,7 +25,7 @@ public final class DatabaseSession: Sendable {
         let configuration = try makeConfiguration(target)
         let connection: PostgresConnection
         do {
-            connection = try await withDeadline(target.connectTimeout, what: "connecting to \(target)") {
+            connection = try await withDeadline(target.connectTimeout, what: "connecting to \(target)", late: { try? await $0.close() }) {
                 try await PostgresConnection.connect(
                     on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration, id: 1, logger: logger)
             }
@@ -119,10 +119,14 @@ extension DatabaseSession {
     ///
     /// The caller is released at the deadline even if `body` ignores cancellation (a socket that never
     /// answers), so a dead region costs `limit`, never more.
-    static func withDeadline<T: Sendable>(_ limit: Duration, what: String,
+    /// - Parameter late: given a value that arrived after the deadline (a connection to close).
+    static func withDeadline<T: Sendable>(_ limit: Duration, what: String, late: (@Sendable (T) async -> Void)? = nil,
                                           _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let race = DeadlineRace<T>()
-        let work = Task { race.finish(await Result(catching: body)) }
+        let work = Task {
+            let result = await Result(catching: body)
+            if !race.finish(result), case .success(let value) = result { await late?(value) }
+        }
         let timer = Task {
             try? await Task.sleep(for: limit)
             race.finish(.failure(DatabaseError("\(what) took longer than \(limit.secondsText)", isUnreachable: true)))
@@ -166,14 +170,20 @@ final class DeadlineRace<T: Sendable>: @unchecked Sendable {
     private var outcome: Result<T, any Error>?
     private var waiter: CheckedContinuation<Result<T, any Error>, Never>?
 
-    func finish(_ result: Result<T, any Error>) {
+    /// Records `result` if it is the first; says whether it was.
+    @discardableResult
+    func finish(_ result: Result<T, any Error>) -> Bool {
         lock.lock()
-        guard outcome == nil else { return lock.unlock() }
+        guard outcome == nil else {
+            lock.unlock()
+            return false
+        }
         outcome = result
         let waiting = waiter
         waiter = nil
         lock.unlock()
         waiting?.resume(returning: result)
+        return true
     }
 
     func result() async -> Result<T, any Error> {

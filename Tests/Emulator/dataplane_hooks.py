@@ -2,6 +2,7 @@
 
     GET  /runbook-emulator/dataplane/instances[?region=R&identifier=I]
     POST /runbook-emulator/dataplane/pause-replay    {"identifier": I, "region": R}
+    POST /runbook-emulator/dataplane/cut-replication {"identifier": I, "region": R}  (stop receiving WAL; restore-replication undoes it)
     POST /runbook-emulator/dataplane/resume-replay   {"identifier": I, "region": R}
     POST /runbook-emulator/dataplane/kill            {"identifier": I, "region": R}
     POST /runbook-emulator/dataplane/start           {"identifier": I, "region": R}
@@ -38,6 +39,8 @@ class HookMiddleware:
         self.actions = {
             "pause-replay": self._pause_replay,
             "resume-replay": self._resume_replay,
+            "cut-replication": self._cut_replication,
+            "restore-replication": self._restore_replication,
             "kill": self._kill,
             "start": self._start,
         }
@@ -85,6 +88,14 @@ class HookMiddleware:
         self._require_standby(record)
         state = record.server.resume_replay()
         return {**self.dp.describe(record), "replay_pause_state": state}
+
+    def _cut_replication(self, record) -> dict:
+        self._require_standby(record)
+        return {**self.dp.describe(record), "replication": record.server.cut_replication()}
+
+    def _restore_replication(self, record) -> dict:
+        self._require_standby(record)
+        return {**self.dp.describe(record), "replication": record.server.restore_replication()}
 
     def _kill(self, record) -> dict:
         self.dp.kill(record)

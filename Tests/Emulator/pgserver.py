@@ -754,6 +754,26 @@ class PgServer:
     def resume_replay(self) -> str:
         return self.sql("SELECT pg_wal_replay_resume(); SELECT pg_get_wal_replay_pause_state()")
 
+    def cut_replication(self) -> str:
+        """Stop receiving WAL (a broken cross-region link): what the primary commits from now on never arrives.
+
+        Unlike a replay pause, a promotion cannot apply it later, since it was never received.
+        """
+        if getattr(self, "saved_conninfo", None) is None:
+            self.saved_conninfo = self.sql("SHOW primary_conninfo")
+        self.sql("ALTER SYSTEM SET primary_conninfo = ''")
+        self.sql("SELECT pg_reload_conf()")
+        return "cut"
+
+    def restore_replication(self) -> str:
+        """Receive WAL again with the connection string saved by cut_replication."""
+        saved = getattr(self, "saved_conninfo", None)
+        if saved is not None:
+            self.sql("ALTER SYSTEM SET primary_conninfo = '%s'" % saved.replace("'", "''"))
+            self.sql("SELECT pg_reload_conf()")
+            self.saved_conninfo = None
+        return "receiving"
+
     def replica_lag(self) -> float:
         """Seconds: 0 when everything received is replayed, else now - last replayed commit."""
         return float(self.sql(

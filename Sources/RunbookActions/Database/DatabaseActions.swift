@@ -30,6 +30,7 @@ public struct DatabaseStatusAction: StepAction {
         }
         let status = try await connector.withSession(invocation) { _, session in try await session.replicationStatus() }
         var out = Self.outputs(status)
+        out["secret_arn"] = try await connector.secretARN(invocation) ?? ""
         if let until {
             let reached = (status.isStandby ? status.replayedPosition : status.writerPosition) ?? WALPosition(offset: 0)
             out["caught_up"] = reached >= until ? "true" : "false"

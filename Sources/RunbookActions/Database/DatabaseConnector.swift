@@ -39,6 +39,13 @@ struct DatabaseConnector: Sendable {
         return (db, target)
     }
 
+    /// The ARN of the master secret `invocation` logs in with (nil for other kinds of credentials). An ARN is not a secret.
+    func secretARN(_ invocation: ActionInvocation) async throws -> String? {
+        guard (invocation.string("auth") ?? "master-secret") == "master-secret" else { return nil }
+        let instance = try DBInstanceTarget(provider, invocation)
+        return try await masterSecretARN(of: try await instance.require(), instance, invocation)
+    }
+
     /// Runs `body` on a session with the step's instance, turning data-plane errors into action failures.
     func withSession<T: Sendable>(_ invocation: ActionInvocation,
                                   _ body: @Sendable (RDS.DBInstance, DatabaseSession) async throws -> T) async throws -> T {

@@ -5,8 +5,8 @@ import RunbookPostgres
 /// `db.recovery-point`: what a promotion of `identifier` (a standby) would lose, measured from the databases,
 /// and the `max_lag` gate on it.
 ///
-/// With the old writer's final LSN (from its fence) the loss is exact: `rpo_bytes` = final LSN − the standby's
-/// replay LSN, `rpo_basis: lsn`, and `rpo_seconds` is 0 when nothing is missing, else at most the time from
+/// With the old writer's final LSN (from its fence) the loss is exact: `rpo_bytes` = final LSN − what the
+/// standby has received (a promotion replays all of it first), `rpo_basis: lsn`, and `rpo_seconds` is 0 when nothing is missing, else at most the time from
 /// the standby's last replayed commit to the fence. Without it (the writer did not answer) `rpo_bytes` is
 /// `unknown` and `rpo_seconds` is the upper bound from the last replayed commit to now (`replay_timestamp`),
 /// or the CloudWatch lag given in `lag_metric_seconds` when the standby has replayed no commit
@@ -46,7 +46,8 @@ public struct RecoveryPointAction: StepAction {
             guard status.isStandby else {
                 throw ActionFailure("\(try invocation.requiredString("identifier")) is not a standby (it takes writes): nothing to measure", retryable: false)
             }
-            guard let final, let replayed = status.replayedPosition, replayed < final, ContinuousClock.now < deadline else { return status }
+            let kept = [status.receivedPosition, status.replayedPosition].compactMap { $0 }.max()
+            guard let final, let kept, kept < final, ContinuousClock.now < deadline else { return status }
             try await Task.sleep(for: .milliseconds(200))
         }
     }
@@ -62,6 +63,7 @@ public struct RecoveryPointAction: StepAction {
                 "rpo_seconds": seconds.map { String(format: "%.1f", $0) } ?? "unknown",
                 "rpo_basis": basis,
                 "replay_lsn": status.replayedPosition?.description ?? "",
+                "received_lsn": status.receivedPosition?.description ?? "",
                 "last_replay_at": status.lastReplayedCommit.map(DatabaseOutput.milliseconds) ?? "",
             ]
         }
@@ -69,8 +71,10 @@ public struct RecoveryPointAction: StepAction {
 
     private func measure(_ status: ReplicationStatus, final: WALPosition?, _ invocation: ActionInvocation) throws -> Measurement {
         let lastCommit = status.lastReplayedCommit
-        if let final, let replayed = status.replayedPosition {
-            let bytes = final.bytesAhead(of: replayed)
+        // A promotion replays everything the standby has received before it takes writes, so what is lost
+        // is what it never received.
+        if let final, let kept = [status.receivedPosition, status.replayedPosition].compactMap({ $0 }).max() {
+            let bytes = final.bytesAhead(of: kept)
             let fencedAt = try invocation.string("fenced_at").flatMap(Double.init).map { Date(timeIntervalSince1970: $0 / 1000) } ?? Date()
             let seconds = bytes == 0 ? 0 : lastCommit.map { max(0, fencedAt.timeIntervalSince($0)) }
             return Measurement(bytes: bytes, seconds: seconds, basis: "lsn")
