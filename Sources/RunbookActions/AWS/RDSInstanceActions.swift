@@ -346,10 +346,19 @@ public struct AssertDBInstanceAction: StepAction {
 
 /// `aws.rds.reboot-db-instance`: reboot, with `force_failover: true` a Multi-AZ failover. Outputs `requested_at` (epoch ms)
 /// and the AZ before the reboot. Re-run after a crash: an instance already rebooting counts as requested.
+///
+/// With `measure_writes: true` a canary writer commits a row every `write_interval` through the instance's endpoint
+/// (see ``WriteOutageMeasurement``): first until one is acknowledged (else the reboot is not requested), then while the
+/// reboot runs, until writes have failed and been acknowledged again. Outputs `write_outage_seconds` (the last acknowledged
+/// write before the first failure to the first acknowledged one after it), `canary_rows_acknowledged` (rows 1…N of this
+/// step, for `db.check-canary`'s `acknowledged`), `write_failures`, `first_failure_at`, `writes_resumed_at`. Writes still
+/// failing at `max_outage` fail the step (not retryable: the reboot happened). A re-run of an instance already rebooting
+/// measures nothing (the crashed attempt's measurement is lost) and requests nothing.
 public struct RebootDBInstanceAction: StepAction {
     public let name = "aws.rds.reboot-db-instance"
-    public let summary = "Reboot a DB instance (force_failover: Multi-AZ failover); outputs requested_at"
+    public let summary = "Reboot a DB instance (force_failover: Multi-AZ failover; measure_writes: the write outage seen by a canary writer); outputs requested_at"
     public let inputs = [ActionInputSpec("identifier", required: true), AWSStep.regionInput, ActionInputSpec("force_failover")]
+        + WriteOutageMeasurement.inputs
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
@@ -357,20 +366,39 @@ public struct RebootDBInstanceAction: StepAction {
         let target = try DBInstanceTarget(provider, invocation)
         let before = try await target.require()
         var out = ["requested_at": String(invocation.clock.nowMilliseconds), "az_before": before.availabilityZone ?? "",
-                   "secondary_az_before": before.secondaryAvailabilityZone ?? ""]
+                   "secondary_az_before": before.secondaryAvailabilityZone ?? ""].merging(WriteOutageMeasurement.notMeasured) { $1 }
         if before.status == "rebooting" && invocation.attempt > 1 {
             out[AWSOutput.result] = "already-rebooting"
             return out
         }
-        _ = try await AWSStep.run("reboot of \(target.description)") {
-            try await target.rds.rebootDBInstance(identifier: target.identifier, forceFailover: try invocation.bool("force_failover"))
+        let forceFailover = try invocation.bool("force_failover")
+        let reboot = {
+            _ = try await AWSStep.run("reboot of \(target.description)") {
+                try await target.rds.rebootDBInstance(identifier: target.identifier, forceFailover: forceFailover)
+            }
         }
+        guard try invocation.bool("measure_writes") == true else {
+            try await reboot()
+            out[AWSOutput.result] = "rebooted"
+            return out
+        }
+        let measurement = try await WriteOutageMeasurement.prepare(DatabaseConnector(provider: provider), invocation)
+        let outcome = try await measurement.measure(around: reboot) { try await target.find()?.status == "available" }
+        out.merge(outcome.outputs) { $1 }
+        out["requested_at"] = String(outcome.requestedAt)
+        out["canary_step"] = invocation.stepID
         out[AWSOutput.result] = "rebooted"
+        guard outcome.resumed else {
+            throw ActionFailure("\(target.description) was rebooted, but writes through \(measurement.target) were still failing "
+                                + "\(invocation.string("max_outage") ?? "10m") later: \(outcome.failures.last?.error ?? "")",
+                                retryable: false, outputs: out)
+        }
         return out
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
-        ActionPlan(.change, "reboot \(invocation.string("identifier") ?? "?")" + ((try? invocation.bool("force_failover")) == true ? " with failover" : ""))
+        ActionPlan(.change, "reboot \(invocation.string("identifier") ?? "?")" + ((try? invocation.bool("force_failover")) == true ? " with failover" : "")
+                   + ((try? invocation.bool("measure_writes")) == true ? ", measuring writes with canary rows" : ""))
     }
 }
 

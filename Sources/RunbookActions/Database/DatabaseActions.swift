@@ -85,21 +85,30 @@ public struct WriteCanaryAction: StepAction {
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan { ActionPlan(.change, "writes one canary row") }
 }
 
-/// `db.check-canary`: whether this run's canary rows written by `canary_step` are on an instance.
+/// `db.check-canary`: whether this run's canary rows written by `canary_step` are on an instance. With `acknowledged: N`
+/// (e.g. a measured reboot's `canary_rows_acknowledged`) every one of the rows 1…N, which the writer saw committed, must
+/// be there: `lost_rows` counts those missing, and any missing fails the step (retryable on a standby, which may still
+/// replay them; not on a writer, where they are lost). An empty `acknowledged` means nothing was measured: the step
+/// checks nothing and connects to nothing (`checked: false`).
 public struct CheckCanaryAction: StepAction {
     let connector: DatabaseConnector
     public init(provider: AWSClientProvider) { connector = DatabaseConnector(provider: provider) }
     public let name = "db.check-canary"
-    public let summary = "check that this run's canary rows are present on an instance (e.g. the promoted one)"
+    public let summary = "check that this run's canary rows are present on an instance (e.g. the promoted one); acknowledged: N counts lost_rows"
     public var inputs: [ActionInputSpec] {
         DatabaseConnector.inputs + [
             ActionInputSpec("canary_step", required: true, description: "the step that wrote the rows"),
             ActionInputSpec("sequence", description: "the row that must be there (default: any)"),
+            ActionInputSpec("acknowledged", description: "rows 1…N were acknowledged to the writer: outputs lost_rows, fails when any is missing; "
+                            + "empty: nothing measured, nothing checked"),
         ]
     }
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
         let step = try invocation.requiredString("canary_step")
+        if let acknowledged = invocation.string("acknowledged") {
+            return try await checkAcknowledged(acknowledged.trimmingCharacters(in: .whitespaces), step: step, invocation)
+        }
         let sequence = try invocation.int("sequence").map(Int64.init)
         let rows = try await connector.withSession(invocation) { _, session in
             try await session.canaries(runID: invocation.runID).filter { $0.step == step }
@@ -111,6 +120,29 @@ public struct CheckCanaryAction: StepAction {
                                 retryable: true)
         }
         return ["found": "true", "count": String(rows.count)]
+    }
+
+    private func checkAcknowledged(_ text: String, step: String, _ invocation: ActionInvocation) async throws -> [String: String] {
+        guard !text.isEmpty else { return ["checked": "false", "acknowledged": "", "lost_rows": "", "found": "", "count": ""] }
+        guard let acknowledged = Int64(text), acknowledged >= 0 else {
+            throw ActionFailure("input 'acknowledged' must be a row count, got '\(text)'", retryable: false)
+        }
+        let (rows, standby) = try await connector.withSession(invocation) { _, session in
+            (try await session.canaries(runID: invocation.runID).filter { $0.step == step }, try await session.replicationStatus().isStandby)
+        }
+        let present = Set(rows.map(\.sequence))
+        let missing = acknowledged == 0 ? [] : (1...acknowledged).filter { !present.contains($0) }
+        let out = [
+            "checked": "true", "acknowledged": String(acknowledged), "lost_rows": String(missing.count),
+            "found": missing.isEmpty ? "true" : "false", "count": String(rows.count),
+            "missing_sequences": missing.prefix(20).map(String.init).joined(separator: ","),
+        ]
+        guard missing.isEmpty else {
+            throw ActionFailure("\(missing.count) of the \(acknowledged) acknowledged canary rows of step \(step) are missing on "
+                                + "\(try invocation.requiredString("identifier")) (sequences \(out["missing_sequences"] ?? ""))",
+                                retryable: standby, outputs: out)
+        }
+        return out
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan { ActionPlan(.nothing, "read-only") }
