@@ -9,7 +9,7 @@ import Testing
     static let runID = "run-clock"
     /// How long, in real time, a run may take to get to its next wait or to its end: generous, since other
     /// suites may keep every thread busy meanwhile.
-    static let patience: Duration = .seconds(10)
+    static let patience: Duration = .seconds(60)
 
     /// A fresh harness for each test, on a clock that moves only by hand.
     let h = EngineHarness(clock: ManualClock())

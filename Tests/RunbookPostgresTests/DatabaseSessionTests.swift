@@ -76,10 +76,10 @@ import Testing
         try await DatabaseSession.with(target(server, statementTimeout: .milliseconds(300))) { session in
             let started = ContinuousClock.now
             let error = await #expect(throws: DatabaseError.self) {
-                try await session.rows("SELECT pg_sleep(5)", doing: "sleeping")
+                try await session.rows("SELECT pg_sleep(60)", doing: "sleeping")
             }
-            #expect(error?.sqlState == "57014")
-            #expect(ContinuousClock.now - started < .seconds(4))
+            #expect(error?.sqlState == "57014", "the server cancelled it (statement_timeout)")
+            #expect(ContinuousClock.now - started < .seconds(30), "long before the 60 s sleep ends, however loaded the machine")
         }
     }
 
@@ -92,7 +92,7 @@ import Testing
         let error = await #expect(throws: DatabaseError.self) { try await DatabaseSession.connect(target) }
         #expect(error?.isUnreachable == true)
         #expect(error?.description.contains("connecting to u@127.0.0.1:\(silent.port)/postgres") == true)
-        #expect(ContinuousClock.now - started < .seconds(4))
+        #expect(ContinuousClock.now - started < .seconds(30), "the socket never answers: without the limit this never returns")
     }
 
     @Test func plaintextIsRefusedToAHostOffLoopback() throws {
