@@ -349,7 +349,7 @@ public struct AssertDBInstanceAction: StepAction {
 ///
 /// With `measure_writes: true` a canary writer commits a row every `write_interval` through the instance's endpoint
 /// (see ``WriteOutageMeasurement``): first until one is acknowledged (else the reboot is not requested), then while the
-/// reboot runs, until writes have failed and been acknowledged again. Outputs `write_outage_seconds` (the last acknowledged
+/// reboot runs, until the instance is available again and writes are acknowledged again. Outputs `write_outage_seconds` (the last acknowledged
 /// write before the first failure to the first acknowledged one after it), `canary_rows_acknowledged` (rows 1…N of this
 /// step, for `db.check-canary`'s `acknowledged`), `write_failures`, `first_failure_at`, `writes_resumed_at`. Writes still
 /// failing at `max_outage` fail the step (not retryable: the reboot happened). A re-run of an instance already rebooting
