@@ -128,6 +128,36 @@ struct WriteOutageTests {
         }
     }
 
+    @Test("a re-run after a crash: no second failover once the server restarted after the earlier attempt's first row; a reboot when it did not")
+    func rerunAfterCrash() async throws {
+        try await D.withDataPlane { f in
+            let run = F.runID(), name = LocalAWSEmulator.uniqueName("outage-rerun")
+            try await Self.multiAZPrimary(f, name)
+            let rds = try f.aws.rds(region: Self.region)
+            let reboot = RebootDBInstanceAction(provider: f.provider)
+            func invocation(attempt: Int) -> ActionInvocation {
+                var invocation = F.invocation("failover", run: run, D.inputs(name, [
+                    "force_failover": "true", "measure_writes": "true", "write_interval": "50ms", "max_outage": "60s",
+                ]))
+                invocation.attempt = attempt
+                return invocation
+            }
+
+            // An earlier attempt that committed its first row and crashed before the reboot call: the re-run reboots.
+            let before = try await rds.describeDBInstance(identifier: name).availabilityZone
+            _ = try await WriteCanaryAction(provider: f.provider).perform(F.invocation("failover", run: run, D.inputs(name)))
+            let first = try await reboot.perform(invocation(attempt: 2))
+            #expect(first["result"] == "rebooted" && first["writes_measured"] == "true", "\(first)")
+            let afterFirst = try await rds.describeDBInstance(identifier: name).availabilityZone
+            #expect(afterFirst != before, "the re-run failed over")
+
+            // That attempt's outputs lost in a crash after the reboot: the next re-run neither reboots nor measures.
+            let second = try await reboot.perform(invocation(attempt: 3))
+            #expect(second["result"] == "already-rebooted" && second["writes_measured"] == "false", "\(second)")
+            #expect(try await rds.describeDBInstance(identifier: name).availabilityZone == afterFirst, "no second failover")
+        }
+    }
+
     @Test("without measure_writes the reboot measures nothing and says so")
     func unmeasuredReboot() async throws {
         try await D.withDataPlane { f in

@@ -25,7 +25,9 @@ struct DrillWriteOutageTests {
 
     @Test("provision → drill with measure_writes: non-zero write_outage_seconds, lost_rows 0, every acknowledged row on the primary → cleanup")
     func measuredDrill() async throws {
-        let emulator = try await LocalAWSEmulator.withDataPlane("drill-cli")
+        // The data-plane emulator the action tests use (names are unique; no transitions are set): a second one would cost
+        // another initdb and servers on a two-CPU machine.
+        let emulator = try await LocalAWSEmulator.withDataPlane()
         let directory = try TemporaryDirectory(prefix: "runbook-drill-writes")
         defer { directory.remove() }
         let database = directory.path + "/runbook.sqlite"

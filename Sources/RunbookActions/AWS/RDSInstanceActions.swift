@@ -349,11 +349,13 @@ public struct AssertDBInstanceAction: StepAction {
 ///
 /// With `measure_writes: true` a canary writer commits a row every `write_interval` through the instance's endpoint
 /// (see ``WriteOutageMeasurement``): first until one is acknowledged (else the reboot is not requested), then while the
-/// reboot runs, until writes have failed and been acknowledged again. Outputs `write_outage_seconds` (the last acknowledged
+/// reboot runs, until the instance is available again and writes are acknowledged again. Outputs `write_outage_seconds` (the last acknowledged
 /// write before the first failure to the first acknowledged one after it), `canary_rows_acknowledged` (rows 1…N of this
 /// step, for `db.check-canary`'s `acknowledged`), `write_failures`, `first_failure_at`, `writes_resumed_at`. Writes still
 /// failing at `max_outage` fail the step (not retryable: the reboot happened). A re-run of an instance already rebooting
-/// measures nothing (the crashed attempt's measurement is lost) and requests nothing.
+/// measures nothing (the crashed attempt's measurement is lost) and requests nothing; nor does a re-run whose server
+/// restarted after an earlier attempt's first canary row (`already-rebooted`), which that attempt committed before it
+/// requested the reboot.
 public struct RebootDBInstanceAction: StepAction {
     public let name = "aws.rds.reboot-db-instance"
     public let summary = "Reboot a DB instance (force_failover: Multi-AZ failover; measure_writes: the write outage seen by a canary writer); outputs requested_at"
@@ -383,6 +385,10 @@ public struct RebootDBInstanceAction: StepAction {
             return out
         }
         let measurement = try await WriteOutageMeasurement.prepare(DatabaseConnector(provider: provider), invocation)
+        if invocation.attempt > 1, await measurement.restartedSinceEarlierAttempt() == true {
+            out[AWSOutput.result] = "already-rebooted"
+            return out
+        }
         let outcome = try await measurement.measure(around: reboot) { try await target.find()?.status == "available" }
         out.merge(outcome.outputs) { $1 }
         out["requested_at"] = String(outcome.requestedAt)

@@ -58,6 +58,22 @@ struct WriteOutageMeasurement: Sendable {
         return WriteOutageMeasurement(target: target, runID: invocation.runID, step: invocation.stepID, interval: interval, maxOutage: maxOutage)
     }
 
+    /// For a re-run after a crash: whether the server restarted after this step's first canary row of an earlier attempt
+    /// (which was committed before that attempt requested the reboot), i.e. that reboot already happened. Nil when no
+    /// earlier attempt committed a row or the server cannot be asked (the baseline write then decides).
+    ///
+    /// A forced failover starts PostgreSQL afresh (on RDS on the standby's host, in the emulator the one server), so
+    /// `pg_postmaster_start_time()` moves past the row's commit time; both times are the server's clock.
+    func restartedSinceEarlierAttempt() async -> Bool? {
+        try? await DatabaseSession.with(target) { session -> Bool? in
+            let rows = try await session.canaries(runID: runID).filter { $0.step == step }
+            guard let first = rows.map(\.writtenAt).min() else { return nil }
+            let started = try await session.value("SELECT extract(epoch FROM pg_postmaster_start_time())::text", doing: "reading the server's start time")
+            guard let started = started.flatMap(Double.init) else { return nil }
+            return Date(timeIntervalSince1970: started) > first
+        } ?? nil
+    }
+
     /// What the writer saw.
     struct Outcome: Sendable {
         var writes: [WriteLog.Write]
