@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on this machine, with nothing but the repository: build runbook, start the local AWS
-# emulator on a loopback port, provision the multi-region DR topology, promote the secondary region,
-# and print the history. Never talks to real AWS: every AWS call goes to the emulator it starts.
+# emulator on a loopback port (with a real PostgreSQL server behind every RDS instance), provision the
+# multi-region DR topology, drill a Multi-AZ failover with a canary writer, promote the secondary region
+# while an application writes, and print what was measured from the databases. Never talks to real AWS: every AWS call goes to the emulator it starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -51,21 +52,34 @@ echo
 echo "== runbook run provision --param name=$name"
 "$bin" run provision --param name="$name" --param poll_interval=100ms
 
-# The emulator has no real replication: publish the replica's lag (AWS/RDS ReplicaLag, 4 s) the way RDS would,
-# so promote-secondary's pre-check has a data-loss window to measure instead of needing --param force=true.
+# The emulator publishes the replica's real ReplicaLag every 5 s; publish a first datapoint now (0 s: it has
+# just caught up) so promote-secondary's metric pre-check need not wait for it.
 python3 - "$endpoint" "$name" <<'PY'
 import sys, boto3
 cw = boto3.client("cloudwatch", endpoint_url=sys.argv[1], region_name="us-west-2",
                   aws_access_key_id="demo", aws_secret_access_key="demo")
-cw.put_metric_data(Namespace="AWS/RDS", MetricData=[{"MetricName": "ReplicaLag", "Value": 4.0, "Unit": "Seconds",
+cw.put_metric_data(Namespace="AWS/RDS", MetricData=[{"MetricName": "ReplicaLag", "Value": 0.0, "Unit": "Seconds",
     "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": sys.argv[2] + "-replica"}]}])
 PY
 echo
-echo "== runbook run promote-secondary --param name=$name --yes"
+echo "== runbook run drill --param name=$name --param measure_writes=true"
+"$bin" run drill --param name="$name" --param poll_interval=100ms --param measure_writes=true | tee "$demo/drill.out"
+
+echo
+echo "== an application commits a row every 100 ms on the primary (scripts/demo_workload.py)"
+rm -f "$demo/workload.stop" "$demo/workload.json"
+python3 scripts/demo_workload.py write "$endpoint" "$name" "$demo/workload.json" "$demo/workload.stop" &
+workload=$!
+trap 'touch "$demo/workload.stop"; kill $emulator 2>/dev/null || true' EXIT
+sleep 2
+echo "== runbook run promote-secondary --param name=$name --yes   (while it writes)"
 set +e
 "$bin" run promote-secondary --param name="$name" --param poll_interval=100ms --yes | tee "$demo/promote.out"
 status=${PIPESTATUS[0]}
 set -e
+sleep 1
+touch "$demo/workload.stop"
+wait $workload || true
 promote=$(head -1 "$demo/promote.out" | awk '{print $2}')
 echo
 echo "== runbook history $promote"
@@ -76,4 +90,10 @@ echo "== runbook runs"
 echo
 "$bin" audit verify
 echo "state: $RUNBOOK_DB (try: RUNBOOK_DB=$RUNBOOK_DB $bin audit export $promote --format csv)"
+echo
+echo "== measured from the databases"
+figure() { grep -E "^  $2 = " "$demo/$1" | tail -1 | sed 's/^  //'; }
+echo "drill:             $(figure drill.out recovery_seconds), $(figure drill.out write_outage_seconds), $(figure drill.out lost_rows)"
+echo "promote-secondary: $(figure promote.out fenced), $(figure promote.out rpo_bytes), $(figure promote.out rpo_seconds), $(figure promote.out rpo_basis)"
+python3 scripts/demo_workload.py check "$endpoint" "$name" "$demo/workload.json"
 exit "$status"
