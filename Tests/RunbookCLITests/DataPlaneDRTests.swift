@@ -99,6 +99,23 @@ struct DataPlaneDRTests {
             #expect(try await writer.replicationStatus().isStandby == false)
             }
         }
+
+        // The master password reaches neither the database file, nor the output, nor the history or its export.
+        let password = try await h.withAWS { aws in
+            let arn = try #require(try await aws.rds(region: Self.region).describeDBInstance(identifier: name).masterUserSecretARN)
+            return try await aws.secretsManager(region: Self.region).rdsMasterCredentials(secretID: arn).password
+        }
+        let id = try #require(run["id"] as? String)
+        let history = try await h.run(["history", id])
+        let export = try await h.run(["audit", "export", id, "--format", "json"])
+        var stored = Data()
+        for suffix in ["", "-wal"] { stored.append((try? Data(contentsOf: URL(fileURLWithPath: h.database + suffix))) ?? Data()) }
+        #expect(password.count >= 8)
+        #expect(stored.range(of: Data(password.utf8)) == nil, "the database file holds the master password")
+        for text in [promoted.stdout, promoted.stderr, refused.stdout, refused.stderr, history.stdout, export.stdout] {
+            #expect(!text.contains(password))
+        }
+        #expect(history.stdout.contains("fence-primary"), "the history was read")
     }
 
     @Test("a primary that does not answer: the promotion completes with exceptions, and resume fences it once it is back")
