@@ -16,7 +16,12 @@ struct DRHarness {
 
     /// - Parameter dataPlane: real PostgreSQL servers behind the RDS instances (an emulator of their own).
     init(dataPlane: Bool = false) async throws {
-        emulator = dataPlane ? try await LocalAWSEmulator.withDataPlane("dr-runbooks") : try await LocalAWSEmulator.dedicated("dr-runbooks")
+        try await self.init(emulator: dataPlane ? try await LocalAWSEmulator.withDataPlane("dr-runbooks") : try await LocalAWSEmulator.dedicated("dr-runbooks"))
+    }
+
+    /// A harness on an emulator of the caller's choosing (e.g. one of its own, for tests that change its settings).
+    init(emulator: LocalAWSEmulator) async throws {
+        self.emulator = emulator
         directory = try TemporaryDirectory(prefix: "runbook-dr")
         binary = try RunbookBinary.path()
     }

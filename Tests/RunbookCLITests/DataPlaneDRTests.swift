@@ -151,4 +151,102 @@ struct DataPlaneDRTests {
             }
         }
     }
+
+    @Test("SIGKILL at five moments during promote-secondary with an application writing, resumed each time: promoted once, fenced once, nothing acknowledged lost")
+    func crashAndResumeUnderWrites() async throws {
+        let emulator = try await LocalAWSEmulator.withDataPlane("sigkill")
+        let h = try await DRHarness(emulator: emulator)
+        defer { h.directory.remove() }
+        let name = LocalAWSEmulator.uniqueName("dc"), zone = "\(name).internal"
+        try await Self.provision(h, name, zone, params(name, zone))
+        try await h.setTransitions(times: 4)
+        let target = try await h.withAWS { aws in
+            try await Self.withSession(aws, name, Self.region, secretOf: name) { session in
+                try await session.rows("CREATE TABLE workload (id int PRIMARY KEY)", doing: "creating")
+                return session.target
+            }
+        }
+        let workload = Workload(target: target)
+        let writer = Task { await workload.run() }
+
+        let slow = ["--param", "name=\(name)", "--param", "zone=\(zone)", "--param", "poll_interval=1s", "--param", "catch_up=10s"]
+        var runID: String?
+        var kills = 0
+        for delay in [0.3, 0.5, 0.7, 0.9, 1.1] {
+            let args = runID.map { ["resume", $0] } ?? (["run", "promote-secondary", "--yes"] + slow)
+            let started = try CommandRunner.start(h.binary, h.arguments(args), environment: h.emulator.environment)
+            try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+            if started.process.isRunning {
+                kill(started.process.processIdentifier, SIGKILL)
+                kills += 1
+            } else {
+                Issue.record("the run ended before the kill at \(delay) s: \(started.stdout)\(started.stderr)")
+            }
+            await started.exited()
+            if runID == nil {
+                let runs = try await h.run(["runs", "--json"])
+                let list = (try? JSONSerialization.jsonObject(with: Data(runs.stdout.utf8))) as? [[String: Any]] ?? []
+                runID = list.first { $0["runbook"] as? String == "promote-secondary" }?["id"] as? String
+            }
+        }
+        let id = try #require(runID)
+        #expect(kills >= 5, "each kill landed while promote-secondary was running")
+        let (resumed, final) = try await h.runJSON(["resume", id])
+        workload.stop()
+        await writer.value
+        #expect(resumed.exitCode == 0 && final["status"] as? String == "succeeded", "\(resumed.stdout)\(resumed.stderr)")
+        let report = DRHarness.outputs(final)["data-report"] ?? [:]
+        #expect(report["fenced"] == "true" && report["rpo_bytes"] == "0" && report["rpo_basis"] == "lsn", "\(report)")
+        #expect(report["rpo_seconds"]?.isEmpty == false)
+
+        let acknowledged = workload.acknowledged
+        #expect(acknowledged.count > 5, "the application wrote while the runs were killed")
+        try await h.withAWS { aws in
+            let ids = try await Self.withSession(aws, name + "-replica", Self.secondary, secretOf: name) { writer in
+                try await writer.rows("SELECT id::text FROM workload", doing: "reading").compactMap { $0.first ?? nil }.compactMap(Int.init)
+            }
+            #expect(Set(acknowledged).isSubset(of: Set(ids)), "every acknowledged row is on the promoted writer")
+            let group = try #require(try await aws.rds(region: Self.region).describeDBInstance(identifier: name).parameterGroups.first?.name)
+            let setting = try await aws.rds(region: Self.region).describeAllDBParameters(name: group, source: "user")
+                .first { $0.name == "default_transaction_read_only" }
+            #expect(setting?.value == "1", "the old primary stays fenced")
+            let replicas = try await aws.rds(region: Self.secondary).describeDBInstances().items.filter { $0.identifier.hasPrefix(name) }
+            #expect(replicas.count == 1 && replicas.first?.readReplicaSourceDBInstanceIdentifier == nil, "promoted once, no second instance")
+        }
+        #expect(DRHarness.outputs(final)["fence-primary"]?["previous_value"] == "",
+                "however often the fence ran, it knows the value it replaced (its undo restores that, not its own 1)")
+        #expect(try await h.run(["audit", "verify"]).exitCode == 0)
+    }
+}
+
+/// An application committing one row every 100 ms (a fresh session each time), recording what was acknowledged.
+final class Workload: @unchecked Sendable {
+    let target: DatabaseTarget
+    private let lock = NSLock()
+    private var ids: [Int] = []
+    private var stopped = false
+
+    init(target: DatabaseTarget) {
+        var quick = target
+        quick.connectTimeout = .seconds(2)
+        quick.statementTimeout = .seconds(2)
+        self.target = quick
+    }
+
+    var acknowledged: [Int] { lock.withLock { ids } }
+    func stop() { lock.withLock { stopped = true } }
+
+    func run() async {
+        var next = 1
+        while !lock.withLock({ stopped }) {
+            let id = next
+            next += 1
+            let committed = (try? await DatabaseSession.with(target) { session in
+                try await session.rows("INSERT INTO workload VALUES (\(id))", doing: "writing")
+                return true
+            }) ?? false
+            if committed { lock.withLock { ids.append(id) } }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
 }
