@@ -172,15 +172,16 @@ struct DataPlaneDRTests {
         let slow = ["--param", "name=\(name)", "--param", "zone=\(zone)", "--param", "poll_interval=1s", "--param", "catch_up=10s"]
         var runID: String?
         var kills = 0
-        for delay in [0.3, 0.5, 0.7, 0.9, 1.1] {
+        // Kill at growing moments until five kills have landed mid-run (a kill that comes after the end is no kill).
+        for attempt in 0..<12 where kills < 5 {
+            let delay = 0.3 + 0.15 * Double(attempt)
             let args = runID.map { ["resume", $0] } ?? (["run", "promote-secondary", "--yes"] + slow)
             let started = try CommandRunner.start(h.binary, h.arguments(args), environment: h.emulator.environment)
             try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
-            if started.process.isRunning {
+            let running = started.process.isRunning
+            if running {
                 kill(started.process.processIdentifier, SIGKILL)
                 kills += 1
-            } else {
-                Issue.record("the run ended before the kill at \(delay) s: \(started.stdout)\(started.stderr)")
             }
             await started.exited()
             if runID == nil {
@@ -188,6 +189,7 @@ struct DataPlaneDRTests {
                 let list = (try? JSONSerialization.jsonObject(with: Data(runs.stdout.utf8))) as? [[String: Any]] ?? []
                 runID = list.first { $0["runbook"] as? String == "promote-secondary" }?["id"] as? String
             }
+            if !running { break }
         }
         let id = try #require(runID)
         #expect(kills >= 5, "each kill landed while promote-secondary was running")
