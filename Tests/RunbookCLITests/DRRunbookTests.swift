@@ -181,7 +181,7 @@ struct DRRunbookTests {
         #expect(afterProvision.filter { $0.contains("run=none") }.isEmpty, "every resource carries the run's tags: \(afterProvision)")
 
         let azBefore = try await h.withAWS { try await $0.rds(region: "us-east-1").describeDBInstance(identifier: name).availabilityZone }
-        let (drilled, drill) = try await h.runJSON(["run", "drill", "--param", "name=\(name)", "--param", "restore_check=true"] + Self.fast)
+        let (drilled, drill) = try await h.runJSON(["run", "drill", "--param", "name=\(name)", "--param", "restore_check=true", "--param", "measure_writes=false"] + Self.fast)
         #expect(drilled.exitCode == 0, "\(drilled.stdout)\(drilled.stderr)")
         // The backup-restore check: latest snapshot copied to us-west-2, restored, verified, deleted again.
         let restoreReport = DRHarness.outputs(drill)["restore-report"] ?? [:]
@@ -222,7 +222,7 @@ struct DRRunbookTests {
         #expect(statuses["restore"] == "compensated" && statuses["copy-snapshot"] == "compensated", "\(statuses)")
 
         // The default drill (restore_check=false) skips the whole restore branch.
-        let (plain, plainRun) = try await h.runJSON(["run", "drill", "--param", "name=\(name)"] + Self.fast)
+        let (plain, plainRun) = try await h.runJSON(["run", "drill", "--param", "name=\(name)", "--param", "measure_writes=false"] + Self.fast)
         #expect(plain.exitCode == 0, "\(plain.stdout)\(plain.stderr)")
         let plainStatuses = Dictionary((plainRun["steps"] as? [[String: Any]] ?? []).compactMap { step in
             (step["id"] as? String).map { ($0, step["status"] as? String ?? "") }
