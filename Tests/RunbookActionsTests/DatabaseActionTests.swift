@@ -133,6 +133,31 @@ struct DatabaseActionTests {
         }
     }
 
+    @Test("a network fence replaces the security groups, a re-run after a crash keeps the originals, and undo restores them")
+    func networkFence() async throws {
+        try await Self.withDataPlane { f in
+            let run = F.runID(), name = LocalAWSEmulator.uniqueName("netfence")
+            let rds = try f.aws.rds(region: Self.region)
+            var request = RDS.CreateDBInstanceRequest(identifier: name, instanceClass: "db.t3.micro", engine: "postgres")
+            request.masterUsername = "dbadmin"
+            request.manageMasterUserPassword = true
+            request.allocatedStorage = 20
+            request.vpcSecurityGroupIDs = ["sg-0app1", "sg-0app2"]
+            _ = try await rds.createDBInstance(request)
+            let fence = FenceWriterAction(provider: f.provider)
+            let invocation = F.invocation("fence", run: run, Self.inputs(name, ["method": "network", "security_group": "sg-0closed"]))
+            _ = try await fence.perform(invocation)
+            let again = try await fence.perform(invocation)
+            #expect(try await rds.describeDBInstance(identifier: name).vpcSecurityGroups.map(\.id) == ["sg-0closed"])
+            #expect(again["previous_security_groups"] == "sg-0app1,sg-0app2", "\(again)")
+            var undo = invocation
+            undo.purpose = .compensation
+            undo.stepOutputs = again
+            _ = try await fence.undo(undo)
+            #expect(try await rds.describeDBInstance(identifier: name).vpcSecurityGroups.map(\.id).sorted() == ["sg-0app1", "sg-0app2"])
+        }
+    }
+
     @Test("the master secret reaches no output")
     func masterSecretStaysOut() async throws {
         try await Self.withDataPlane { f in
