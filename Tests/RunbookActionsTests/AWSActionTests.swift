@@ -13,8 +13,10 @@ struct AWSActionFixture {
     let provider: AWSClientProvider
     let aws: AWSClient
 
-    static func with(_ body: (AWSActionFixture) async throws -> Void) async throws {
-        let emulator = try await LocalAWSEmulator.shared()
+    /// - Parameter emulator: the shared emulator unless given (e.g. one with a data plane).
+    static func with(emulator given: LocalAWSEmulator? = nil, _ body: (AWSActionFixture) async throws -> Void) async throws {
+        let emulator: LocalAWSEmulator
+        if let given { emulator = given } else { emulator = try await LocalAWSEmulator.shared() }
         let fixture = AWSActionFixture(emulator: emulator, provider: AWSClientProvider(environment: emulator.environment),
                                        aws: AWSClient(configuration: try AWSConfiguration.resolve(environment: emulator.environment)))
         do {

@@ -31,18 +31,7 @@ struct DatabaseActionTests {
     }
 
     static func withDataPlane(_ body: (F) async throws -> Void) async throws {
-        let emulator = try await LocalAWSEmulator.withDataPlane()
-        let fixture = F(emulator: emulator, provider: AWSClientProvider(environment: emulator.environment),
-                        aws: AWSClient(configuration: try AWSConfiguration.resolve(environment: emulator.environment)))
-        do {
-            try await body(fixture)
-        } catch {
-            try? await fixture.provider.shutdown()
-            try? await fixture.aws.shutdown()
-            throw error
-        }
-        try await fixture.provider.shutdown()
-        try await fixture.aws.shutdown()
+        try await F.with(emulator: try await LocalAWSEmulator.withDataPlane(), body)
     }
 
     @Test("a fence makes the writer refuse writes with 25006, a re-run keeps what undo restores, and undo lets it write again")
