@@ -138,6 +138,61 @@ struct DataPlaneDRTests {
         }
     }
 
+    @Test("switchover: zero data loss by LSN, the final canary on the new writer, the old writer fenced and named by no record")
+    func switchover() async throws {
+        let h = try await DRHarness(dataPlane: true)
+        defer { h.directory.remove() }
+        let name = LocalAWSEmulator.uniqueName("sw"), zone = "\(name).internal"
+        try await Self.provision(h, name, zone, params(name, zone))
+        let oldEndpoint = try await h.withAWS { aws in
+            try await Self.withSession(aws, name, Self.region, secretOf: name) { primary in
+                try await primary.rows("CREATE TABLE workload AS SELECT generate_series(1, 50) AS id", doing: "writing")
+            }
+            return try await aws.rds(region: Self.region).describeDBInstance(identifier: name).endpointAddress
+        }
+        let (switched, run) = try await h.runJSON(["run", "switchover", "--yes"] + params(name, zone))
+        #expect(switched.exitCode == 0, "\(switched.stdout)\(switched.stderr)")
+        let report = DRHarness.outputs(run)["report"] ?? [:]
+        #expect(report["rpo_bytes"] == "0" && report["rpo_basis"] == "lsn" && report["fenced"] == "true", "\(report)")
+        let outage = try #require(Double(report["write_outage_seconds"] ?? ""), "\(report)")
+        let overhead = try #require(Double(report["tool_overhead_seconds"] ?? ""), "\(report)")
+        let recovery = try #require(Double(report["recovery_seconds"] ?? ""), "\(report)")
+        #expect(outage > 0, "writes stopped at the fence and came back on the new writer: \(report)")
+        #expect(overhead >= 0 && overhead <= outage)
+        #expect(abs(max(0, outage - recovery) - overhead) < 0.01, "the overhead is the outage less the promotion: \(report)")
+        try await h.withAWS { aws in
+            let count = try await Self.withSession(aws, name + "-replica", Self.secondary, secretOf: name) { writer in
+                try await writer.value("SELECT count(*)::text FROM workload", doing: "counting")
+            }
+            #expect(count == "50", "every committed row is on the new writer")
+            try await Self.withSession(aws, name, Self.region, secretOf: name) { old in
+                let error = await #expect(throws: DatabaseError.self) { try await old.writeCanary(runID: "t", step: "t", sequence: 1) }
+                #expect(error?.sqlState == "25006", "the old writer stays fenced")
+            }
+        }
+        let records = try await h.state(name, zone: zone).filter { $0.hasPrefix("record ") }
+        let newWriter = try await h.withAWS { try await $0.rds(region: Self.secondary).describeDBInstance(identifier: name + "-replica").endpointAddress }
+        #expect(records.contains("record db.NAME.internal. db-primary PRIMARY \(newWriter ?? "?")"), "\(records)")
+        #expect(!records.contains { $0.hasSuffix(" \(oldEndpoint ?? "?")") }, "no record names the fenced old writer: \(records)")
+    }
+
+    @Test("switchover whose replica cannot catch up rolls back: nothing promoted, the writer takes writes again")
+    func switchoverThatCannotCatchUp() async throws {
+        let h = try await DRHarness(dataPlane: true)
+        defer { h.directory.remove() }
+        let name = LocalAWSEmulator.uniqueName("sc"), zone = "\(name).internal"
+        try await Self.provision(h, name, zone, params(name, zone))
+        try await h.emulator.dataPlane("cut-replication", identifier: name + "-replica", region: Self.secondary)
+        let (switched, run) = try await h.runJSON(["run", "switchover", "--yes", "--param", "catch_up_timeout=2s"] + params(name, zone))
+        #expect(switched.exitCode == 1 && run["status"] as? String == "rolled_back", "\(switched.stdout)\(switched.stderr)")
+        try await h.withAWS { aws in
+            #expect(try await aws.rds(region: Self.secondary).describeDBInstance(identifier: name + "-replica").readReplicaSourceDBInstanceIdentifier != nil)
+            try await Self.withSession(aws, name, Self.region, secretOf: name) { primary in
+                _ = try await primary.writeCanary(runID: "t", step: "after-rollback", sequence: 1)
+            }
+        }
+    }
+
     @Test("SIGKILL at five moments during promote-secondary with an application writing, resumed each time: promoted once, fenced once, nothing acknowledged lost")
     func crashAndResumeUnderWrites() async throws {
         let emulator = try await LocalAWSEmulator.withDataPlane("sigkill")

@@ -311,7 +311,8 @@ public struct AssertDBInstanceAction: StepAction {
     public let inputs = [ActionInputSpec("identifier", required: true), AWSStep.regionInput,
                          ActionInputSpec("status"), ActionInputSpec("writer", description: "true: not a read replica"),
                          ActionInputSpec("replica_of", description: "the source's identifier (matches identifier or ARN)"),
-                         ActionInputSpec("multi_az"), ActionInputSpec("engine", description: "the engine it must run (e.g. postgres)")]
+                         ActionInputSpec("multi_az"), ActionInputSpec("engine", description: "the engine it must run (e.g. postgres)"),
+                         ActionInputSpec("backups", description: "true: automated backups are on (retention > 0)")]
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
@@ -327,6 +328,7 @@ public struct AssertDBInstanceAction: StepAction {
     static func problems(_ db: RDS.DBInstance, _ invocation: ActionInvocation) throws -> [String] {
         var problems: [String] = []
         if let status = invocation.string("status"), db.status != status { problems.append("status is \(db.status), expected \(status)") }
+        if try invocation.bool("backups") == true, (db.backupRetentionPeriod ?? 0) == 0 { problems.append("automated backups are off (retention 0)") }
         if try invocation.bool("writer") == true, let source = db.readReplicaSourceDBInstanceIdentifier {
             problems.append("is a read replica of \(source), expected a writer")
         }

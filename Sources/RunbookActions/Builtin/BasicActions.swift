@@ -76,7 +76,7 @@ public struct ApproveAction: StepAction {
 
 /// The built-in actions.
 public enum BuiltinActions {
-    public static let all: [any StepAction] = [ShellAction(), PassAction(), SleepAction(), FailAction(), ApproveAction()]
+    public static let all: [any StepAction] = [ShellAction(), PassAction(), SleepAction(), FailAction(), ApproveAction(), IntervalAction()]
 
     /// A registry holding the built-in actions.
     public static func registry() -> ActionRegistry { ActionRegistry(all) }

@@ -62,7 +62,11 @@ public struct WriteCanaryAction: StepAction {
     public let name = "db.write-canary"
     public let summary = "commit a canary row (proves the instance accepts writes) and read the writer's WAL position"
     public var inputs: [ActionInputSpec] {
-        DatabaseConnector.inputs + [ActionInputSpec("sequence", description: "the row's sequence number (default 1)")]
+        DatabaseConnector.inputs + [
+            ActionInputSpec("sequence", description: "the row's sequence number (default 1)"),
+            ActionInputSpec("through_fence", description: "true: write from a session that turns its own read-only default off (the final canary of a fenced writer)"),
+            ActionInputSpec("since", description: "epoch ms; outputs since_seconds, from then to the row's commit"),
+        ]
     }
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
@@ -70,15 +74,22 @@ public struct WriteCanaryAction: StepAction {
         return try await connector.withSession(invocation) { db, session in
             let row: CanaryRow
             do {
+                if try invocation.bool("through_fence") == true {
+                    try await session.rows("SET SESSION default_transaction_read_only = off", doing: "writing through the fence")
+                }
                 row = try await session.writeCanary(runID: invocation.runID, step: invocation.stepID, sequence: sequence)
             } catch let error as DatabaseError where error.isReadOnlyRefusal {
                 throw ActionFailure("\(db.identifier) refused a write: it is read-only (SQLSTATE 25006)", retryable: true)
             }
             let position = try await session.replicationStatus().writerPosition
-            return [
+            var out = [
                 "writable": "true", "canary_step": invocation.stepID, "canary_sequence": String(sequence),
                 "written_at": DatabaseOutput.milliseconds(row.writtenAt), "lsn": position?.description ?? "",
             ]
+            if let since = invocation.string("since").flatMap({ Double($0) }) {
+                out["since_seconds"] = String(format: "%.3f", max(0, row.writtenAt.timeIntervalSince1970 - since / 1000))
+            }
+            return out
         }
     }
 
