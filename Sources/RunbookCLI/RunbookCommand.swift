@@ -13,7 +13,7 @@ public struct RunbookCommand: AsyncParsableCommand {
             + "3 awaiting approval; 4 run is driven by another process; 5 interrupted; 6 completed with exceptions (resume retries).",
         subcommands: [
             ListCommand.self, ShowCommand.self, ValidateCommand.self, PlanCommand.self, RunCommand.self,
-            ResumeCommand.self, RollbackCommand.self, ApproveCommand.self, CancelCommand.self,
+            ResumeCommand.self, RollbackCommand.self, ApproveCommand.self, DeclineCommand.self, CancelCommand.self,
             RunsCommand.self, HistoryCommand.self, AuditCommand.self, AWSCommand.self,
         ]
     )

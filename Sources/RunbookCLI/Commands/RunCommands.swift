@@ -99,18 +99,65 @@ struct RollbackCommand: AsyncParsableCommand {
 
 struct ApproveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "approve", abstract: "Approve a step's gate (recorded with who approved), then continue the run.")
+        commandName: "approve",
+        abstract: "Approve a step's gate, then continue the run.",
+        discussion: "Recorded with the OS user and host, the AWS caller ARN when AWS credentials are configured, and the comment.")
 
     @OptionGroup var options: StoredRunOptions
     @Argument(help: "The step to approve.") var step: String
+    @Option(help: "Why (e.g. the change ticket); kept in the run's history.") var comment: String?
 
     func run() async throws {
         let step = self.step
+        let decision = RunEngine.Decision(comment: comment, callerARN: await ApproverIdentity.callerARN())
         let (result, context, _) = try await options.drive { engine, context in
-            try await engine.approve(runID: context.run.id, stepID: step, secrets: context.secrets)
+            try await engine.approve(runID: context.run.id, stepID: step, secrets: context.secrets, decision: decision)
         }
         guard let outcome = result else { return }
         try RunReport.finish(outcome, json: options.json, definition: context.definition)
+    }
+}
+
+struct DeclineCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decline",
+        abstract: "Decline a step's gate: the run rolls back, recorded as declined.",
+        discussion: "Recorded with the OS user and host, the AWS caller ARN when AWS credentials are configured, and the comment.")
+
+    @OptionGroup var options: StoredRunOptions
+    @Argument(help: "The step whose gate to decline.") var step: String
+    @Option(help: "Why (required); kept in the run's history.") var comment: String
+
+    func validate() throws {
+        guard !comment.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--comment must say why the step is declined") }
+    }
+
+    func run() async throws {
+        let step = self.step
+        let decision = RunEngine.Decision(comment: comment, callerARN: await ApproverIdentity.callerARN())
+        let (result, context, _) = try await options.drive { engine, context in
+            try await engine.decline(runID: context.run.id, stepID: step, secrets: context.secrets, decision: decision)
+        }
+        guard let outcome = result else { return }
+        try RunReport.finish(outcome, json: options.json, definition: context.definition, exitCode: ExitCodes.succeeded)
+    }
+}
+
+/// The AWS identity of whoever approves or declines, when AWS credentials are configured.
+enum ApproverIdentity {
+    /// The caller ARN from STS GetCallerIdentity, or nil when AWS is not configured or does not answer within 5 s.
+    static func callerARN() async -> String? {
+        guard let client = try? CommandProcess.awsClients.client() else { return nil }
+        return await withTaskGroup(of: String?.self) { group in
+            group.addTask { try? await client.whoami().arn }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(5))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
     }
 }
 

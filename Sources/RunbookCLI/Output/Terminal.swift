@@ -108,7 +108,8 @@ enum EventText {
         case EventKind.stepFailed.rawValue: return "\(subject) failed: \(detail["error"] ?? "")"
         case EventKind.stepSkipped.rawValue: return "\(subject) skipped (when: \(detail["when"] ?? ""))"
         case EventKind.approvalRequested.rawValue: return "\(subject) awaits approval"
-        case EventKind.stepApproved.rawValue: return "\(subject) approved by \(detail["by"] ?? "?")" + (detail["via"].map { " (\($0))" } ?? "")
+        case EventKind.stepApproved.rawValue: return "\(subject) approved by \(decider(detail))" + (detail["via"].map { " (\($0))" } ?? "") + said(detail)
+        case EventKind.stepDeclined.rawValue: return "\(subject) declined by \(decider(detail))" + said(detail)
         case EventKind.rollbackStarted.rawValue: return "rollback started: \(detail["reason"] ?? "")"
         case EventKind.compensationStarted.rawValue: return "\(subject) compensation\(attemptText) started"
         case EventKind.compensationFailed.rawValue:
@@ -211,4 +212,15 @@ final class ProgressPrinter: @unchecked Sendable {
         drawnLines = lines.count
         Terminal.write(out, to: STDOUT_FILENO)
     }
+}
+
+/// `user@host` and, when known, the AWS caller of an approval or decline.
+private func decider(_ detail: [String: String]) -> String {
+    let who = (detail["by"] ?? "?") + (detail["host"].map { "@\($0)" } ?? "")
+    return who + (detail["caller_arn"].map { " (\($0))" } ?? "")
+}
+
+/// The approver's comment, quoted, if any.
+private func said(_ detail: [String: String]) -> String {
+    detail["comment"].map { ": \"\($0)\"" } ?? ""
 }

@@ -127,8 +127,50 @@ public struct RunEngine: Sendable {
         return try await drive(driver) { try await $0.rollback(reason: reason, retryFailed: true, carry: RunChanges(events: note)) }
     }
 
-    /// Record that `who` approved `stepID`'s gate, then continue the run.
-    public func approve(runID: String, stepID: String, secrets: [String: String] = [:]) async throws -> RunOutcome {
+    /// Who decided an approval gate, beyond the OS user and host of ``EngineEnvironment/actor``.
+    public struct Decision: Sendable {
+        /// Why, in the approver's words (a change or incident ticket, a reason to decline).
+        public var comment: String?
+        /// The AWS caller (STS GetCallerIdentity) of the approver's credentials, when configured.
+        public var callerARN: String?
+        public init(comment: String? = nil, callerARN: String? = nil) {
+            self.comment = comment
+            self.callerARN = callerARN
+        }
+    }
+
+    /// Record that the actor approved `stepID`'s gate, then continue the run.
+    public func approve(runID: String, stepID: String, secrets: [String: String] = [:], decision: Decision = Decision()) async throws -> RunOutcome {
+        let env = environment
+        let (run, _, record, history) = try await openGate(runID: runID, stepID: stepID, secrets: secrets, verb: "approve")
+        var approvedRecord = record
+        approvedRecord.approvedBy = env.actor.user
+        let approved = NewEvent(stepID: stepID, kind: .stepApproved, detail: Self.detail(env.actor, decision), at: env.clock.nowMilliseconds, actor: env.actor)
+        let stamped = RunChanges(steps: [approvedRecord], events: [approved]).stamped(actor: env.actor, at: approved.at)
+        try await env.store.appendUnleased(runID: run.id, steps: stamped.steps, events: stamped.events)
+        env.progress(ProgressEvent(runID: run.id, stepID: stepID, attempt: nil, kind: .stepApproved, detail: approved.detail, at: approved.at))
+        // Verified above; since then only this approval was appended, by this process.
+        let (current, currentSteps) = try await load(run.id)
+        return try await resume(current, currentSteps, secrets: secrets, history: history)
+    }
+
+    /// Record that the actor declined `stepID`'s gate, then roll the run back (its outcome says it was declined).
+    public func decline(runID: String, stepID: String, secrets: [String: String] = [:], decision: Decision) async throws -> RunOutcome {
+        let env = environment
+        let (run, _, _, _) = try await openGate(runID: runID, stepID: stepID, secrets: secrets, verb: "decline")
+        let declined = NewEvent(stepID: stepID, kind: .stepDeclined, detail: Self.detail(env.actor, decision), at: env.clock.nowMilliseconds, actor: env.actor)
+        try await env.store.appendUnleased(runID: run.id, steps: [], events: [declined])
+        env.progress(ProgressEvent(runID: run.id, stepID: stepID, attempt: nil, kind: .stepDeclined, detail: declined.detail, at: declined.at))
+        let (current, currentSteps) = try await load(run.id)
+        let (driver, note) = try await takeOver(current, currentSteps, secrets: secrets, verb: "declined")
+        let why = "step '\(stepID)' was declined by \(env.actor.user)" + (decision.comment.map { ": \($0)" } ?? "")
+        return try await drive(driver) { try await $0.rollback(reason: .failure(why), retryFailed: false, carry: RunChanges(events: note)) }
+    }
+
+    /// The gate `stepID` of `runID`, checked to be open for a decision: the run, its steps, the step's record and
+    /// the verified history.
+    private func openGate(runID: String, stepID: String, secrets: [String: String], verb: String)
+        async throws -> (RunRecord, [StepRecord], StepRecord, [AuditEvent]) {
         let env = environment
         let (run, steps) = try await load(runID)
         let definition = try parse(run)
@@ -138,26 +180,26 @@ public struct RunEngine: Sendable {
         guard step.approvalRequired || env.registry.action(named: step.call.action)?.isApprovalGate == true else {
             throw EngineError(.notAllowed, "step '\(stepID)' of run \(run.id) has no approval gate")
         }
-        guard var record = steps.first(where: { $0.stepID == stepID }) else {
+        guard let record = steps.first(where: { $0.stepID == stepID }) else {
             throw EngineError(.notAllowed, "run \(run.id) has no record of step '\(stepID)'")
         }
         if let by = record.approvedBy {
             throw EngineError(.notAllowed, "step '\(stepID)' of run \(run.id) was already approved by \(by)")
         }
         guard !run.status.isFinished, run.status != .rollingBack, run.status != .rollbackFailed, run.status != .failed || record.status == .pending else {
-            throw EngineError(.notAllowed, "run \(run.id) is \(run.status.rawValue); there is nothing to approve")
+            throw EngineError(.notAllowed, "run \(run.id) is \(run.status.rawValue); there is nothing to \(verb)")
         }
         try await refuseIfDriven(run)
-        let history = try await verifiedHistory(run, steps, verb: "approve")
+        let history = try await verifiedHistory(run, steps, verb: verb)
         _ = try restoredParameters(run, history: history, secrets: secrets)
-        record.approvedBy = env.actor.user
-        let approved = NewEvent(stepID: stepID, kind: .stepApproved, detail: ["by": env.actor.user, "host": env.actor.host], at: env.clock.nowMilliseconds, actor: env.actor)
-        let stamped = RunChanges(steps: [record], events: [approved]).stamped(actor: env.actor, at: approved.at)
-        try await env.store.appendUnleased(runID: run.id, steps: stamped.steps, events: stamped.events)
-        env.progress(ProgressEvent(runID: run.id, stepID: stepID, attempt: nil, kind: .stepApproved, detail: approved.detail, at: approved.at))
-        // Verified above; since then only this approval was appended, by this process.
-        let (current, currentSteps) = try await load(run.id)
-        return try await resume(current, currentSteps, secrets: secrets, history: history)
+        return (run, steps, record, history)
+    }
+
+    static func detail(_ actor: ActorIdentity, _ decision: Decision) -> [String: String] {
+        var detail = ["by": actor.user, "host": actor.host]
+        if let comment = decision.comment { detail["comment"] = comment }
+        if let arn = decision.callerARN { detail["caller_arn"] = arn }
+        return detail
     }
 
     /// Stop a run and roll it back. When another live process drives it, ask that process to do it.

@@ -253,7 +253,7 @@ struct RunStateMachine {
                     continue
                 }
                 record.approvedBy = "\(context.actor.user) (--yes)"
-                approval.append(event(.stepApproved, step: step.id, ["by": context.actor.user, "via": "--yes"]))
+                approval.append(event(.stepApproved, step: step.id, ["by": context.actor.user, "host": context.actor.host, "via": "--yes"]))
             }
             forward.ready.remove(at: position)
             switch evaluateWhen(step) {

@@ -208,6 +208,8 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
     case stepSkipped = "step_skipped"
     case approvalRequested = "approval_requested"
     case stepApproved = "step_approved"
+    /// An approval gate was declined (`runbook decline`); the run rolls back.
+    case stepDeclined = "step_declined"
     case rollbackStarted = "rollback_started"
     case compensationStarted = "compensation_started"
     case compensationFailed = "compensation_failed"

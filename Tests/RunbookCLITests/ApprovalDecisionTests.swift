@@ -1,0 +1,54 @@
+import Foundation
+import RunbookTestSupport
+import Testing
+
+/// approve and decline with a comment, as an auditor later reads them in the history.
+@Suite struct ApprovalDecisionTests {
+    static let runbook = """
+        name: gated
+        steps:
+          - id: check
+            action: shell
+            with: { run: 'echo checked >> log' }
+            compensate: { action: shell, with: { run: 'echo undone >> log' } }
+          - { id: go, needs: [check], approval: required, action: shell, with: { run: 'echo went >> log' } }
+        """
+
+    @Test func anApprovalKeepsItsCommentUserAndHostInTheHistory() async throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        try ws.write(runbook: "gated", Self.runbook)
+        let paused = try await ws.runbook(["run", "gated"])
+        let id = try #require(paused.runID)
+        let approved = try await ws.runbook(["approve", id, "go", "--comment", "CHG-4711 approved in CAB"])
+        #expect(approved.exitCode == 0, "\(approved.stderr)")
+        let export = try await ws.runbook(["audit", "export", id, "--format", "json"])
+        let object = (try? JSONSerialization.jsonObject(with: Data(export.stdout.utf8))) as? [String: Any] ?? [:]
+        let events = object["events"] as? [[String: Any]] ?? []
+        let approval = try #require(events.first { $0["kind"] as? String == "step_approved" }, "\(export.stdout.prefix(400))")
+        let detail = approval["detail"] as? [String: String] ?? [:]
+        #expect(detail["comment"] == "CHG-4711 approved in CAB")
+        #expect(detail["by"] == (ProcessInfo.processInfo.environment["USER"] ?? "root"))
+        #expect(detail["host"] == ProcessInfo.processInfo.hostName)
+        #expect(try await ws.runbook(["history", id]).stdout.contains("CHG-4711 approved in CAB"))
+    }
+
+    @Test func aDeclineRollsTheRunBackAndSaysWhoDeclinedAndWhy() async throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        try ws.write(runbook: "gated", Self.runbook)
+        let paused = try await ws.runbook(["run", "gated"])
+        let id = try #require(paused.runID)
+        #expect(try await ws.runbook(["decline", id, "go"]).exitCode == 2, "a decline needs a comment")
+        let declined = try await ws.runbook(["decline", id, "go", "--comment", "outside the maintenance window", "--json"])
+        #expect(declined.exitCode == 0, "\(declined.stdout)\(declined.stderr)")
+        #expect(declined.json?["status"] as? String == "rolled_back")
+        #expect((declined.json?["message"] as? String)?.contains("declined by") == true)
+        #expect((declined.json?["message"] as? String)?.contains("outside the maintenance window") == true)
+        #expect(ws.lines("log") == ["checked", "undone"], "the gated step never ran; the step before it was undone")
+        let history = try await ws.runbook(["history", id])
+        #expect(history.stdout.contains("outside the maintenance window"), "\(history.stdout)")
+        #expect(try await ws.runbook(["approve", id, "go"]).exitCode == 1, "a declined gate cannot be approved afterwards")
+        #expect(try await ws.runbook(["audit", "verify"]).exitCode == 0)
+    }
+}
