@@ -33,6 +33,20 @@ import Testing
         #expect(try await ws.runbook(["history", id]).stdout.contains("CHG-4711 approved in CAB"))
     }
 
+    @Test func withAWSCredentialsTheApprovalCarriesTheCallerARN() async throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        try ws.write(runbook: "gated", Self.runbook)
+        let emulator = try await LocalAWSEmulator.shared()
+        let paused = try await ws.runbook(["run", "gated"])
+        let id = try #require(paused.runID)
+        let approved = try await ws.runbook(["approve", id, "go", "--comment", "ok"], environment: emulator.environment)
+        #expect(approved.exitCode == 0, "\(approved.stderr)")
+        let history = try await ws.runbook(["history", id])
+        // moto's default account answers GetCallerIdentity with this user ARN.
+        #expect(history.stdout.contains("(arn:aws:sts::123456789012:user/moto)"), "\(history.stdout)")
+    }
+
     @Test func aDeclineRollsTheRunBackAndSaysWhoDeclinedAndWhy() async throws {
         let ws = try Workspace()
         defer { ws.remove() }
