@@ -145,13 +145,13 @@ struct DeclineCommand: AsyncParsableCommand {
 
 /// The AWS identity of whoever approves or declines, when AWS credentials are configured.
 enum ApproverIdentity {
-    /// The caller ARN from STS GetCallerIdentity, or nil when AWS is not configured or does not answer within 5 s.
+    /// The caller ARN from STS GetCallerIdentity, or nil when AWS is not configured or does not answer within 15 s.
     static func callerARN() async -> String? {
         guard let client = try? CommandProcess.awsClients.client() else { return nil }
         return await withTaskGroup(of: String?.self) { group in
             group.addTask { try? await client.whoami().arn }
             group.addTask {
-                try? await Task.sleep(for: .seconds(5))
+                try? await Task.sleep(for: .seconds(15))
                 return nil
             }
             let first = await group.next() ?? nil
