@@ -65,4 +65,27 @@ import Testing
         #expect(try await ws.runbook(["approve", id, "go"]).exitCode == 1, "a declined gate cannot be approved afterwards")
         #expect(try await ws.runbook(["audit", "verify"]).exitCode == 0)
     }
+
+    @Test func aRunKeepsItsReasonAndAnEditedReasonIsCaught() async throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        try ws.write(runbook: "gated", Self.runbook)
+        let run = try await ws.runbook(["run", "gated", "--yes", "--reason", "INC-42: us-east-1 degraded"])
+        #expect(run.exitCode == 0, "\(run.stderr)")
+        let id = try #require(run.runID)
+        #expect(try await ws.runbook(["history", id]).stdout.contains("reason: INC-42: us-east-1 degraded"))
+        let export = try await ws.runbook(["audit", "export", id, "--format", "json"])
+        let object = (try? JSONSerialization.jsonObject(with: Data(export.stdout.utf8))) as? [String: Any] ?? [:]
+        #expect((object["run"] as? [String: Any])?["reason"] as? String == "INC-42: us-east-1 degraded", "\(export.stdout.prefix(300))")
+        #expect(try await ws.runbook(["audit", "verify"]).exitCode == 0)
+
+        let edit = Process()
+        edit.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        edit.arguments = [ws.database, "UPDATE runs SET options = replace(options, 'INC-42', 'CHG-7')"]
+        try edit.run()
+        edit.waitUntilExit()
+        #expect(edit.terminationStatus == 0)
+        let verify = try await ws.runbook(["audit", "verify"])
+        #expect(verify.exitCode == 1, "an edited reason is caught: \(verify.stdout)\(verify.stderr)")
+    }
 }

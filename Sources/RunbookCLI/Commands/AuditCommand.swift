@@ -97,6 +97,7 @@ enum AuditExport {
             "id": run.id, "runbook": run.runbook, "status": run.status.rawValue, "message": run.message ?? NSNull(),
             "definition_sha256": run.definitionHash, "definition": run.definition, "origin": run.origin,
             "parameters": run.parameters, "secret_parameters_given": run.providedSecrets,
+            "reason": run.options.reason ?? NSNull(),
             "options": ["yes": run.options.autoApprove, "parallelism": run.options.parallelism,
                         "deadline": run.options.deadlineAt.map(Timestamp.iso) ?? NSNull(),
                         "working_directory": run.options.workingDirectory] as [String: Any],

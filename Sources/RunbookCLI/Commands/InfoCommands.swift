@@ -129,6 +129,7 @@ struct HistoryCommand: AsyncParsableCommand {
         }
         Terminal.out("run \(run.id)  \(run.runbook)  \(run.status.rawValue)  started by \(run.startedBy) at \(Timestamp.iso(run.createdAt))")
         if let note = driver?.note(runID: run.id) { Terminal.out(note) }
+        if let reason = run.options.reason { Terminal.out("reason: \(reason)") }
         if !run.parameters.isEmpty {
             Terminal.out("parameters: " + run.parameters.keys.sorted().map { "\($0)=\(run.parameters[$0] ?? "")" }.joined(separator: " "))
         }

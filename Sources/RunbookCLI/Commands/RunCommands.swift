@@ -16,6 +16,7 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Pass approval gates without waiting for `runbook approve`.") var yes = false
     @Option(help: "Maximum steps running at once.") var parallelism: Int = 4
     @Option(help: ArgumentHelp("Whole-run deadline, e.g. 30m; past it the run fails and rolls back.", valueName: "duration")) var deadline: String?
+    @Option(help: "Why the run is started (e.g. the change or incident ticket); kept with the run.") var reason: String?
     @Flag(help: "Print one JSON object describing the run at the end instead of progress.") var json = false
 
     func validate() throws {
@@ -34,7 +35,8 @@ struct RunCommand: AsyncParsableCommand {
         if !json { Terminal.out("run \(runID)  (\(definition.name), \(definition.steps.count) steps, database \(global.databasePath))") }
         let engine = global.engine(store: store, progress: printer.handle)
         let deadlineAt = deadline.flatMap(DurationText.parse).map { CommandProcess.clock.nowMilliseconds + DurationText.milliseconds($0) }
-        let options = RunOptions(autoApprove: yes, parallelism: parallelism, deadlineAt: deadlineAt, workingDirectory: FileManager.default.currentDirectoryPath)
+        let options = RunOptions(autoApprove: yes, parallelism: parallelism, deadlineAt: deadlineAt, workingDirectory: FileManager.default.currentDirectoryPath,
+                                 reason: reason.flatMap { $0.isEmpty ? nil : $0 })
         let outcome = try await Interruptible.run {
             try await engine.start(definition: definition, parameters: resolved, options: options, runID: runID)
         }

@@ -77,8 +77,11 @@ public struct RunOptions: Sendable, Equatable, Codable {
     public var deadlineAt: Int64?
     /// Working directory for shell steps.
     public var workingDirectory: String
+    /// `--reason`: why the run was started (e.g. a change or incident ticket), for the record.
+    public var reason: String?
 
-    public init(autoApprove: Bool = false, parallelism: Int = 4, deadlineAt: Int64? = nil, workingDirectory: String) {
+    public init(autoApprove: Bool = false, parallelism: Int = 4, deadlineAt: Int64? = nil, workingDirectory: String, reason: String? = nil) {
+        self.reason = reason
         self.autoApprove = autoApprove
         self.parallelism = parallelism
         self.deadlineAt = deadlineAt

@@ -30,6 +30,7 @@ public enum RunStateAudit {
     /// Options as one canonical JSON object, recorded in `run_created`.
     public static func canonicalOptions(_ options: RunOptions) -> String {
         "{\"deadline_at\":\(options.deadlineAt.map(String.init) ?? "null"),\"parallelism\":\(options.parallelism)"
+            + (options.reason.map { ",\"reason\":\(AuditChain.jsonString($0))" } ?? "")
             + ",\"working_directory\":\(AuditChain.jsonString(options.workingDirectory)),\"yes\":\(options.autoApprove)}"
     }
 
