@@ -133,6 +133,7 @@ struct PostgresTools: Sendable {
         var prefix = ["--pdeathsig", "KILL"]
         if let serverUser { prefix = ["--reuid", serverUser, "--regid", serverUser, "--init-groups"] + prefix }
         process.arguments = prefix + ["--", binDirectory + "/" + tool] + arguments
+        process.currentDirectoryURL = Self.neutralDirectory
         process.standardInput = FileHandle.nullDevice
         if let log {
             FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -156,6 +157,7 @@ struct PostgresTools: Sendable {
         var prefix = ["--pdeathsig", "KILL"]
         if let serverUser { prefix = ["--reuid", serverUser, "--regid", serverUser, "--init-groups"] + prefix }
         process.arguments = prefix + ["--", binDirectory + "/" + tool] + arguments
+        process.currentDirectoryURL = Self.neutralDirectory
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -167,6 +169,10 @@ struct PostgresTools: Sendable {
         guard process.terminationStatus == 0 else { throw Failure("\(tool) failed (\(process.terminationStatus)): \(text)") }
         return text
     }
+
+    /// Where the tools run: the server user may not enter the test's own directory (a checkout under a
+    /// `mktemp -d` is 0700 root), and psql says so on its output.
+    static let neutralDirectory = URL(fileURLWithPath: "/")
 
     func giveToServerUserIfRoot(_ path: String) throws {
         if serverUser != nil { try Self.giveToServerUser(path) }
