@@ -10,6 +10,8 @@ public struct RunbookDefinition: Sendable, Equatable {
     public var defaults: StepDefaults
     /// Steps in the order the file declares them.
     public var steps: [StepDefinition]
+    /// Recovery objectives in the order the file declares them.
+    public var objectives: [RecoveryObjective]
     /// The exact YAML text the definition was parsed from (stored with every run).
     public var source: String
     /// Lower-case hex SHA-256 of `source`.
@@ -19,8 +21,9 @@ public struct RunbookDefinition: Sendable, Equatable {
 
     public init(
         name: String, description: String, parameters: [ParameterSpec], defaults: StepDefaults,
-        steps: [StepDefinition], source: String, sourceHash: String, origin: String
+        steps: [StepDefinition], objectives: [RecoveryObjective] = [], source: String, sourceHash: String, origin: String
     ) {
+        self.objectives = objectives
         self.name = name
         self.description = description
         self.parameters = parameters

@@ -29,7 +29,7 @@ public enum RunbookParser {
         }
         return RunbookDefinition(
             name: body.name, description: body.description, parameters: body.parameters, defaults: body.defaults,
-            steps: body.steps, source: source, sourceHash: sourceHash(of: source), origin: file
+            steps: body.steps, objectives: body.objectives, source: source, sourceHash: sourceHash(of: source), origin: file
         )
     }
 

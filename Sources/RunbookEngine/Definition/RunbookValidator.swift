@@ -25,6 +25,7 @@ struct RunbookValidator {
         var parameters: [ParameterSpec]
         var defaults: StepDefaults
         var steps: [StepDefinition]
+        var objectives: [RecoveryObjective]
     }
 
     /// A `${{ steps.X.outputs.K }}` found in step `stepID`, checked once the graph is known.
@@ -59,7 +60,8 @@ struct RunbookValidator {
         }
     }
 
-    static let topKeys = ["name", "description", "parameters", "defaults", "steps"]
+    static let topKeys = ["name", "description", "parameters", "defaults", "steps", "objectives"]
+    static let objectiveKeys = ["target", "measured", "description"]
     static let parameterKeys = ["type", "required", "secret", "default", "description"]
     static let defaultsKeys = ["retry", "timeout"]
     static let retryKeys = ["max_attempts", "backoff", "initial_interval", "max_interval", "jitter"]
@@ -117,7 +119,8 @@ struct RunbookValidator {
         } else {
             report(root, "", "missing key 'steps'")
         }
-        return Body(name: name, description: description, parameters: parameters, defaults: defaults, steps: steps)
+        let objectives = top["objectives"].map { self.objectives($0, steps: steps) } ?? []
+        return Body(name: name, description: description, parameters: parameters, defaults: defaults, steps: steps, objectives: objectives)
     }
 
     mutating func parameters(_ node: Node) -> [ParameterSpec] {

@@ -555,6 +555,12 @@ struct RunStateMachine {
     private mutating func finish(_ status: RunStatus, _ message: String?, event kind: EventKind, finishedAt: Int64? = nil, _ t: inout Transition) {
         var detail = ["status": status.rawValue]
         if kind == .runFinished, let message { detail["message"] = message }
+        if kind == .runFinished, !definition.objectives.isEmpty {
+            // Only steps that stand at the end count: a compensated step's figures measured something undone.
+            let standing = outputs.filter { isDone($0.key) }
+            let results = definition.objectives.map { $0.evaluate(parameters: context.parameters, outputs: standing) }
+            t.record(event(.objectivesEvaluated, ObjectiveResult.eventDetail(results)))
+        }
         t.setStatus(status, message: message, finishedAt: finishedAt)
         t.record(event(kind, detail))
         self.status = status

@@ -200,6 +200,8 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
     case runResumed = "run_resumed"
     case runStatus = "run_status"
     case runFinished = "run_finished"
+    /// The recovery objectives' targets, measurements and verdicts, recorded as the run finishes.
+    case objectivesEvaluated = "objectives_evaluated"
     case stepStarted = "step_started"
     case attemptStarted = "attempt_started"
     case attemptFailed = "attempt_failed"

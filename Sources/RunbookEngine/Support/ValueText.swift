@@ -41,6 +41,11 @@ public enum DurationText {
         let (seconds, attoseconds) = duration.components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
+
+    /// `duration` in seconds, to the millisecond.
+    public static func seconds(_ duration: Duration) -> Double {
+        Double(milliseconds(duration)) / 1000
+    }
 }
 
 /// Parses booleans the way YAML users write them.
