@@ -83,7 +83,11 @@ struct RunsCommand: AsyncParsableCommand {
         let store = try global.openStore(create: false, reading: true)
         let runs = try await store.runs(limit: limit)
         var drivers: [String: DriverStatus] = [:]
-        for run in runs { drivers[run.id] = try await DriverStatus.of(run, store: store) }
+        var objectives: [String: [ObjectiveResult]] = [:]
+        for run in runs {
+            drivers[run.id] = try await DriverStatus.of(run, store: store)
+            objectives[run.id] = try await ObjectiveRecord.latest(runID: run.id, in: store)
+        }
         if json {
             Terminal.out(JSONOutput.render(runs.map { run -> [String: Any] in
                 [
@@ -92,6 +96,7 @@ struct RunsCommand: AsyncParsableCommand {
                     "duration_ms": run.finishedAt.map { Int($0 - run.createdAt) } ?? NSNull(),
                     "started_by": run.startedBy.description,
                     "driver": drivers[run.id]?.object ?? NSNull(),
+                    "objectives": (objectives[run.id] ?? []).map(ObjectiveRecord.object),
                 ]
             }))
             return
@@ -102,9 +107,9 @@ struct RunsCommand: AsyncParsableCommand {
         }
         let idWidth = max(2, runs.map(\.id.count).max() ?? 2)
         let nameWidth = max(7, runs.map(\.runbook.count).max() ?? 7)
-        Terminal.out("\("ID".padding(toLength: idWidth, withPad: " ", startingAt: 0))  \("RUNBOOK".padding(toLength: nameWidth, withPad: " ", startingAt: 0))  STATUS             STARTED                   DURATION")
+        Terminal.out("\("ID".padding(toLength: idWidth, withPad: " ", startingAt: 0))  \("RUNBOOK".padding(toLength: nameWidth, withPad: " ", startingAt: 0))  STATUS             STARTED                   DURATION  OBJECTIVES")
         for run in runs {
-            Terminal.out("\(run.id.padding(toLength: idWidth, withPad: " ", startingAt: 0))  \(run.runbook.padding(toLength: nameWidth, withPad: " ", startingAt: 0))  \(run.status.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0))  \(Timestamp.iso(run.createdAt))  \(Timestamp.duration(from: run.createdAt, to: run.finishedAt))")
+            Terminal.out("\(run.id.padding(toLength: idWidth, withPad: " ", startingAt: 0))  \(run.runbook.padding(toLength: nameWidth, withPad: " ", startingAt: 0))  \(run.status.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0))  \(Timestamp.iso(run.createdAt))  \(Timestamp.duration(from: run.createdAt, to: run.finishedAt).padding(toLength: 8, withPad: " ", startingAt: 0))  \(ObjectiveRecord.brief(objectives[run.id] ?? []))")
             if let note = drivers[run.id]?.note(runID: run.id) { Terminal.out("  ↳ \(note)") }
         }
     }
@@ -130,6 +135,8 @@ struct HistoryCommand: AsyncParsableCommand {
         Terminal.out("run \(run.id)  \(run.runbook)  \(run.status.rawValue)  started by \(run.startedBy) at \(Timestamp.iso(run.createdAt))")
         if let note = driver?.note(runID: run.id) { Terminal.out(note) }
         if let reason = run.options.reason { Terminal.out("reason: \(reason)") }
+        let objectives = try await ObjectiveRecord.latest(runID: run.id, in: store)
+        if !objectives.isEmpty { Terminal.out("objectives: " + objectives.map(\.summary).joined(separator: "; ")) }
         if !run.parameters.isEmpty {
             Terminal.out("parameters: " + run.parameters.keys.sorted().map { "\($0)=\(run.parameters[$0] ?? "")" }.joined(separator: " "))
         }
@@ -137,5 +144,24 @@ struct HistoryCommand: AsyncParsableCommand {
             Terminal.out("\(Timestamp.iso(event.at))  #\(event.seq)  \(EventText.describe(kind: event.kind, step: event.stepID, attempt: event.attempt, detail: event.detail))")
         }
         if let message = run.message { Terminal.out(message) }
+    }
+}
+
+/// A run's recorded objective verdicts (its last `objectives_evaluated` event), for `runs`, `history` and reports.
+enum ObjectiveRecord {
+    static func latest(runID: String, in store: any RunStore) async throws -> [ObjectiveResult] {
+        try await store.events(runID: runID, kind: .objectivesEvaluated).last.map { ObjectiveResult.fromEventDetail($0.detail) } ?? []
+    }
+
+    /// `rto met, rpo MISSED` (`-` when the run recorded none).
+    static func brief(_ results: [ObjectiveResult]) -> String {
+        results.isEmpty ? "-" : results.map { "\($0.name) \($0.verdict == .missed ? "MISSED" : $0.verdict == .met ? "met" : "not measured")" }.joined(separator: ", ")
+    }
+
+    static func object(_ result: ObjectiveResult) -> [String: Any] {
+        [
+            "name": result.name, "result": result.verdict.rawValue, "measured_by": result.measuredBy,
+            "target_seconds": result.targetSeconds ?? NSNull(), "measured_seconds": result.measuredSeconds ?? NSNull(),
+        ]
     }
 }

@@ -34,6 +34,11 @@ enum RunReport {
                     for key in shown.keys.sorted() { Terminal.out("  \(key) = \(shown[key] ?? "")") }
                 }
             }
+            if let definition, run.finishedAt != nil {
+                for result in definition.objectiveResults(parameters: run.parameters, steps: outcome.steps) {
+                    Terminal.out("objective \(result.summary)")
+                }
+            }
             if let message = run.message { Terminal.out(message) }
             switch run.status {
             case .awaitingApproval: break

@@ -96,6 +96,8 @@ enum EventText {
             return "run is \(detail["status"] ?? "?")"
         case EventKind.runFinished.rawValue:
             return "run finished: \(detail["status"] ?? "?")" + (detail["message"].map { ": \($0)" } ?? "")
+        case EventKind.objectivesEvaluated.rawValue:
+            return "objectives: " + ObjectiveResult.fromEventDetail(detail).map(\.summary).joined(separator: "; ")
         case EventKind.stepStarted.rawValue:
             return "\(subject) started (\(detail["action"] ?? ""))" + ((attempt ?? 1) > 1 ? ", attempt \(attempt ?? 0)" : "")
         case EventKind.attemptStarted.rawValue: return "\(subject) attempt \(attempt ?? 0) started" + (detail["resumed"] != nil ? " (resumed)" : "")

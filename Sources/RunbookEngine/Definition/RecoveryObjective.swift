@@ -48,6 +48,19 @@ public struct RecoveryObjective: Sendable, Equatable {
     }
 }
 
+extension RunbookDefinition {
+    /// Each objective judged from stored step records: only steps that stand (succeeded, skipped, or failed but
+    /// tolerated by `on_failure: continue`) count, as when the run recorded them.
+    public func objectiveResults(parameters: [String: String], steps: [StepRecord]) -> [ObjectiveResult] {
+        var outputs: [String: [String: String]] = [:]
+        for record in steps {
+            let tolerated = record.status == .failed && step(record.stepID)?.continueOnFailure == true
+            if record.status == .succeeded || record.status == .skipped || tolerated { outputs[record.stepID] = record.outputs }
+        }
+        return objectives.map { $0.evaluate(parameters: parameters, outputs: outputs) }
+    }
+}
+
 /// One objective's outcome in a run: the target, the measurement and the verdict.
 public struct ObjectiveResult: Sendable, Equatable, Codable {
     public enum Verdict: String, Sendable, Codable {
