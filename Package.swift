@@ -80,10 +80,13 @@ let package = Package(
                 "RunbookSQLite",
                 "RunbookActions",
                 "RunbookAWS",
+                "RunbookReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // `runbook report`: a run's evidence as HTML (inline SVG timeline), Markdown and JSON.
+        .target(name: "RunbookReport", dependencies: ["RunbookEngine"]),
         .executableTarget(name: "runbook", dependencies: ["RunbookCLI"]),
         // Engine benchmarks (issue: per-step cost vs one durable SQLite commit, vs DBOS).
         .target(

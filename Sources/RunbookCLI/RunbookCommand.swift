@@ -14,7 +14,7 @@ public struct RunbookCommand: AsyncParsableCommand {
         subcommands: [
             ListCommand.self, ShowCommand.self, ValidateCommand.self, PlanCommand.self, RunCommand.self,
             ResumeCommand.self, RollbackCommand.self, ApproveCommand.self, DeclineCommand.self, CancelCommand.self,
-            RunsCommand.self, HistoryCommand.self, AuditCommand.self, AWSCommand.self,
+            RunsCommand.self, HistoryCommand.self, ReportCommand.self, AuditCommand.self, AWSCommand.self,
         ]
     )
 
@@ -227,9 +227,11 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    func engine(store: any RunStore, progress: @escaping @Sendable (ProgressEvent) -> Void) -> RunEngine {
+    /// - Parameter callerARN: the AWS identity of the operator, recorded with the approvals `--yes` gives.
+    func engine(store: any RunStore, progress: @escaping @Sendable (ProgressEvent) -> Void, callerARN: String? = nil) -> RunEngine {
         let registry = self.registry
-        return RunEngine(environment: EngineEnvironment(store: store, registry: registry, clock: CommandProcess.clock, progress: progress))
+        return RunEngine(environment: EngineEnvironment(store: store, registry: registry, clock: CommandProcess.clock, progress: progress,
+                                                        callerARN: callerARN))
     }
 }
 

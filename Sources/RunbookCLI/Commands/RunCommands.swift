@@ -33,7 +33,7 @@ struct RunCommand: AsyncParsableCommand {
         let runID = RunEngine.newRunID(now: CommandProcess.clock.now)
         let printer = ProgressPrinter(stepIDs: definition.steps.map(\.id), quiet: json)
         if !json { Terminal.out("run \(runID)  (\(definition.name), \(definition.steps.count) steps, database \(global.databasePath))") }
-        let engine = global.engine(store: store, progress: printer.handle)
+        let engine = global.engine(store: store, progress: printer.handle, callerARN: yes ? await ApproverIdentity.callerARN() : nil)
         let deadlineAt = deadline.flatMap(DurationText.parse).map { CommandProcess.clock.nowMilliseconds + DurationText.milliseconds($0) }
         let options = RunOptions(autoApprove: yes, parallelism: parallelism, deadlineAt: deadlineAt, workingDirectory: FileManager.default.currentDirectoryPath,
                                  reason: reason.flatMap { $0.isEmpty ? nil : $0 })
@@ -64,7 +64,9 @@ struct StoredRunOptions: ParsableArguments {
         let context = try await RunContext.load(runID, store: store, global: global, params: params)
         if noteChanges && !json { context.noteDefinitionChange() }
         let printer = ProgressPrinter(stepIDs: context.stepIDs, quiet: json)
-        let engine = global.engine(store: store, progress: printer.handle)
+        // A run started with --yes approves its gates as it reaches them: on behalf of whoever drives it now.
+        let gatesPassByYes = context.run.options.autoApprove && !context.run.status.isFinished
+        let engine = global.engine(store: store, progress: printer.handle, callerARN: gatesPassByYes ? await ApproverIdentity.callerARN() : nil)
         let outcome = try await Interruptible.run { try await body(engine, context) }
         return (outcome, context, store)
     }

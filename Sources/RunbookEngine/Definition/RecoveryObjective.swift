@@ -13,9 +13,13 @@ public struct RecoveryObjective: Sendable, Equatable {
     public var measuredOutput: String
     /// How the measurement is taken, in words, for the report.
     public var description: String
+    /// The step whose start begins the measured interval (`from:`), where the report's timeline marks the window.
+    public var fromStep: String?
     public var location: SourceLocation
 
-    public init(name: String, target: String, measuredStep: String, measuredOutput: String, description: String = "", location: SourceLocation) {
+    public init(name: String, target: String, measuredStep: String, measuredOutput: String, description: String = "",
+                fromStep: String? = nil, location: SourceLocation) {
+        self.fromStep = fromStep
         self.name = name
         self.target = target
         self.measuredStep = measuredStep

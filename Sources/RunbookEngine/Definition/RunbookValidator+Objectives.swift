@@ -24,8 +24,9 @@ extension RunbookValidator {
             }
             guard let target, targetIsValid, let (step, output) = reference else { continue }
             let description = fields["description"].flatMap { text($0, context: context, key: "description") } ?? ""
+            let from = fields["from"].flatMap { windowStart($0, context: context, steps: steps) }
             objectives.append(RecoveryObjective(name: name, target: target, measuredStep: step, measuredOutput: output,
-                                                description: description, location: location(keyNode)))
+                                                description: description, fromStep: from, location: location(keyNode)))
         }
         return objectives
     }
@@ -55,6 +56,17 @@ extension RunbookValidator {
             }
         }
         return valid
+    }
+
+    /// `from: STEP`: a step of the runbook.
+    private mutating func windowStart(_ node: Node, context: String, steps: [StepDefinition]) -> String? {
+        guard let id = text(node, context: context, key: "from") else { return nil }
+        let ids = steps.map(\.id)
+        guard ids.contains(id) else {
+            report(node, context, "from '\(id)' names unknown step '\(id)'\(Suggestion.didYouMean(id, among: ids))")
+            return nil
+        }
+        return id
     }
 
     /// `STEP.OUTPUT`, with STEP one of the runbook's steps.

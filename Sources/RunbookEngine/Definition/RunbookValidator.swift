@@ -61,7 +61,7 @@ struct RunbookValidator {
     }
 
     static let topKeys = ["name", "description", "parameters", "defaults", "steps", "objectives"]
-    static let objectiveKeys = ["target", "measured", "description"]
+    static let objectiveKeys = ["target", "measured", "description", "from"]
     static let parameterKeys = ["type", "required", "secret", "default", "description"]
     static let defaultsKeys = ["retry", "timeout"]
     static let retryKeys = ["max_attempts", "backoff", "initial_interval", "max_interval", "jitter"]

@@ -44,6 +44,9 @@ public struct EngineEnvironment: Sendable {
     /// A lease whose heartbeat is older than this (ms) may be taken over.
     public var leaseStaleAfter: Int64
     public var heartbeatInterval: Duration
+    /// The AWS caller (STS GetCallerIdentity) of whoever drives the run, when known: recorded with the approvals
+    /// that `--yes` gives.
+    public var callerARN: String?
     /// 15 missed heartbeats of 2 s.
     public static let defaultLeaseStaleAfter: Int64 = 30_000
 
@@ -52,8 +55,10 @@ public struct EngineEnvironment: Sendable {
         clock: any RunClock = SystemClock(), random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
         progress: @escaping @Sendable (ProgressEvent) -> Void = { _ in },
         checkpointHook: (@Sendable (Checkpoint) throws -> Void)? = nil,
-        leaseStaleAfter: Int64 = EngineEnvironment.defaultLeaseStaleAfter, heartbeatInterval: Duration = .seconds(2)
+        leaseStaleAfter: Int64 = EngineEnvironment.defaultLeaseStaleAfter, heartbeatInterval: Duration = .seconds(2),
+        callerARN: String? = nil
     ) {
+        self.callerARN = callerARN
         self.store = store
         self.registry = registry
         self.actor = actor

@@ -100,7 +100,7 @@ final class RunDriver {
         context = StepContext(
             runID: run.id, runbook: definition.name, parameters: parameters, secretNames: secretNames, options: run.options,
             registry: env.registry, random: env.random, actor: env.actor, clock: env.clock,
-            redactor: Redactor(secrets: secretNames.compactMap { parameters[$0] }))
+            redactor: Redactor(secrets: secretNames.compactMap { parameters[$0] }), callerARN: env.callerARN)
         machine = RunStateMachine(definition: definition, run: run, steps: steps, context: context)
     }
 

@@ -253,7 +253,9 @@ struct RunStateMachine {
                     continue
                 }
                 record.approvedBy = "\(context.actor.user) (--yes)"
-                approval.append(event(.stepApproved, step: step.id, ["by": context.actor.user, "host": context.actor.host, "via": "--yes"]))
+                var detail = ["by": context.actor.user, "host": context.actor.host, "via": "--yes"]
+                if let arn = context.callerARN { detail["caller_arn"] = arn }
+                approval.append(event(.stepApproved, step: step.id, detail))
             }
             forward.ready.remove(at: position)
             switch evaluateWhen(step) {

@@ -96,6 +96,8 @@ struct StepContext: Sendable {
     /// What timestamps, time limits and actions' waits use.
     let clock: any RunClock
     let redactor: Redactor
+    /// The driver's AWS caller ARN, when known (for approvals given by `--yes`).
+    var callerARN: String? = nil
 
     /// An event about the run (or `step`), its detail redacted.
     func event(_ kind: EventKind, step: String?, attempt: Int? = nil, _ detail: [String: String] = [:], at now: Int64) -> NewEvent {
