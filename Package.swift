@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "RunbookAWSTests", dependencies: ["RunbookAWS", "RunbookTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "RunbookActionsTests", dependencies: ["RunbookActions", "RunbookEngine", "RunbookAWS", "RunbookPostgres", "RunbookSQLite", "RunbookTestSupport"]),
         // Runs the built `runbook` binary (`swift build --build-tests` builds it), so it imports none of the CLI's modules.
-        .testTarget(name: "RunbookCLITests", dependencies: ["CSQLite", "RunbookAWS", "RunbookPostgres", "RunbookTestSupport"]),
+        .testTarget(name: "RunbookCLITests", dependencies: ["CSQLite", "RunbookAWS", "RunbookPostgres", "RunbookTestSupport"], exclude: ["Scripts"]),
         .testTarget(name: "RunbookPostgresTests", dependencies: ["RunbookPostgres", "RunbookTestSupport"]),
         .testTarget(name: "RunbookBenchmarksTests", dependencies: ["RunbookBenchmarks", "RunbookEngine"]),
     ],

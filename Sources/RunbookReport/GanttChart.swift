@@ -11,10 +11,11 @@ struct GanttChart {
     let top = 34.0
 
     var plotWidth: Double { width - labelWidth - 16 }
-    /// The span the chart covers: the run, widened to show every objective's target window.
+    /// The span the chart covers: the run, widened to show every measured window (a target that ends later is
+    /// drawn to the edge and labelled with its end).
     var range: (start: Int64, end: Int64) {
-        let windowEnds = timeline.windows.map { $0.start + Int64(max($0.targetSeconds ?? 0, $0.measuredSeconds ?? 0) * 1000) }
-        let end = max(timeline.end, windowEnds.max() ?? 0, timeline.start + 1)
+        let measuredEnds = timeline.windows.map { $0.start + Int64(($0.measuredSeconds ?? 0) * 1000) }
+        let end = max(timeline.end, measuredEnds.max() ?? 0, timeline.start + 1)
         return (timeline.start, end)
     }
 
@@ -41,7 +42,7 @@ struct GanttChart {
             let t = start + (end - start) * Int64(i) / 5
             let px = x(t)
             parts.append("<line class=\"grid\" x1=\"\(f(px))\" y1=\"\(f(top - 6))\" x2=\"\(f(px))\" y2=\"\(f(height - 30))\"/>")
-            parts.append("<text class=\"tick\" x=\"\(f(px))\" y=\"\(f(top - 12))\" text-anchor=\"middle\">+\(HTMLText.escape(ReportText.duration(milliseconds: t - start)))</text>")
+            parts.append("<text class=\"tick\" x=\"\(f(px))\" y=\"\(f(top - 12))\" text-anchor=\"\(i == 5 ? "end" : "middle")\">+\(HTMLText.escape(ReportText.duration(milliseconds: t - start)))</text>")
         }
         return parts.joined(separator: "\n")
     }
@@ -67,14 +68,17 @@ struct GanttChart {
         var parts: [String] = []
         let name = HTMLText.escape(window.objective.uppercased())
         if let target = window.targetSeconds {
-            let x1 = x(window.start + Int64(target * 1000))
+            let targetEnd = window.start + Int64(target * 1000)
+            let x1 = min(x(targetEnd), labelWidth + plotWidth)
+            let label = targetEnd > range.end ? "\(name) target ends at +\(HTMLText.escape(ReportText.duration(milliseconds: targetEnd - range.start))) →" : "\(name) target"
             parts.append("<rect class=\"target\" x=\"\(f(x0))\" y=\"\(f(top - 4))\" width=\"\(f(max(x1 - x0, 1)))\" height=\"\(f(height - top - 26))\"><title>\(name) target: \(HTMLText.escape(ReportText.seconds(target))) from \(HTMLText.escape(ReportText.iso(window.start)))</title></rect>")
-            parts.append("<text class=\"window\" x=\"\(f(x1 - 3))\" y=\"\(f(height - 32))\" text-anchor=\"end\">\(name) target</text>")
+            parts.append("<text class=\"window\" x=\"\(f(x1 - 3))\" y=\"\(f(height - 32))\" text-anchor=\"end\">\(label)</text>")
         }
         if let measured = window.measuredSeconds {
             let x1 = x(window.start + Int64(measured * 1000))
             parts.append("<line class=\"measured\" x1=\"\(f(x1))\" y1=\"\(f(top - 4))\" x2=\"\(f(x1))\" y2=\"\(f(height - 30))\"><title>\(name) measured: \(HTMLText.escape(ReportText.seconds(measured)))</title></line>")
-            parts.append("<text class=\"window\" x=\"\(f(x1 + 3))\" y=\"\(f(top + 10))\">\(name) \(HTMLText.escape(ReportText.seconds(measured)))</text>")
+            let nearEdge = x1 > labelWidth + plotWidth * 0.8
+            parts.append("<text class=\"window\" x=\"\(f(nearEdge ? x1 - 3 : x1 + 3))\" y=\"\(f(top + 10))\" text-anchor=\"\(nearEdge ? "end" : "start")\">\(name) measured \(HTMLText.escape(ReportText.seconds(measured)))</text>")
         }
         return parts.joined(separator: "\n")
     }
