@@ -96,4 +96,10 @@ figure() { grep -E "^  $2 = " "$demo/$1" | tail -1 | sed 's/^  //'; }
 echo "drill:             $(figure drill.out recovery_seconds), $(figure drill.out write_outage_seconds), $(figure drill.out lost_rows)"
 echo "promote-secondary: $(figure promote.out fenced), $(figure promote.out rpo_bytes), $(figure promote.out rpo_seconds), $(figure promote.out rpo_basis)"
 python3 scripts/demo_workload.py check "$endpoint" "$name" "$demo/workload.json"
+"$bin" report "$promote" --output "$demo/report.html" --force > /dev/null
+"$bin" report "$promote" --format markdown --output "$demo/report.md" --force > /dev/null
+echo
+echo "== the report of the promotion, for the auditor"
+sed -n '/^## Recovery objectives/,/^## Timeline/p' "$demo/report.md" | sed '$d'
+echo "report: .demo/report.html (open it in a browser; markdown: .demo/report.md; json: $bin report $promote --format json)"
 exit "$status"
