@@ -47,6 +47,18 @@ import Testing
         #expect(history.stdout.contains("(arn:aws:sts::123456789012:user/moto)"), "\(history.stdout)")
     }
 
+    @Test func anApprovalByYesIsRecordedWithTheOperatorsCallerARN() async throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        try ws.write(runbook: "gated", Self.runbook)
+        let emulator = try await LocalAWSEmulator.shared()
+        let run = try await ws.runbook(["run", "gated", "--yes"], environment: emulator.environment)
+        #expect(run.exitCode == 0, "\(run.stderr)")
+        let id = try #require(run.runID)
+        let history = try await ws.runbook(["history", id])
+        #expect(history.stdout.contains("step go approved by") && history.stdout.contains("(arn:aws:sts::123456789012:user/moto) (--yes)"), "\(history.stdout)")
+    }
+
     @Test func aDeclineRollsTheRunBackAndSaysWhoDeclinedAndWhy() async throws {
         let ws = try Workspace()
         defer { ws.remove() }
