@@ -32,8 +32,8 @@ struct RunCommand: AsyncParsableCommand {
         let store = try global.openStore(create: true)
         let runID = RunEngine.newRunID(now: CommandProcess.clock.now)
         let printer = ProgressPrinter(stepIDs: definition.steps.map(\.id), quiet: json)
+        let engine = try global.engine(store: store, progress: printer.handle)
         if !json { Terminal.out("run \(runID)  (\(definition.name), \(definition.steps.count) steps, database \(global.databasePath))") }
-        let engine = global.engine(store: store, progress: printer.handle)
         let deadlineAt = deadline.flatMap(DurationText.parse).map { CommandProcess.clock.nowMilliseconds + DurationText.milliseconds($0) }
         let options = RunOptions(autoApprove: yes, parallelism: parallelism, deadlineAt: deadlineAt, workingDirectory: FileManager.default.currentDirectoryPath,
                                  reason: reason.flatMap { $0.isEmpty ? nil : $0 })
@@ -64,7 +64,7 @@ struct StoredRunOptions: ParsableArguments {
         let context = try await RunContext.load(runID, store: store, global: global, params: params)
         if noteChanges && !json { context.noteDefinitionChange() }
         let printer = ProgressPrinter(stepIDs: context.stepIDs, quiet: json)
-        let engine = global.engine(store: store, progress: printer.handle)
+        let engine = try global.engine(store: store, progress: printer.handle)
         let outcome = try await Interruptible.run { try await body(engine, context) }
         return (outcome, context, store)
     }
