@@ -4,20 +4,25 @@ import Testing
 
 /// Drops the triggers, runs `sql`, then recomputes every hash of the run's chain and its recorded head with
 /// the algorithm README and docs/audit-signing.md document (written here in Python, independently of
-/// runbook's code), as an admin with write access and the documentation would. Prints how many events
-/// got new hashes.
+/// runbook's code), as an admin with write access and the documentation would; with a fourth argument
+/// `repoint`, each signature's `signed_hash` is rewritten to its covered event's new hash too. Prints how
+/// many events got new hashes.
 private let recomputeChain = """
     import hashlib, json, sqlite3, sys
     sys.stderr = sys.stdout
     db, run, sql = sys.argv[1:4]
+    repoint, hashes = sys.argv[4:] == ["repoint"], {}
     con = sqlite3.connect(db)
     con.executescript("DROP TRIGGER IF EXISTS events_are_append_only_update; DROP TRIGGER IF EXISTS events_are_append_only_delete;" + sql)
     prev, changed = "0" * 64, 0
     rows = con.execute("SELECT seq, step_id, attempt, kind, detail, at, actor, state, prev_hash, hash FROM events WHERE run_id = ? ORDER BY seq", (run,)).fetchall()
     for seq, step, attempt, kind, detail, at, actor, state, old_prev, old_hash in rows:
-        actor = json.loads(actor)
+        actor, detail = json.loads(actor), json.loads(detail)
+        if repoint and kind == "chain_signed":
+            detail["signed_hash"] = hashes[int(detail["signed_seq"])]
+            con.execute("UPDATE events SET detail = ? WHERE run_id = ? AND seq = ?", (json.dumps(detail), run, seq))
         content = {"actor": {"host": actor["host"], "pid": actor["pid"], "user": actor["user"]}, "at": at, "attempt": attempt,
-                   "detail": json.loads(detail), "kind": kind, "run": run, "seq": seq, "step": step}
+                   "detail": detail, "kind": kind, "run": run, "seq": seq, "step": step}
         if state is not None:
             content["state"] = state
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -25,7 +30,7 @@ private let recomputeChain = """
         if (prev, digest) != (old_prev, old_hash):
             changed += 1
             con.execute("UPDATE events SET prev_hash = ?, hash = ? WHERE run_id = ? AND seq = ?", (prev, digest, run, seq))
-        prev = digest
+        prev = hashes[seq] = digest
     con.execute("UPDATE runs SET head_seq = ?, head_hash = ? WHERE id = ?", (rows[-1][0] if rows else 0, prev, run))
     con.commit()
     print(changed)
@@ -80,8 +85,8 @@ private func keygen(_ ws: Workspace, _ name: String) async throws -> Keypair {
     return Keypair(path: ws.root + "/" + name, publicKey: made.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
 }
 
-private func tamper(_ ws: Workspace, run id: String, _ sql: String) async throws -> Int {
-    let result = try await Python.run(recomputeChain, [ws.database, id, sql])
+private func tamper(_ ws: Workspace, run id: String, _ sql: String, repoint: Bool = false) async throws -> Int {
+    let result = try await Python.run(recomputeChain, [ws.database, id, sql] + (repoint ? ["repoint"] : []))
     #expect(result.status == 0, "\(result.stdout)")
     return Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
 }
@@ -238,6 +243,14 @@ private func signatures(_ ws: Workspace, _ id: String) async throws -> [[String:
         #expect(keyed.exitCode == 1)
         #expect(keyed.stderr.contains("run \(id): fails the signature check"), "\(keyed.stderr)")
         #expect(keyed.stderr.contains("was changed after it was signed"), "\(keyed.stderr)")
+
+        // The signed hashes rewritten to match the new chain: the signatures no longer verify.
+        _ = try await tamper(ws, run: id, "", repoint: true)
+        #expect(try await ws.runbook(["audit", "verify", id]).exitCode == 0)
+        let repointed = try await ws.runbook(["audit", "verify", id, "--public-key", key.publicKey])
+        #expect(repointed.exitCode == 1)
+        #expect(repointed.stderr.contains("run \(id): fails the signature check"), "\(repointed.stderr)")
+        #expect(repointed.stderr.contains("does not verify with key"), "\(repointed.stderr)")
     }
 
     @Test func deletingTheLastEventsOfASignedRunIsDetectedWithTheKey() async throws {
