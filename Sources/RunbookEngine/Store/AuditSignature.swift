@@ -81,10 +81,11 @@ public enum AuditSignatures {
         return nil
     }
 
-    /// Why the valid signatures do not vouch for the whole history as stored, or nil when they do.
+    /// Why the valid signatures do not vouch for the whole history as stored, or nil when they do. After the
+    /// last signature by the key only well-formed signatures (by other keys) may follow; anything else,
+    /// a malformed `chain_signed` event included, is unsigned.
     static func coverage(run: RunRecord, events: [AuditEvent], last: ChainSignature) -> String? {
-        let signedKind = EventKind.chainSigned.rawValue
-        let unsigned = events.filter { $0.kind != signedKind && $0.seq > last.signedSeq }
+        let unsigned = events.filter { $0.seq > last.signedSeq && ChainSignature(event: $0) == nil }
         if let first = unsigned.first, let end = unsigned.last {
             let span = first.seq == end.seq ? "event #\(first.seq) comes" : "events #\(first.seq) to #\(end.seq) come"
             return "\(span) after its last signature by this key (event #\(last.seq), covering #\(last.signedSeq)): written by a process without the signing key, or the run is still being driven or its driver was killed (`runbook resume` with the key signs it when it stops)"
