@@ -6,7 +6,7 @@ import Testing
 @Suite struct AuditSignatureTests {
     static let actor = ActorIdentity(user: "sre", host: "ops-1", pid: 42)
 
-    /// A run whose status is `status`, and a chain of `NewEvent`s appended in order as a store would.
+    /// The stored chain of `new`, each event hashed and linked in order as a store appends them.
     static func chain(_ new: [NewEvent], runID: String = "r1") -> [AuditEvent] {
         var out: [AuditEvent] = []
         for event in new {
