@@ -124,12 +124,12 @@ extension RunbookCommand {
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
-            if argument == "--db" || argument == "--runbooks", index + 1 < arguments.count, rest.isEmpty {
+            if ["--db", "--runbooks", "--signing-key"].contains(argument), index + 1 < arguments.count, rest.isEmpty {
                 hoisted += [argument, arguments[index + 1]]
                 index += 2
                 continue
             }
-            if (argument.hasPrefix("--db=") || argument.hasPrefix("--runbooks=")) && rest.isEmpty {
+            if ["--db=", "--runbooks=", "--signing-key="].contains(where: argument.hasPrefix) && rest.isEmpty {
                 hoisted.append(argument)
                 index += 1
                 continue
@@ -168,7 +168,19 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Directory of runbooks (env RUNBOOK_PATH; default ./Runbooks).", valueName: "dir"))
     var runbooks: String?
 
+    @Option(name: .customLong("signing-key"), help: ArgumentHelp(
+        "Sign each run's chain head with this Ed25519 key file when the run stops and at every approval (env RUNBOOK_SIGNING_KEY; see docs/audit-signing.md).",
+        valueName: "file"))
+    var signingKey: String?
+
     var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    /// `--signing-key`, else `RUNBOOK_SIGNING_KEY`, else none (runs are not signed).
+    var signingKeyPath: String? {
+        if let signingKey, !signingKey.isEmpty { return signingKey }
+        if let env = environment["RUNBOOK_SIGNING_KEY"], !env.isEmpty { return env }
+        return nil
+    }
 
     /// `--db`, else `RUNBOOK_DB`, else `$XDG_STATE_HOME/runbook/runbook.sqlite`, else `~/.local/state/runbook/runbook.sqlite`.
     var databasePath: String {
@@ -227,10 +239,16 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
+    /// An engine on `store`; with a signing key, through `SigningRunStore` so the run is signed where it stops
+    /// (exit 2 before anything is written when the key file is unusable).
     /// - Parameter callerARN: the AWS identity of the operator, recorded with the approvals `--yes` gives.
-    func engine(store: any RunStore, progress: @escaping @Sendable (ProgressEvent) -> Void, callerARN: String? = nil) -> RunEngine {
+    func engine(store: any RunStore, progress: @escaping @Sendable (ProgressEvent) -> Void, callerARN: String? = nil) throws -> RunEngine {
         let registry = self.registry
-        return RunEngine(environment: EngineEnvironment(store: store, registry: registry, clock: CommandProcess.clock, progress: progress,
+        var engineStore = store
+        if let path = signingKeyPath {
+            engineStore = SigningRunStore(base: store, key: try SigningKeyFile.load(path), actor: .current(), clock: CommandProcess.clock)
+        }
+        return RunEngine(environment: EngineEnvironment(store: engineStore, registry: registry, clock: CommandProcess.clock, progress: progress,
                                                         callerARN: callerARN))
     }
 }

@@ -94,7 +94,12 @@ public enum ReportHTML {
             : "<span class=\"verdict missed\">BROKEN</span>: \(e(audit.problem ?? "verification failed"))"
         let head = audit.headHash.map { "#\(audit.headSeq ?? 0) <span class=\"mono\">\(e($0))</span>" } ?? "none"
         let rows = [["Hash chain", chain], ["Chain head", head], ["Signature", e(audit.signature)]]
+        let signatures = audit.signatures.map { s in
+            ["#\(s.seq)", "#\(s.signedSeq) <span class=\"mono\">\(e(String(s.signedHash.prefix(16))))…</span>", e(s.point), e(s.status),
+             e(ReportText.iso(s.signedAt)), "<span class=\"mono\">\(e(s.keyFingerprint))</span>"]
+        }
         return "<h2>Audit verification</h2>\n<table class=\"kv\"><tbody>" + rows.map { "<tr><th>\($0[0])</th><td>\($0[1])</td></tr>" }.joined(separator: "\n") + "</tbody></table>"
+            + (signatures.isEmpty ? "" : "\n<h3>Signatures</h3>\n" + table(["Event", "Signs event", "Where", "Run status", "Signed", "Key fingerprint"], signatures, empty: ""))
     }
 
     static func statusClass(_ status: String) -> String {

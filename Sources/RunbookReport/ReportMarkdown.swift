@@ -52,7 +52,11 @@ public enum ReportMarkdown {
     private static func audit(_ audit: RunReportModel.AuditStatus) -> [String] {
         let chain = audit.chainIntact ? "intact: \(audit.events) events, every hash recomputed and matched" : "BROKEN: \(audit.problem ?? "verification failed")"
         let head = audit.headHash.map { "#\(audit.headSeq ?? 0) `\($0)`" } ?? "none"
+        let signatures = audit.signatures.map { s in
+            ["#\(s.seq)", "#\(s.signedSeq) `\(s.signedHash.prefix(16))…`", s.point, s.status, ReportText.iso(s.signedAt), s.keyFingerprint]
+        }
         return section("Audit verification", ["", ""], [["Hash chain", chain], ["Chain head", head], ["Signature", audit.signature]], empty: "")
+            + (signatures.isEmpty ? [] : section("Signatures", ["Event", "Signs event", "Where", "Run status", "Signed", "Key fingerprint"], signatures, empty: ""))
     }
 
     private static func section(_ title: String, _ headers: [String], _ rows: [[String]], empty: String) -> [String] {

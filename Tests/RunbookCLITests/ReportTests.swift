@@ -189,4 +189,33 @@ import Testing
         #expect(numbers[2] > 1100 * 1000 / 50, "at least 2% of the page is drawn: \(numbers)")
         #expect(numbers[3] > 200, "the succeeded attempts' green bars are drawn: \(numbers)")
     }
+
+    /// With a signing key the report lists the signatures; it says they were not checked until given the public
+    /// key, then whether they verify with it.
+    @Test func theReportShowsTheSignaturesAndChecksThemWithThePublicKey() async throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        let keygen = try await ws.runbook(["audit", "keygen", "--output", ws.file("signing.pem")])
+        let publicKey = try #require(keygen.stdout.split(separator: "\n").first.map(String.init))
+        let other = try #require(try await ws.runbook(["audit", "keygen", "--output", ws.file("other.pem")]).stdout.split(separator: "\n").first.map(String.init))
+        let signing = ["RUNBOOK_SIGNING_KEY": ws.file("signing.pem")]
+        try ws.write(runbook: "dr-test", Self.runbook)
+        let started = try await ws.runbook(["run", "dr-test", "--param", "token=\(Self.secret)"], environment: signing)
+        let id = try #require(started.runID)
+        #expect(try await ws.runbook(["approve", id, "gate", "--param", "token=\(Self.secret)"], environment: signing).exitCode == 0)
+
+        let unchecked = try await reportJSON(ws, id)
+        let audit = try #require(unchecked["audit"] as? [String: Any])
+        let signatures = audit["signatures"] as? [[String: Any]] ?? []
+        #expect(signatures.map { $0["point"] as? String } == ["stopped", "approval", "stopped"], "the pause, the approval, the end: \(signatures)")
+        #expect((audit["signature"] as? String)?.contains("NOT CHECKED") == true)
+        let checked = try await ws.runbook(["report", id, "--public-key", publicKey])
+        #expect(checked.stdout.contains("| Signature | valid: signed by key"), "\(checked.stdout)")
+        let wrong = try await ws.runbook(["report", id, "--public-key", other])
+        #expect(wrong.stdout.contains("| Signature | FAILS with key"), "\(wrong.stdout)")
+        let pem = try String(contentsOfFile: ws.file("signing.pem"), encoding: .utf8)
+        let body = pem.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
+        let json = try await ws.runbook(["report", id, "--format", "json"])
+        #expect(!checked.stdout.contains(body) && !json.stdout.contains(body), "the private key is never in a report")
+    }
 }

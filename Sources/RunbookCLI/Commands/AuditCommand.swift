@@ -5,16 +5,25 @@ import RunbookEngine
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit", abstract: "Verify and export the hash-chained audit history.",
-        subcommands: [VerifyCommand.self, ExportCommand.self])
+        subcommands: [VerifyCommand.self, ExportCommand.self, KeygenCommand.self])
 
     struct VerifyCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "verify",
-            abstract: "Recompute the hash chain; exit 1 naming the first event that does not match.")
+            abstract: "Recompute the hash chain; exit 1 naming the first event that does not match.",
+            discussion: """
+                Without --public-key the chain is only checked to be self-consistent: whoever can write the \
+                database can recompute it. With --public-key, every run must also carry valid signatures by that \
+                key covering its last event (see docs/audit-signing.md); a run that does not is named.
+                """)
         @OptionGroup var global: GlobalOptions
         @Argument(help: "A run id (default: every run).") var runID: String?
+        @Option(name: .customLong("public-key"), help: ArgumentHelp(
+            "Check the runs' signatures with this Ed25519 public key (ed25519:BASE64, as `audit keygen` prints it, or a file holding it).",
+            valueName: "key")) var publicKey: String?
 
         func run() async throws {
+            let key = try publicKey.map(SigningKeyFile.publicKey)
             let store = try global.openStore(create: false)
             var ids: [String]
             if let runID {
@@ -24,6 +33,7 @@ struct AuditCommand: AsyncParsableCommand {
             }
             var broken = 0
             var total = 0
+            var unchecked = 0
             for id in ids {
                 let run = try await store.run(id: id)
                 let events = try await store.events(runID: id)
@@ -32,14 +42,34 @@ struct AuditCommand: AsyncParsableCommand {
                 if let problem = AuditChain.verify(run: run, events: events, steps: steps) {
                     broken += 1
                     Terminal.error(problem.description)
+                    continue
+                }
+                let line = "run \(id): \(events.count) events, hash chain intact (head \(events.last?.hash.prefix(16) ?? "none"))"
+                guard let key else {
+                    unchecked += AuditSignatures.signatures(in: events).count
+                    if runID != nil { Terminal.out(line) }
+                    continue
+                }
+                let status = run.map { AuditSignatures.verify(run: $0, events: events, publicKey: key) } ?? .unsigned
+                if !status.isValid {
+                    broken += 1
+                    Terminal.error("run \(id): fails the signature check with key \(key.fingerprint): \(status)")
                 } else if runID != nil {
-                    Terminal.out("run \(id): \(events.count) events, hash chain intact (head \(events.last?.hash.prefix(16) ?? "none"))")
+                    Terminal.out("\(line), \(status)")
                 }
             }
             if broken > 0 {
                 throw CLIExit(ExitCodes.failed, "audit verification failed for \(broken) of \(ids.count) run\(ids.count == 1 ? "" : "s")")
             }
-            if runID == nil { Terminal.out("\(ids.count) runs, \(total) events: every hash chain intact") }
+            if runID == nil { Terminal.out("\(ids.count) runs, \(total) events: every hash chain intact" + (key.map { " and signed by key \($0.fingerprint)" } ?? "")) }
+            if key == nil { Terminal.out(Self.selfConsistentOnly(unchecked: unchecked)) }
+        }
+
+        /// What a verify without a key proves, and what it left unchecked.
+        static func selfConsistentOnly(unchecked: Int) -> String {
+            let signatures = unchecked == 0 ? "no signatures to check"
+                : "\(unchecked) signature\(unchecked == 1 ? " was" : "s were") not checked (pass --public-key KEY to check them)"
+            return "the chain is only self-consistent: whoever can write the database can recompute it; \(signatures)"
         }
     }
 
@@ -71,6 +101,8 @@ struct AuditCommand: AsyncParsableCommand {
                     "exported_by": ActorIdentity.current().description,
                     "hash_algorithm": "SHA-256 over previous hash + \"\\n\" + canonical JSON of the event",
                     "chain_head": run.chainHead.map { ["seq": Int($0.seq), "hash": $0.hash] as [String: Any] } ?? NSNull(),
+                    "signing_keys": AuditSignatures.fingerprints(in: events),
+                    "signatures": AuditSignatures.signatures(in: events).map(AuditExport.signatureObject),
                     "verification": ["intact": problem == nil, "problem": problem?.description ?? NSNull()] as [String: Any],
                     "run": AuditExport.runObject(run),
                     "steps": steps.map(AuditExport.stepObject),
@@ -124,13 +156,24 @@ enum AuditExport {
         ]
     }
 
+    /// A `chain_signed` event's signature, as exported (not checked: the export takes no public key).
+    static func signatureObject(_ signature: ChainSignature) -> [String: Any] {
+        [
+            "seq": Int(signature.seq), "signed_seq": Int(signature.signedSeq), "signed_hash": signature.signedHash,
+            "status": signature.status, "point": signature.point, "signed_at": Timestamp.iso(signature.signedAt),
+            "key_fingerprint": signature.keyFingerprint, "signature": signature.signature,
+        ]
+    }
+
+    /// One row per event; `signing_keys` repeats the run's key fingerprints on every row, as `runbook` does.
     static func csv(run: RunRecord, events: [AuditEvent]) -> String {
-        var lines = ["seq,time,run_id,runbook,step,attempt,kind,detail,actor_user,actor_host,actor_pid,previous_hash,hash"]
+        var lines = ["seq,time,run_id,runbook,step,attempt,kind,detail,actor_user,actor_host,actor_pid,previous_hash,hash,signing_keys"]
+        let keys = AuditSignatures.fingerprints(in: events).joined(separator: " ")
         for event in events {
             let fields: [String] = [
                 String(event.seq), Timestamp.iso(event.at), event.runID, run.runbook, event.stepID ?? "",
                 event.attempt.map(String.init) ?? "", event.kind, JSONOutput.render(event.detail, pretty: false),
-                event.actor.user, event.actor.host, String(event.actor.pid), event.previousHash, event.hash,
+                event.actor.user, event.actor.host, String(event.actor.pid), event.previousHash, event.hash, keys,
             ]
             lines.append(fields.map(quote).joined(separator: ","))
         }

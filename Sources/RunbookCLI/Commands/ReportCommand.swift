@@ -20,6 +20,9 @@ struct ReportCommand: AsyncParsableCommand {
     @Flag(help: "The history of DR tests and failovers: one row per run of a runbook with recovery objectives.") var history = false
     @Option(help: "With --history: how far back, e.g. 365d, 12h, 90m.") var since = "365d"
     @Option(help: "With --history: only this runbook.") var runbook: String?
+    @Option(name: .customLong("public-key"), help: ArgumentHelp(
+        "Check the run's signatures with this public key (the text `audit keygen` printed, or a file holding it).",
+        valueName: "key")) var publicKey: String?
 
     func validate() throws {
         if history && runID != nil { throw ValidationError("give a run id or --history, not both") }
@@ -38,6 +41,7 @@ struct ReportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let destination = try output.map { try ExportFile(path: $0, force: force, databasePath: global.databasePath) }
+        let key = try publicKey.map(SigningKeyFile.publicKey)
         let store = try global.openStore(create: false, reading: true)
         let now = CommandProcess.clock.nowMilliseconds
         let text: String
@@ -47,7 +51,7 @@ struct ReportCommand: AsyncParsableCommand {
             text = try render(model, now: now)
             what = "the history of \(model.rows.count) runs"
         } else {
-            let model = try await runModel(store)
+            let model = try await runModel(store, key: key)
             text = try render(model, now: now)
             what = "the report of run \(model.summary.runID)"
         }
@@ -75,7 +79,7 @@ struct ReportCommand: AsyncParsableCommand {
         }
     }
 
-    private func runModel(_ store: any RunStore) async throws -> RunReportModel {
+    private func runModel(_ store: any RunStore, key: AuditPublicKey?) async throws -> RunReportModel {
         let run = try await global.storedRun(runID ?? "", in: store)
         let events = try await store.events(runID: run.id)
         let steps = try await store.steps(runID: run.id)
@@ -86,7 +90,7 @@ struct ReportCommand: AsyncParsableCommand {
             throw CLIExit(ExitCodes.failed, "run \(run.id): its stored definition no longer parses (\(error)); `runbook audit export \(run.id)` still shows every event")
         }
         let builder = RunReportBuilder(run: run, steps: steps, events: events, definition: definition,
-                                       currentDefinitionHash: currentDefinitionHash(of: run), audit: auditStatus(run, events, steps))
+                                       currentDefinitionHash: currentDefinitionHash(of: run), audit: auditStatus(run, events, steps, key: key))
         return builder.build()
     }
 
@@ -99,12 +103,27 @@ struct ReportCommand: AsyncParsableCommand {
         return nil
     }
 
-    private func auditStatus(_ run: RunRecord, _ events: [AuditEvent], _ steps: [StepRecord]) -> RunReportModel.AuditStatus {
+    private func auditStatus(_ run: RunRecord, _ events: [AuditEvent], _ steps: [StepRecord], key: AuditPublicKey?) -> RunReportModel.AuditStatus {
         let problem = AuditChain.verify(run: run, events: events, steps: steps)
         return RunReportModel.AuditStatus(
             chainIntact: problem == nil, problem: problem?.description, events: events.count, headSeq: events.last?.seq,
-            headHash: events.last?.hash,
-            signature: "not signed: the hash chain is only self-consistent (whoever can write the database could recompute it)")
+            headHash: events.last?.hash, signature: Self.signatureText(run, events, key: key),
+            signatures: AuditSignatures.signatures(in: events).map {
+                RunReportModel.Signature(seq: $0.seq, signedSeq: $0.signedSeq, signedHash: $0.signedHash, status: $0.status, point: $0.point,
+                                         signedAt: $0.signedAt, keyFingerprint: $0.keyFingerprint, signature: $0.signature)
+            })
+    }
+
+    /// The signature status in a sentence: checked with `key` when given, else what the history carries.
+    static func signatureText(_ run: RunRecord, _ events: [AuditEvent], key: AuditPublicKey?) -> String {
+        let signatures = AuditSignatures.signatures(in: events)
+        let keys = AuditSignatures.fingerprints(in: events)
+        guard let key else {
+            if signatures.isEmpty { return "not signed: the hash chain is only self-consistent (whoever can write the database could recompute it)" }
+            return "\(signatures.count) signature\(signatures.count == 1 ? "" : "s") by key \(keys.joined(separator: ", ")), NOT CHECKED: pass --public-key KEY to check them; until then the chain is only self-consistent"
+        }
+        let status = AuditSignatures.verify(run: run, events: events, publicKey: key)
+        return status.isValid ? "valid: \(status)" : "FAILS with key \(key.fingerprint): \(status)"
     }
 
     private func historyModel(_ store: any RunStore, now: Int64) async throws -> HistoryReportModel {

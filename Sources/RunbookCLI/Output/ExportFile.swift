@@ -7,16 +7,19 @@ import RunbookEngine
 struct ExportFile {
     let path: String
     let force: Bool
+    /// What is written, for the sentences that refuse it ("the export", "the key").
+    let what: String
 
     /// Refuse `path` before any work is done (exit 2): a state file, or an existing file without `--force`.
-    init(path: String, force: Bool, databasePath: String) throws {
+    init(path: String, force: Bool, databasePath: String, what: String = "the export") throws {
         self.path = path
         self.force = force
+        self.what = what
         if let stateFile = Self.stateFile(named: path, databasePath: databasePath) {
-            throw CLIExit.usage("\(path) is the state database's file \(stateFile); the export was not written (choose another --output; --force never replaces it)")
+            throw CLIExit.usage("\(path) is the state database's file \(stateFile); \(what) was not written (choose another --output; --force never replaces it)")
         }
         if !force && Self.exists(path) {
-            throw CLIExit.usage("\(path) already exists; the export was not written (pass --force to replace it, or choose another --output)")
+            throw CLIExit.usage("\(path) already exists; \(what) was not written (pass --force to replace it, or choose another --output)")
         }
     }
 
@@ -46,7 +49,7 @@ struct ExportFile {
                 return
             }
             if errno == EEXIST || Self.exists(path) {
-                throw CLIExit.usage("\(path) already exists; the export was not written (pass --force to replace it, or choose another --output)")
+                throw CLIExit.usage("\(path) already exists; \(what) was not written (pass --force to replace it, or choose another --output)")
             }
             // A file system without hard links: the name was free a moment ago.
         }
@@ -119,8 +122,10 @@ struct ExportFile {
         return lstat(path, &info) == 0
     }
 
+    /// The directory part of `path` ("." for a bare name). Not `NSString.deletingLastPathComponent`, which
+    /// traps on a one-character name.
     private static func directory(of path: String) -> String {
-        let directory = (path as NSString).deletingLastPathComponent
-        return directory.isEmpty ? "." : directory
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 }

@@ -123,6 +123,8 @@ enum EventText {
         case EventKind.processStarted.rawValue: return "\(subject)\(attemptText) started process group \(detail["process_group"] ?? "?")"
         case EventKind.processStopped.rawValue:
             return "\(subject)\(attemptText): killed process group \(detail["process_group"] ?? "?") (pids \(detail["pids"] ?? "?")), \(detail["reason"] ?? "left running")"
+        case EventKind.chainSigned.rawValue:
+            return "history signed up to event #\(detail["signed_seq"] ?? "?") (\(detail["point"] == "approval" ? "approval" : detail["status"] ?? "?")) by key \(detail["key_fingerprint"] ?? "?")"
         default: return "\(subject) \(kind)"
         }
     }

@@ -228,6 +228,8 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
     case processStarted = "process_started"
     /// A driver taking a run over killed a process group the previous driver had left running.
     case processStopped = "process_stopped"
+    /// An Ed25519 signature over the chain head, made when the run stopped or a gate was approved (`AuditSignatures`).
+    case chainSigned = "chain_signed"
 }
 
 /// An event about to be appended; the store assigns its sequence number and hashes.
