@@ -99,32 +99,6 @@ public struct RunReportModel: Sendable, Codable, Equatable {
         public var undone: String?
     }
 
-    /// A signed chain head: which event it covers, where the run stood, by which key.
-    public struct Signature: Sendable, Codable, Equatable {
-        public var seq: Int64
-        public var signedSeq: Int64
-        public var signedHash: String
-        public var status: String
-        /// `stopped` or `approval`.
-        public var point: String
-        public var signedAt: Int64
-        public var keyFingerprint: String
-        /// Base64 Ed25519 signature.
-        public var signature: String
-
-        public init(seq: Int64, signedSeq: Int64, signedHash: String, status: String, point: String, signedAt: Int64,
-                    keyFingerprint: String, signature: String) {
-            self.seq = seq
-            self.signedSeq = signedSeq
-            self.signedHash = signedHash
-            self.status = status
-            self.point = point
-            self.signedAt = signedAt
-            self.keyFingerprint = keyFingerprint
-            self.signature = signature
-        }
-    }
-
     public struct AuditStatus: Sendable, Codable, Equatable {
         /// True when the hash chain and the stored state agree.
         public var chainIntact: Bool
@@ -136,10 +110,10 @@ public struct RunReportModel: Sendable, Codable, Equatable {
         /// The signatures' state, in a sentence (e.g. "not signed: the chain is only self-consistent").
         public var signature: String
         /// Every signature event in the history (checked or not), oldest first.
-        public var signatures: [Signature]
+        public var signatures: [ChainSignature]
 
         public init(chainIntact: Bool, problem: String?, events: Int, headSeq: Int64?, headHash: String?, signature: String,
-                    signatures: [Signature] = []) {
+                    signatures: [ChainSignature] = []) {
             self.signatures = signatures
             self.chainIntact = chainIntact
             self.problem = problem

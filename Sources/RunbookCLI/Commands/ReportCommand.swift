@@ -108,10 +108,7 @@ struct ReportCommand: AsyncParsableCommand {
         return RunReportModel.AuditStatus(
             chainIntact: problem == nil, problem: problem?.description, events: events.count, headSeq: events.last?.seq,
             headHash: events.last?.hash, signature: Self.signatureText(run, events, key: key),
-            signatures: AuditSignatures.signatures(in: events).map {
-                RunReportModel.Signature(seq: $0.seq, signedSeq: $0.signedSeq, signedHash: $0.signedHash, status: $0.status, point: $0.point,
-                                         signedAt: $0.signedAt, keyFingerprint: $0.keyFingerprint, signature: $0.signature)
-            })
+            signatures: AuditSignatures.signatures(in: events))
     }
 
     /// The signature status in a sentence: checked with `key` when given, else what the history carries.

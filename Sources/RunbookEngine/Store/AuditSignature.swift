@@ -127,7 +127,7 @@ public enum SignatureStatus: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// One `chain_signed` event, decoded.
-public struct ChainSignature: Sendable, Equatable {
+public struct ChainSignature: Sendable, Equatable, Codable {
     /// The `chain_signed` event's own sequence number.
     public var seq: Int64
     public var signedSeq: Int64
