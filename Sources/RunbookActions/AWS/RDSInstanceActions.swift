@@ -151,7 +151,8 @@ struct PrimaryDBInstance: DBInstanceResource {
 
     func request() async throws -> RDS.CreateDBInstanceRequest {
         var request = RDS.CreateDBInstanceRequest(identifier: instance.identifier, instanceClass: try invocation.requiredString("instance_class"),
-                                                  engine: try invocation.requiredString("engine"), tags: AWSTags.ownership(invocation))
+                                                  engine: try invocation.requiredString("engine"),
+                                                  tags: AWSTags.ownership(invocation) + (try DeploymentTags.from(invocation)))
         request.engineVersion = invocation.string("engine_version")
         request.masterUsername = invocation.string("master_username")
         if let param = invocation.string("master_password_param"), !param.isEmpty, let password = invocation.parameters[param], !password.isEmpty {
@@ -190,7 +191,7 @@ public struct CreateDBInstanceAction: DBInstanceCreatingAction {
         ActionInputSpec("maintenance_window"), ActionInputSpec("performance_insights"), ActionInputSpec("performance_insights_retention"),
         ActionInputSpec("monitoring_interval"), ActionInputSpec("monitoring_role", description: "IAM role name for enhanced monitoring"),
         ActionInputSpec("deletion_protection"),
-    ])
+    ] + DeploymentTags.inputs)
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
     var createdNoun: String { "DB instance" }
@@ -229,7 +230,8 @@ struct ReadReplicaDBInstance: DBInstanceResource {
             throw ActionFailure("\(description): source DB instance \(source.identifier) not found in \(sourceRegion)", retryable: false)
         }
         var request = RDS.CreateDBInstanceReadReplicaRequest(identifier: instance.identifier, sourceDBInstanceIdentifier: sourceARN,
-                                                             sourceRegion: sourceRegion, tags: AWSTags.ownership(invocation))
+                                                             sourceRegion: sourceRegion,
+                                                             tags: AWSTags.ownership(invocation) + (try DeploymentTags.from(invocation)))
         request.instanceClass = invocation.string("instance_class")
         request.storageEncrypted = try invocation.bool("storage_encrypted")
         // AWS needs a key in the destination region for a cross-region replica of an encrypted source.
@@ -260,7 +262,7 @@ public struct CreateDBInstanceReadReplicaAction: DBInstanceCreatingAction {
         ActionInputSpec("parameter_group"), ActionInputSpec("performance_insights"), ActionInputSpec("performance_insights_retention"),
         ActionInputSpec("monitoring_interval"), ActionInputSpec("monitoring_role"), ActionInputSpec("deletion_protection"),
         ActionInputSpec("kms_key_id", description: "KMS key in the replica's region for an encrypted source (default alias/aws/rds when the regions differ)"),
-    ])
+    ] + DeploymentTags.inputs)
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
     var createdNoun: String { "read replica" }

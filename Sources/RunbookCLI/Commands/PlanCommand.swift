@@ -19,10 +19,11 @@ struct PlanCommand: AsyncParsableCommand {
         let registry = global.registry
         let secretNames = Set(definition.parameters.filter(\.secret).map(\.name))
         var rows: [(step: String, action: String, plan: ActionPlan)] = []
+        var outputs: [String: [String: String]] = [:]
         for id in RunbookGraph(definition: definition).topologicalOrder {
             guard let step = definition.step(id) else { continue }
             guard let action = registry.action(named: step.call.action) else { continue }
-            let context = TemplateContext(params: resolved, stepOutputs: [:], ownOutputs: [:], runID: "plan", runbook: definition.name)
+            let context = TemplateContext(params: resolved, stepOutputs: outputs, ownOutputs: [:], runID: "plan", runbook: definition.name)
             let plan: ActionPlan
             do {
                 let inputs = try step.call.renderedInputs(context)
@@ -30,6 +31,7 @@ struct PlanCommand: AsyncParsableCommand {
                     runID: "plan", runbook: definition.name, stepID: id, attempt: 0, purpose: .plan, inputs: inputs,
                     parameters: resolved, secretParameterNames: secretNames,
                     workingDirectory: FileManager.default.currentDirectoryPath, clock: CommandProcess.clock)
+                if action is any ReadOnlyAction { outputs[id] = try await action.perform(invocation) }
                 plan = try await action.plan(invocation)
             } catch {
                 let sources = Self.stepOutputSources(step.call.inputs)

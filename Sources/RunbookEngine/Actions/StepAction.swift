@@ -167,6 +167,10 @@ public struct ActionPlan: Sendable, Equatable {
     }
 }
 
+/// An action whose `perform` only reads: `runbook plan` runs it so that the steps after it are planned with its
+/// outputs (e.g. where a deployment's writer is today).
+public protocol ReadOnlyAction: StepAction {}
+
 /// A step action. Actions are registered by name in an `ActionRegistry`; the engine knows only this protocol.
 ///
 /// `perform` must be idempotent: after a crash the engine runs a started-but-unfinished step again.

@@ -1,0 +1,184 @@
+import Foundation
+import RunbookAWS
+import RunbookPostgres
+import RunbookTestSupport
+import Testing
+
+/// The regional round trip against the emulator's real PostgreSQL servers: provision → switchover → reprotect →
+/// switchover (failback) → reprotect → cleanup, while an application commits rows through the failover record.
+@Suite("Regional round trip", .serialized)
+struct RoundTripTests {
+    static let primary = "us-east-1", secondary = "us-west-2"
+    static let appPassword = "app-password-7c1e9a"
+
+    func params(_ name: String, _ zone: String) -> [String] {
+        ["--param", "name=\(name)", "--param", "zone=\(zone)", "--param", "poll_interval=50ms"]
+    }
+
+    @Test("provision → switchover → reprotect → failback → reprotect → cleanup under writes: nothing acknowledged lost, the topology mirrored and restored")
+    func roundTrip() async throws {
+        let h = try await DRHarness(emulator: try await LocalAWSEmulator.withDataPlane("round-trip"))
+        defer { h.directory.remove() }
+        let name = LocalAWSEmulator.uniqueName("rt"), zone = "\(name).internal"
+        try await DataPlaneDRTests.provision(h, name, zone, params(name, zone))
+        let provisioned = try await roles(h, name, zone)
+        #expect(provisioned.contains("instance us-east-1 NAME role=writer source=-") && provisioned.contains("instance us-west-2 NAME-replica role=standby source=NAME"), "\(provisioned)")
+        try await h.withAWS { aws in
+            try await DataPlaneDRTests.withSession(aws, name, Self.primary, secretOf: name) { db in
+                try await db.rows("CREATE TABLE workload (id int PRIMARY KEY)", doing: "creating")
+                // Interpolation would make the password a bind parameter, which CREATE ROLE does not take.
+                try await db.rows("CREATE ROLE app LOGIN PASSWORD '\(unescaped: Self.appPassword)'", doing: "creating the application's role")
+                try await db.rows("GRANT SELECT, INSERT ON workload TO app", doing: "granting")
+            }
+        }
+        let workload = try await RecordFollowingWorkload(h, zone: zone, password: Self.appPassword)
+        let writes = Task { await workload.run() }
+
+        var acknowledgedBefore = workload.acknowledged.count
+        for (leg, writer) in [(1, "NAME-replica"), (2, "NAME")] {
+            let (switched, run) = try await h.runJSON(["run", "switchover", "--yes"] + params(name, zone))
+            #expect(switched.exitCode == 0, "switchover \(leg): \(switched.stdout)\(switched.stderr)")
+            let report = DRHarness.outputs(run)["report"] ?? [:]
+            #expect(report["rpo_bytes"] == "0" && report["rpo_basis"] == "lsn", "switchover \(leg): \(report)")
+            #expect(report["new_writer"]?.hasPrefix(writer.replacingOccurrences(of: "NAME", with: name) + " in ") == true, "\(report)")
+            try await workload.expectNothingLost(after: "switchover \(leg)")
+
+            let (reprotected, _) = try await h.runJSON(["run", "reprotect", "--yes"] + params(name, zone))
+            #expect(reprotected.exitCode == 0, "reprotect \(leg): \(reprotected.stdout)\(reprotected.stderr)")
+            let topology = try await roles(h, name, zone)
+            let expected = leg == 1 ? Self.mirrored(provisioned) : Self.restored(provisioned)
+            #expect(topology == expected, "after reprotect \(leg): \(topology) vs \(expected)")
+            try await workload.waitForWrites(after: acknowledgedBefore)
+            acknowledgedBefore = workload.acknowledged.count
+        }
+        workload.stop()
+        await writes.value
+        try await workload.expectNothingLost(after: "the round trip")
+        await workload.shutdown()
+
+        let (cleaned, _) = try await h.runJSON(["run", "cleanup"] + params(name, zone))
+        #expect(cleaned.exitCode == 0, "\(cleaned.stdout)\(cleaned.stderr)")
+        let left = try await h.state(name, zone: zone)
+        #expect(left.allSatisfy { $0.hasPrefix("snapshot ") && ($0.hasSuffix("-final") || $0.contains("-retired-")) }, "cleanup leaves only final snapshots: \(left)")
+        #expect(try await roles(h, name, zone).isEmpty)
+        #expect(try await h.run(["audit", "verify"]).exitCode == 0)
+    }
+
+    /// Provision's topology with the regions' roles swapped and reprotect's names for what follows the roles.
+    static func mirrored(_ provisioned: [String]) -> [String] {
+        [
+            "alarm us-east-1 NAME-lag NAME", "alarm us-west-2 NAME-replica-connections NAME-replica",
+            "backups us-east-1 of NAME-replica from us-west-2",
+            "health-check NAME-replica-writer CLOUDWATCH_METRIC",
+            "instance us-east-1 NAME role=standby source=NAME-replica", "instance us-west-2 NAME-replica role=writer source=-",
+            "record PRIMARY NAME-replica", "record SECONDARY NAME",
+        ]
+    }
+
+    /// Provision's topology again (the writer's health check is reprotect's).
+    static func restored(_ provisioned: [String]) -> [String] {
+        provisioned.map { $0 == "health-check NAME-primary CLOUDWATCH_METRIC" ? "health-check NAME-writer CLOUDWATCH_METRIC" : $0 }.sorted()
+    }
+
+    /// The deployment's roles and what follows them: instances (role tag, replication source), what the failover
+    /// records name, alarms and their instance, health checks and their alarm, backup replication.
+    func roles(_ h: DRHarness, _ name: String, _ zone: String) async throws -> [String] {
+        try await h.withAWS { aws in
+            var lines: [String] = [], endpoints: [String: String] = [:]
+            for region in [Self.primary, Self.secondary] {
+                let rds = try aws.rds(region: region)
+                for db in try await rds.describeDBInstances().items where [name, name + "-replica"].contains(db.identifier) && db.status != "deleting" {
+                    let role = db.tags.first { $0.key == "runbook:role" }?.value ?? "none"
+                    let source = db.readReplicaSourceDBInstanceIdentifier.flatMap { $0.split(separator: ":").last.map(String.init) } ?? "-"
+                    lines.append("instance \(region) \(db.identifier) role=\(role) source=\(source)")
+                    if let address = db.endpointAddress { endpoints[address] = db.identifier }
+                }
+                for backup in try await rds.describeDBInstanceAutomatedBackups().items where backup.status == "replicating" && backup.instanceIdentifier.hasPrefix(name) {
+                    lines.append("backups \(region) of \(backup.instanceIdentifier) from \(backup.region ?? "?")")
+                }
+                for alarm in try await aws.cloudWatch(region: region).describeAlarms(alarmNamePrefix: name + "-").items {
+                    lines.append("alarm \(region) \(alarm.name) \(alarm.dimensions.map(\.value).joined())")
+                }
+            }
+            for hostedZone in try await aws.route53.listHostedZonesByName(dnsName: zone + ".") where hostedZone.name == zone + "." {
+                for record in try await aws.route53.listAllResourceRecordSets(zoneID: hostedZone.id) where record.type == "CNAME" {
+                    lines.append("record \(record.failover ?? "-") \(record.values.map { endpoints[$0] ?? "unknown \($0)" }.joined(separator: ","))")
+                }
+            }
+            for check in try await aws.route53.listHealthChecks().items {
+                let tags = try await aws.route53.listTagsForResource(resourceType: "healthcheck", id: check.id)
+                guard let label = tags.first(where: { $0.key == "Name" })?.value, label.hasPrefix(name + "-") else { continue }
+                // moto keeps no AlarmIdentifier, so only the check's name says which writer's alarm it watches.
+                lines.append("health-check \(label) \(check.config.type)")
+            }
+            return lines.map { $0.replacingOccurrences(of: name, with: "NAME") }.sorted()
+        }
+    }
+}
+
+/// An application that commits one row every 100 ms through whatever the PRIMARY failover record names (read from
+/// Route 53 before each write), as its own database user; it records what was acknowledged.
+final class RecordFollowingWorkload: @unchecked Sendable {
+    let aws: AWSClient
+    let zone: String
+    let password: String
+    private let lock = NSLock()
+    private var ids: [Int] = []
+    private var stopped = false
+
+    init(_ h: DRHarness, zone: String, password: String) async throws {
+        aws = AWSClient(configuration: try AWSConfiguration.resolve(environment: h.emulator.environment))
+        self.zone = zone
+        self.password = password
+    }
+
+    var acknowledged: [Int] { lock.withLock { ids } }
+    func stop() { lock.withLock { stopped = true } }
+    func shutdown() async { try? await aws.shutdown() }
+
+    /// The address the PRIMARY record names now.
+    func writerAddress() async throws -> String? {
+        for hostedZone in try await aws.route53.listHostedZonesByName(dnsName: zone + ".") where hostedZone.name == zone + "." {
+            return try await aws.route53.listAllResourceRecordSets(zoneID: hostedZone.id).first { $0.failover == "PRIMARY" }?.values.first
+        }
+        return nil
+    }
+
+    func target(_ address: String) -> DatabaseTarget {
+        DatabaseTarget(host: address, port: 5432, database: "postgres", user: "app", credential: .password(password),
+                       connectTimeout: .seconds(2), statementTimeout: .seconds(2))
+    }
+
+    func run() async {
+        var next = 1
+        while !lock.withLock({ stopped }) {
+            let id = next
+            next += 1
+            if let address = try? await writerAddress() {
+                let committed = (try? await DatabaseSession.with(target(address)) { session in
+                    try await session.rows("INSERT INTO workload VALUES (\(id))", doing: "writing")
+                    return true
+                }) ?? false
+                if committed { lock.withLock { ids.append(id) } }
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// Waits (up to 10 s) until the application has had a write acknowledged since it had `count`: it writes on.
+    func waitForWrites(after count: Int) async throws {
+        for _ in 0..<100 where acknowledged.count <= count { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(acknowledged.count > count, "the application's writes were acknowledged again (\(acknowledged.count) rows in all)")
+    }
+
+    /// Every acknowledged row is on the writer the PRIMARY record names.
+    func expectNothingLost(after moment: String) async throws {
+        let acknowledged = Set(self.acknowledged)
+        let address = try #require(try await writerAddress())
+        let stored = try await DatabaseSession.with(target(address)) { session in
+            try await session.rows("SELECT id::text FROM workload", doing: "reading").compactMap { $0.first ?? nil }.compactMap(Int.init)
+        }
+        let missing = acknowledged.subtracting(stored)
+        #expect(missing.isEmpty, "after \(moment): acknowledged rows missing on the writer \(address): \(missing.sorted())")
+    }
+}
