@@ -182,3 +182,35 @@ final class RecordFollowingWorkload: @unchecked Sendable {
         #expect(missing.isEmpty, "after \(moment): acknowledged rows missing on the writer \(address): \(missing.sorted())")
     }
 }
+
+/// reprotect refuses, changing nothing, when the deployment has no single writer or its old writer was never fenced.
+@Suite("reprotect refusals", .serialized)
+struct ReprotectRefusalTests {
+    @Test("an old writer that was not fenced, then no writer at all: reprotect exits 1 and changes nothing")
+    func refusals() async throws {
+        let h = try await DRHarness(emulator: try await LocalAWSEmulator.dedicated("reprotect-refusals"))
+        defer { h.directory.remove() }
+        let name = LocalAWSEmulator.uniqueName("rf"), zone = "\(name).internal"
+        let params = ["--param", "name=\(name)", "--param", "zone=\(zone)", "--param", "poll_interval=20ms"]
+        let (provisioned, _) = try await h.runJSON(["run", "provision"] + params)
+        try #require(provisioned.exitCode == 0, "\(provisioned.stdout)\(provisioned.stderr)")
+        // Someone promoted the replica by hand: two standalone instances, the old one never fenced.
+        try await h.withAWS { _ = try await $0.rds(region: "us-west-2").promoteReadReplica(identifier: name + "-replica") }
+        let before = try await h.state(name, zone: zone)
+
+        let (refused, run) = try await h.runJSON(["run", "reprotect", "--yes"] + params)
+        #expect(refused.exitCode == 1 && run["status"] as? String == "rolled_back", "\(refused.stdout)\(refused.stderr)")
+        #expect((run["message"] as? String)?.contains("\(name)-replica in us-west-2 is a standalone writer that was not fenced") == true, "\(run["message"] ?? "")")
+        #expect(try await h.state(name, zone: zone) == before, "nothing changed")
+
+        try await h.withAWS { aws in
+            let rds = try aws.rds(region: "us-east-1")
+            let arn = try #require(try await rds.describeDBInstance(identifier: name).arn)
+            try await rds.addTagsToResource(arn: arn, tags: [AWSTag("runbook:role", "standby")])
+        }
+        let (noWriter, none) = try await h.runJSON(["run", "reprotect", "--yes"] + params)
+        #expect(noWriter.exitCode == 1, "\(noWriter.stdout)\(noWriter.stderr)")
+        #expect((none["message"] as? String)?.contains("deployment \(name) has no writer") == true, "\(none["message"] ?? "")")
+        #expect(try await h.state(name, zone: zone) == before, "nothing changed")
+    }
+}
