@@ -26,6 +26,8 @@ public final class PostgresRunStore: RunStore, @unchecked Sendable {
     private let unleasedWriter = "process-\(UUID().uuidString)"
 
     public static let defaultRetryWindow: Duration = .seconds(30)
+    /// The schema version this runbook writes.
+    public static let schemaVersion = PostgresSchema.currentVersion
 
     /// Connect, check the schema and migrate it (in one transaction); a foreign or newer schema, a wrong
     /// password or an unreachable server is refused in one sentence (exit 2).

@@ -9,7 +9,7 @@ import PostgresNIO
 enum PostgresSchema {
     static let name = "runbook"
     static let application = "runbook"
-    static let currentVersion: Int64 = 1
+    static var currentVersion: Int64 { Int64(migrations.count) }
     /// The advisory lock key migrations hold ('RNBK').
     static let lockKey: Int64 = 0x524E_424B
 

@@ -299,6 +299,10 @@ private func runID(_ started: CommandRunner.Started) -> String? {
         let paused = try await alice.runbook(["run", "gated", "--json"], db: laptop)
         #expect(paused.exitCode == 3)
         let ids = [try #require(finished.json?["id"] as? String), try #require(paused.json?["id"] as? String)]
+        let initialized = try await alice.runbook(["store", "init"])
+        #expect(initialized.exitCode == 0 && initialized.stdout.contains("the run store \(store.url) is ready (schema runbook, version 1)"),
+                "\(initialized.stdout) \(initialized.stderr)")
+        #expect(try await alice.runbook(["store", "init"], db: laptop).exitCode == 2, "store init is for PostgreSQL stores")
         let copied = try await alice.plain(["store", "copy", "--from", laptop, "--to", store.url])
         #expect(copied.exitCode == 0, "\(copied.stderr)")
         #expect(copied.stdout.contains("copied 2 of 2 runs"), "\(copied.stdout)")

@@ -2,6 +2,8 @@ import Foundation
 import PostgresNIO
 @testable import RunbookPostgresStore
 import RunbookEngine
+import RunbookStoreContract
+import RunbookTestSupport
 import Testing
 
 private let me = ActorIdentity.current()
@@ -102,6 +104,41 @@ private func step(_ id: String, _ seq: Int64) -> RunChanges {
             let after = try await store.acquireLease(runID: "r1", holder: me, staleAfter: 30_000, now: 100_001)
             #expect(after.replaced == nil)
             #expect(try server.admin("SELECT fence || ' ' || holder_user FROM runbook.leases") == "4 \(me.user)")
+        }
+    }
+
+    /// The set-up in docs/postgres-store.md, statement by statement: the owner creates the schema, the
+    /// application role then drives runs but can neither edit events nor disable the trigger.
+    @Test func theDocumentedGrantsLetTheApplicationRoleDriveRunsButNotRewriteHistory() async throws {
+        try await StoreServer.with { server in
+            let docs = try String(contentsOfFile: RunbookBinary.repositoryRoot() + "/docs/postgres-store.md", encoding: .utf8)
+            let blocks = docs.components(separatedBy: "```sql\n").dropFirst().map { $0.components(separatedBy: "```")[0] }
+            try #require(blocks.count == 2, "the set-up and the grants")
+            let ownerPassword = "owner-\(UUID().uuidString.prefix(8))"
+            let appPassword = "app-\(UUID().uuidString.prefix(8))"
+            func statements(_ block: String) -> [String] {
+                block.replacingOccurrences(of: "change-me-owner", with: ownerPassword).replacingOccurrences(of: "change-me-app", with: appPassword)
+                    .components(separatedBy: ";\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+            }
+            for statement in statements(blocks[0]) { try server.server.admin(statement) }
+            let port = server.server.port
+            let owner = try PostgresStoreURL("postgres://runbook_owner@127.0.0.1:\(port)/runbook", home: "/nonexistent")
+            _ = try PostgresRunStore(url: owner, password: ownerPassword, create: true)
+            for statement in statements(blocks[1]) { try server.server.admin(database: "runbook", statement) }
+            let app = try PostgresRunStore(url: try PostgresStoreURL("postgres://runbook_app@127.0.0.1:\(port)/runbook", home: "/nonexistent"),
+                                           password: appPassword, create: false)
+            try await RunStoreContract.everyWriteExtendsOneLinearHashChainWhoseHeadTheRunRecords(app)
+            try await RunStoreContract.aLiveHolderKeepsTheLeaseAndAStaleOrDeadOneLosesIt(app)
+            try await RunStoreContract.runIDPrefixesResolveByOneRule(app)
+            for (statement, says) in [("ALTER TABLE runbook.events DISABLE TRIGGER ALL", "must be owner"),
+                                      ("UPDATE runbook.events SET kind = 'x'", "permission denied"),
+                                      ("DELETE FROM runbook.events", "permission denied"),
+                                      ("UPDATE runbook.definitions SET source = ''", "permission denied")] {
+                let refused = await #expect(throws: (any Error).self) {
+                    try await app.link.withConnection { _ = try await $0.rows(PostgresQuery(unsafeSQL: statement)) }
+                }
+                #expect(refused.map { DatabaseErrorText.of($0) }?.contains(says) == true, "\(statement): \(refused.map { DatabaseErrorText.of($0) } ?? "")")
+            }
         }
     }
 

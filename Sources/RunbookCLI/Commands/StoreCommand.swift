@@ -7,7 +7,25 @@ import RunbookSQLite
 struct StoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "store", abstract: "Move runs between stores (an SQLite file, a shared PostgreSQL store).",
-        subcommands: [CopyCommand.self])
+        subcommands: [InitCommand.self, CopyCommand.self])
+
+    struct InitCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "init",
+            abstract: "Create or upgrade a PostgreSQL store's schema (run it as the role that is to own the schema).",
+            discussion: "Every command also does this on first use; run it explicitly when operators use a role that may not create tables (see docs/postgres-store.md).")
+
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let target = global.databasePath
+            guard PostgresStoreURL.names(target) else {
+                throw CLIExit.usage("store init prepares a PostgreSQL store: give --db postgres://USER@HOST:PORT/DB (an SQLite file is prepared by any command)")
+            }
+            let store = try global.openPostgresStore(target, create: true)
+            Terminal.out("the run store \(store.url) is ready (schema runbook, version \(PostgresRunStore.schemaVersion))")
+        }
+    }
 
     struct CopyCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
