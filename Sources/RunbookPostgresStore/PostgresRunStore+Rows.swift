@@ -132,40 +132,21 @@ extension PostgresRunStore {
             WHERE r.id = \(runID) FOR UPDATE OF r
             """).first.map { $0.makeRandomAccess() }
         guard let head else { throw RunStoreError(.runNotFound, "no run \(runID) in this database") }
-        var previous = try head.optionalText(1) ?? AuditChain.genesis
-        var seq = (try head.optionalInt(0) ?? 0) + 1
-        var stored: [AuditEvent] = []
-        stored.reserveCapacity(events.count)
-        for event in events {
-            let canonical = AuditChain.canonicalContent(
-                seq: seq, runID: runID, stepID: event.stepID, attempt: event.attempt, kind: event.kind.rawValue,
-                detail: event.detail, at: event.at, actor: event.actor, state: event.state)
-            let hash = AuditChain.hash(previous: previous, canonical: canonical)
-            stored.append(AuditEvent(seq: seq, runID: runID, stepID: event.stepID, attempt: event.attempt, kind: event.kind.rawValue,
-                                     detail: event.detail, at: event.at, actor: event.actor, state: event.state,
-                                     previousHash: previous, hash: hash))
-            previous = hash
-            seq += 1
-        }
-        try await insert(stored, db)
-        try await db.rows("UPDATE runbook.runs SET head_seq = \(seq - 1), head_hash = \(previous) WHERE id = \(runID)")
+        let chainHead = try head.optionalInt(0).map { ChainHead(seq: $0, hash: try head.optionalText(1) ?? "") }
+        let linked = AuditChain.linking(events, runID: runID, after: chainHead)
+        guard let last = linked.last else { return }
+        try await insert(linked, db)
+        try await db.rows("UPDATE runbook.runs SET head_seq = \(last.seq), head_hash = \(last.hash) WHERE id = \(runID)")
     }
 
     /// Insert stored events as they are (hashes included).
     static func insert(_ events: [AuditEvent], _ db: StoreLink.Session) async throws {
-        var actorJSON: (ActorIdentity, String)?
+        var actors = StoreJSON.ActorEncoder()
         for chunk in events.chunked(500) {
             var binds = PostgresBindings()
             var tuples: [String] = []
             for event in chunk {
-                // One engine writes a checkpoint's events under one actor: encode it once.
-                let actor: String
-                if let cached = actorJSON, cached.0 == event.actor {
-                    actor = cached.1
-                } else {
-                    actor = StoreJSON.encode(event.actor)
-                    actorJSON = (event.actor, actor)
-                }
+                let actor = actors.encode(event.actor)
                 let first = binds.count + 1
                 binds.append(event.runID)
                 binds.append(event.seq)

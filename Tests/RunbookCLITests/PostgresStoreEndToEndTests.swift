@@ -8,14 +8,7 @@ private struct SharedStore {
     static let database = "runbook_store"
 
     static func start() async throws -> SharedStore {
-        let server = try await PostgresServer.start()
-        do {
-            try server.admin("CREATE DATABASE \(database) OWNER runbook_test")
-        } catch {
-            server.stop()
-            throw error
-        }
-        return SharedStore(server: server)
+        SharedStore(server: try await PostgresServer.start(database: database))
     }
 
     var url: String { "postgres://\(server.user)@127.0.0.1:\(server.port)/\(Self.database)" }
@@ -92,6 +85,15 @@ private let chainRunbook = """
       - { id: four, needs: [three], action: shell, with: { run: 'echo four >> log' } }
     """
 
+/// Alice (on laptop-a) runs the chain on `store`; returns once step two has started.
+private func chainUnderWay(_ store: SharedStore, environment: [String: String] = [:]) async throws -> (Operator, CommandRunner.Started) {
+    let alice = try Operator("alice", host: "laptop-a", store: store.url, password: store.server.password)
+    try alice.write(runbook: "chain", chainRunbook)
+    let driver = try alice.start(["run", "chain"], environment: environment)
+    #expect(try await eventually(30) { alice.lines("log").contains("two") }, "\(driver.stderr)")
+    return (alice, driver)
+}
+
 private func runID(_ started: CommandRunner.Started) -> String? {
     CommandResult(exitCode: 0, stdout: started.stdout, stderr: "").runID
 }
@@ -101,12 +103,9 @@ private func runID(_ started: CommandRunner.Started) -> String? {
     @Test func aColleagueOnAnotherMachineTakesOverAKilledDriverOnceItsLeaseIsStale() async throws {
         let store = try await SharedStore.start()
         defer { store.stop() }
-        let alice = try Operator("alice", host: "laptop-a", store: store.url, password: store.server.password)
+        let (alice, driver) = try await chainUnderWay(store)
         let bob = try Operator("bob", host: "bastion-b", store: store.url, password: store.server.password)
         defer { alice.remove(); bob.remove() }
-        try alice.write(runbook: "chain", chainRunbook)
-        let driver = try alice.start(["run", "chain"])
-        #expect(try await eventually(30) { alice.lines("log").contains("two") }, "\(driver.stderr)")
         let id = try #require(runID(driver))
         kill(driver.process.processIdentifier, SIGKILL)
         await driver.exited()
@@ -139,11 +138,8 @@ private func runID(_ started: CommandRunner.Started) -> String? {
     @Test func twoProcessesResumingTheSameRunAtOnceOneDrivesTheOtherExits4() async throws {
         let store = try await SharedStore.start()
         defer { store.stop() }
-        let alice = try Operator("alice", host: "laptop-a", store: store.url, password: store.server.password)
+        let (alice, driver) = try await chainUnderWay(store)
         defer { alice.remove() }
-        try alice.write(runbook: "chain", chainRunbook)
-        let driver = try alice.start(["run", "chain"])
-        #expect(try await eventually(30) { alice.lines("log").contains("two") })
         let id = try #require(runID(driver))
         kill(driver.process.processIdentifier, SIGKILL)
         await driver.exited()
@@ -162,11 +158,8 @@ private func runID(_ started: CommandRunner.Started) -> String? {
     @Test func aServerRestartMidRunIsRiddenOutWithoutApplyingAStepTwice() async throws {
         let store = try await SharedStore.start()
         defer { store.stop() }
-        let alice = try Operator("alice", host: "laptop-a", store: store.url, password: store.server.password)
+        let (alice, driver) = try await chainUnderWay(store)
         defer { alice.remove() }
-        try alice.write(runbook: "chain", chainRunbook)
-        let driver = try alice.start(["run", "chain"])
-        #expect(try await eventually(30) { alice.lines("log").contains("two") })
         // Step two's checkpoint comes due while the server is down; the driver waits for it (30 s by default).
         store.server.crash()
         try await Task.sleep(for: .seconds(4))
@@ -181,11 +174,8 @@ private func runID(_ started: CommandRunner.Started) -> String? {
     @Test func aServerGoneLongerThanTheRetryWindowInterruptsTheRunWhichResumes() async throws {
         let store = try await SharedStore.start()
         defer { store.stop() }
-        let alice = try Operator("alice", host: "laptop-a", store: store.url, password: store.server.password)
+        let (alice, driver) = try await chainUnderWay(store, environment: ["RUNBOOK_STORE_RETRY": "2s"])
         defer { alice.remove() }
-        try alice.write(runbook: "chain", chainRunbook)
-        let driver = try alice.start(["run", "chain"], environment: ["RUNBOOK_STORE_RETRY": "2s"])
-        #expect(try await eventually(30) { alice.lines("log").contains("two") })
         store.server.crash()
         let code = await driver.exited()
         #expect(code == 5, "\(driver.stdout) \(driver.stderr)")

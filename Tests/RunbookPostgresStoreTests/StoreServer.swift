@@ -9,14 +9,7 @@ struct StoreServer: Sendable {
     static let database = "runbook_store"
 
     static func start() async throws -> StoreServer {
-        let server = try await PostgresServer.start()
-        do {
-            try server.admin("CREATE DATABASE \(database) OWNER runbook_test")
-        } catch {
-            server.stop()
-            throw error
-        }
-        return StoreServer(server: server)
+        StoreServer(server: try await PostgresServer.start(database: database))
     }
 
     /// Runs `body` with a fresh server, stopping it afterwards whatever happens.

@@ -68,6 +68,18 @@ public final class PostgresServer: Sendable {
         return server
     }
 
+    /// Starts a server with an empty database `name` owned by the test role, as the run store's set-up has it.
+    public static func start(database name: String) async throws -> PostgresServer {
+        let server = try await start()
+        do {
+            try server.admin("CREATE DATABASE \(name) OWNER runbook_test")
+        } catch {
+            server.stop()
+            throw error
+        }
+        return server
+    }
+
     /// Runs SQL as the bootstrap superuser over the Unix socket (in `database`); returns psql's unaligned output.
     @discardableResult
     public func admin(database: String = "postgres", _ sql: String) throws -> String {

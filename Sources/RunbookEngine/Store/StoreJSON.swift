@@ -23,6 +23,21 @@ public enum StoreJSON {
         "{\"host\":\(AuditChain.jsonString(actor.host)),\"pid\":\(actor.pid),\"user\":\(AuditChain.jsonString(actor.user))}"
     }
 
+    /// Encodes a run of events' actors, each distinct one once in a row: one engine writes a checkpoint's
+    /// events under one actor.
+    public struct ActorEncoder {
+        private var last: (ActorIdentity, String)?
+
+        public init() {}
+
+        public mutating func encode(_ actor: ActorIdentity) -> String {
+            if let last, last.0 == actor { return last.1 }
+            let text = StoreJSON.encode(actor)
+            last = (actor, text)
+            return text
+        }
+    }
+
     public static func encode<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
