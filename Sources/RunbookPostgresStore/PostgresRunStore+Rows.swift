@@ -207,12 +207,25 @@ extension PostgresRunStore {
             completionOrder: try row.optionalInt(9).map(Int.init), waiterDeadline: try row.optionalInt(10),
             approvedBy: try row.optionalText(11))
     }
+}
 
-    static func decodeEvent(_ row: PostgresRandomAccessRow) throws -> AuditEvent {
-        AuditEvent(
+/// Decodes event rows, each distinct actor once: a run's thousands of events share a handful of actors, and
+/// JSONDecoder costs more per row than everything else a resume reads.
+struct EventDecoder {
+    private var actors: [String: ActorIdentity] = [:]
+
+    static func once(_ row: PostgresRandomAccessRow) throws -> AuditEvent {
+        var decoder = EventDecoder()
+        return try decoder.decode(row)
+    }
+
+    mutating func decode(_ row: PostgresRandomAccessRow) throws -> AuditEvent {
+        let actorText = try row.text(7)
+        let actor = actors[actorText] ?? StoreJSON.decode(ActorIdentity.self, actorText) ?? ActorIdentity(user: "?", host: "?", pid: 0)
+        actors[actorText] = actor
+        return AuditEvent(
             seq: try row.int(0), runID: try row.text(1), stepID: try row.optionalText(2), attempt: try row.optionalInt(3).map(Int.init),
-            kind: try row.text(4), detail: StoreJSON.decodeMap(try row.text(5)), at: try row.int(6),
-            actor: StoreJSON.decode(ActorIdentity.self, try row.text(7)) ?? ActorIdentity(user: "?", host: "?", pid: 0),
+            kind: try row.text(4), detail: StoreJSON.decodeMap(try row.text(5)), at: try row.int(6), actor: actor,
             state: try row.optionalText(10), previousHash: try row.text(8), hash: try row.text(9))
     }
 }

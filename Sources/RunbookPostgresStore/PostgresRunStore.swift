@@ -320,8 +320,9 @@ public final class PostgresRunStore: RunStore, @unchecked Sendable {
 
     public func events(runID: String) async throws -> [AuditEvent] {
         try await read("reading the history of run \(runID)") { db in
-            try await db.rows("SELECT \(unescaped: Self.eventColumns) FROM runbook.events WHERE run_id = \(runID) ORDER BY seq")
-                .map { try Self.decodeEvent($0.makeRandomAccess()) }
+            var decoder = EventDecoder()
+            return try await db.rows("SELECT \(unescaped: Self.eventColumns) FROM runbook.events WHERE run_id = \(runID) ORDER BY seq")
+                .map { try decoder.decode($0.makeRandomAccess()) }
         }
     }
 
@@ -329,7 +330,7 @@ public final class PostgresRunStore: RunStore, @unchecked Sendable {
         try await read("reading the history of run \(runID)") { db in
             try await db.rows("""
                 SELECT \(unescaped: Self.eventColumns) FROM runbook.events WHERE run_id = \(runID) AND kind = \(kind.rawValue) ORDER BY seq
-                """).map { try Self.decodeEvent($0.makeRandomAccess()) }
+                """).map { try EventDecoder.once($0.makeRandomAccess()) }
         }
     }
 

@@ -315,3 +315,54 @@ private func runID(_ started: CommandRunner.Started) -> String? {
         #expect((after.json?["run"] as? [String: Any])?["status"] as? String == "succeeded", "the copy in the store was not overwritten")
     }
 }
+
+/// Shell steps with parallel branches that each leave an idempotent mark in `ledger` and count real executions in `raw`.
+private let killableRunbook = """
+    name: killable
+    steps:
+    \((["a", "b", "c", "d", "e", "f"]).map { id in
+        let needs = ["a": "[]", "b": "[a]", "c": "[a]", "d": "[b, c]", "e": "[d]", "f": "[e]"][id] ?? "[]"
+        return """
+          - id: \(id)
+            needs: \(needs)
+            action: shell
+            with:
+              run: 'sleep 1; echo "$STEP" >> raw; grep -qx "$STEP" ledger 2>/dev/null || echo "$STEP" >> ledger'
+              env: { STEP: \(id) }
+        """
+    }.joined(separator: "\n"))
+    """
+
+extension PostgresStoreEndToEndTests {
+    /// The SIGKILL test of the SQLite store, on the PostgreSQL store: killed at moments spread over the run and
+    /// resumed each time, the run ends with every step's effect exactly once and its history intact.
+    @Test func sigkillAtRandomMomentsThenResumeFinishesExactlyOnceInEffect() async throws {
+        let store = try await SharedStore.start()
+        defer { store.stop() }
+        let alice = try Operator("alice", host: "laptop-a", store: store.url, password: store.server.password)
+        defer { alice.remove() }
+        try alice.write(runbook: "killable", killableRunbook)
+        var current = try alice.start(["run", "killable"])
+        #expect(try await eventually(30) { runID(current) != nil }, "\(current.stderr)")
+        let id = try #require(runID(current))
+        var kills = 0
+        for progress in [0, 2, 4] {
+            _ = try await eventually(30) { alice.lines("ledger").count >= progress || !isAlive(current) }
+            try await Task.sleep(for: .milliseconds(Int.random(in: 20...600)))
+            if !isAlive(current) { break }
+            kill(current.process.processIdentifier, SIGKILL)
+            await current.exited()
+            kills += 1
+            current = try alice.start(["resume", id])
+        }
+        await current.exited()
+        var final = try await alice.runbook(["resume", id, "--json"])
+        if final.json?["already_finished"] == nil { final = try await alice.runbook(["resume", id, "--json"]) }
+        #expect(final.exitCode == 0, "\(final.stderr)")
+        #expect(final.json?["status"] as? String == "succeeded")
+        #expect(alice.lines("ledger").sorted() == ["a", "b", "c", "d", "e", "f"])
+        #expect(kills >= 2)
+        let verify = try await alice.runbook(["audit", "verify", id])
+        #expect(verify.exitCode == 0, "\(verify.stderr)")
+    }
+}
