@@ -22,6 +22,8 @@ public final class PostgresRunStore: RunStore, @unchecked Sendable {
     /// How long a write keeps trying to reach the server again before giving up.
     public let retryWindow: Duration
     let link: StoreLink
+    /// When each lease this process holds was last refreshed.
+    let heartbeats = HeartbeatClock()
     /// The writer name of this process's unleased writes (approvals, cancel requests), for their receipts.
     private let unleasedWriter = "process-\(UUID().uuidString)"
 
@@ -161,6 +163,7 @@ public final class PostgresRunStore: RunStore, @unchecked Sendable {
             try await Self.claim(lease, fence: "1", db)
             try await Self.append(runID: run.id, events, db)
         }
+        heartbeats.succeeded(lease.token)
     }
 
     public func commit(runID: String, leaseToken: String, _ changes: RunChanges) async throws {
@@ -200,6 +203,7 @@ public final class PostgresRunStore: RunStore, @unchecked Sendable {
     public func acquireLease(runID: String, holder: ActorIdentity, staleAfter: Int64, now: Int64) async throws -> (lease: Lease, replaced: Lease?) {
         let lease = Lease(runID: runID, token: UUID().uuidString, holder: holder, heartbeatAt: now)
         let replaced = LockedBox<Lease?>()
+        defer { heartbeats.succeeded(lease.token) }
         return try await call("taking the lease of run \(runID)", runID: runID, .write(driving: false)) { db, _ in
             guard try await !db.rows("SELECT 1 FROM runbook.runs WHERE id = \(runID)").isEmpty else {
                 throw RunStoreError(.runNotFound, "no run \(runID) in this database")
@@ -216,7 +220,29 @@ public final class PostgresRunStore: RunStore, @unchecked Sendable {
         }
     }
 
+    /// Refresh the lease. A driver that cannot reach the server for `selfFenceAfter` is told to stop (exit
+    /// 5): from another host its lease may be taken over once its heartbeat is 30 s old, and its steps must
+    /// not still be running then.
     public func heartbeat(runID: String, leaseToken: String, now: Int64) async throws -> Bool {
+        do {
+            let cancelRequested = try await refresh(runID: runID, leaseToken: leaseToken, now: now)
+            heartbeats.succeeded(leaseToken)
+            return cancelRequested
+        } catch let error as PostgresStoreError where error.isUnreachable {
+            let silent = heartbeats.silence(leaseToken)
+            guard silent >= selfFenceAfter else { throw error }
+            throw PostgresStoreError(
+                "lost the connection to the run store \(url) for \(Self.seconds(silent)) while driving run \(runID), so its lease could not be kept; "
+                    + "its steps were stopped before anyone else may take it over: resume it with `runbook resume \(runID)` once the server answers",
+                exitCode: ExitCodes.interrupted, isUnreachable: true)
+        }
+    }
+
+    /// How long a driver may go without refreshing its lease before it stops: the retry window, at most 20 s
+    /// (a lease is taken over from another host once its heartbeat is 30 s old).
+    var selfFenceAfter: Duration { min(retryWindow, .seconds(20)) }
+
+    private func refresh(runID: String, leaseToken: String, now: Int64) async throws -> Bool {
         try await call("refreshing the lease of run \(runID)", runID: runID, .once) { db, _ in
             let rows = try await db.rows("""
                 UPDATE runbook.leases SET heartbeat_at = \(now) WHERE run_id = \(runID) AND token = \(leaseToken)
@@ -342,5 +368,22 @@ public final class PostgresRunStore: RunStore, @unchecked Sendable {
 
     private func read<T: Sendable>(_ what: String, _ body: @escaping @Sendable (StoreLink.Session) async throws -> T) async throws -> T {
         try await call(what, runID: nil, .once) { db, _ in try await body(db) }
+    }
+}
+
+/// The last successful refresh of each lease this process holds (for self-fencing).
+final class HeartbeatClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lastSuccess: [String: ContinuousClock.Instant] = [:]
+
+    func succeeded(_ token: String) { lock.withLock { lastSuccess[token] = .now } }
+
+    /// How long the lease has gone without a refresh (counting from the first failure when none succeeded).
+    func silence(_ token: String) -> Duration {
+        lock.withLock {
+            let since = lastSuccess[token] ?? .now
+            lastSuccess[token] = since
+            return .now - since
+        }
     }
 }

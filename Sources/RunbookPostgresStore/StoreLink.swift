@@ -238,6 +238,21 @@ enum StoreFailure {
     /// The sentence for `error`, with the password (if it ever appeared) masked.
     static func sentence(_ error: any Error, doing what: String, target: DatabaseTarget) -> String {
         if let store = error as? PostgresStoreError { return store.message }
+        if let cause = connectionCause(error) { return "\(what) failed: \(cause)" }
         return target.redacting(DatabaseError.describing(error, doing: what).message)
+    }
+
+    /// A short cause for a connection that failed or broke (postgres-nio's own text names its internals).
+    static func connectionCause(_ error: any Error) -> String? {
+        guard let psql = error as? PSQLError, psql.serverInfo == nil else { return nil }
+        let text = String(describing: psql.underlying.map { "\($0)" } ?? "")
+        if text.contains("Connection refused") || text.contains("errno: 111") { return "connection refused (is the server running?)" }
+        if text.contains("timed out") || text.contains("Timeout") { return "no answer in time" }
+        switch psql.code {
+        case .serverClosedConnection, .uncleanShutdown: return "the server closed the connection"
+        case .clientClosedConnection: return "the connection was closed"
+        case .connectionError: return text.isEmpty ? "cannot connect" : "cannot connect (\(text))"
+        default: return nil
+        }
     }
 }

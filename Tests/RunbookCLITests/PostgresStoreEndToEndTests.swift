@@ -194,6 +194,28 @@ private func runID(_ started: CommandRunner.Started) -> String? {
         #expect(try await alice.runbook(["audit", "verify", id]).exitCode == 0)
     }
 
+    @Test func aDriverCutOffFromTheStoreDuringALongStepStopsItBeforeItsLeaseCouldBeTaken() async throws {
+        let store = try await SharedStore.start()
+        defer { store.stop() }
+        let alice = try Operator("alice", host: "laptop-a", store: store.url, password: store.server.password)
+        defer { alice.remove() }
+        try alice.write(runbook: "long", """
+            name: long
+            steps:
+              - { id: soak, action: shell, with: { run: 'echo started >> log; sleep 60; echo finished >> log' } }
+            """)
+        let driver = try alice.start(["run", "long"], environment: ["RUNBOOK_STORE_RETRY": "3s"])
+        #expect(try await eventually(30) { alice.lines("log") == ["started"] })
+        store.server.crash()
+        let started = Date()
+        let code = await driver.exited()
+        #expect(code == 5, "\(driver.stderr)")
+        #expect(Date().timeIntervalSince(started) < 25, "stopped well before a colleague's takeover (30 s), not after the step")
+        #expect(driver.stderr.contains("so its lease could not be kept; its steps were stopped"), "\(driver.stderr)")
+        try await Task.sleep(for: .seconds(1))
+        #expect(alice.lines("log") == ["started"], "the step's process was stopped with its driver")
+    }
+
     @Test func auditVerifyNamesAnEventEditedBySuperuserWithTheTriggerDropped() async throws {
         let store = try await SharedStore.start()
         defer { store.stop() }

@@ -191,6 +191,29 @@ private func step(_ id: String, _ seq: Int64) -> RunChanges {
         }
     }
 
+    /// From another host a lease is taken over once its heartbeat is 30 s old: a driver that cannot refresh
+    /// it for its retry window (at most 20 s) is told to stop (exit 5), so its steps are not still running then.
+    @Test func aDriverThatCannotRefreshItsLeaseIsToldToStop() async throws {
+        try await StoreServer.with { server in
+            let store = try server.open(retryWindow: .seconds(1))
+            let lease = try await create(store, "r1")
+            #expect(try await store.heartbeat(runID: "r1", leaseToken: lease.token, now: 2_000) == false)
+            server.server.crash()
+            let started = ContinuousClock.now
+            var told: PostgresStoreError?
+            while told == nil && ContinuousClock.now - started < .seconds(20) {
+                do {
+                    _ = try await store.heartbeat(runID: "r1", leaseToken: lease.token, now: 3_000)
+                } catch let error as PostgresStoreError where error.exitCode == ExitCodes.interrupted {
+                    told = error
+                } catch {
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            #expect(told?.message.contains("while driving run r1, so its lease could not be kept") == true, "\(told?.message ?? "never told")")
+        }
+    }
+
     /// Ctrl-C cancels the driving task, which then records the run as interrupted: that write must commit.
     @Test func aCancelledCallerStillCommitsItsCheckpoint() async throws {
         try await StoreServer.with { server in
