@@ -20,35 +20,42 @@ extension PostgresRunStore {
 
     /// Apply a checkpoint's run fields, step rows and events.
     static func apply(runID: String, _ changes: RunChanges, _ db: StoreLink.Session) async throws {
-        if changes.runStatus != nil || changes.message != nil || changes.finishedAt != nil {
-            var binds = PostgresBindings()
-            var sets: [String] = []
-            if let status = changes.runStatus {
-                binds.append(status.rawValue)
-                sets.append("status = $\(binds.count)")
-            }
-            if let message = changes.message {
-                binds.append(message)
-                sets.append("message = $\(binds.count)")
-            }
-            if let finished = changes.finishedAt {
-                binds.append(finished)
-                sets.append("finished_at = $\(binds.count)")
-            }
-            binds.append(runID)
-            try await db.rows(PostgresQuery(unsafeSQL: "UPDATE runbook.runs SET \(sets.joined(separator: ", ")) WHERE id = $\(binds.count)", binds: binds))
-        }
+        try await db.pipeline(runUpdate(runID: runID, changes).map { [$0] } ?? [])
         try await upsert(changes.steps, db)
         try await append(runID: runID, changes.events, db)
     }
 
+    /// The UPDATE of the run's row a checkpoint asks for, if any.
+    static func runUpdate(runID: String, _ changes: RunChanges) -> PostgresQuery? {
+        guard changes.runStatus != nil || changes.message != nil || changes.finishedAt != nil else { return nil }
+        var binds = PostgresBindings()
+        var sets: [String] = []
+        if let status = changes.runStatus {
+            binds.append(status.rawValue)
+            sets.append("status = $\(binds.count)")
+        }
+        if let message = changes.message {
+            binds.append(message)
+            sets.append("message = $\(binds.count)")
+        }
+        if let finished = changes.finishedAt {
+            binds.append(finished)
+            sets.append("finished_at = $\(binds.count)")
+        }
+        binds.append(runID)
+        return PostgresQuery(unsafeSQL: "UPDATE runbook.runs SET \(sets.joined(separator: ", ")) WHERE id = $\(binds.count)", binds: binds)
+    }
+
     /// Write step rows, the last write of each step winning (one statement cannot touch a row twice).
     static func upsert(_ steps: [StepRecord], _ db: StoreLink.Session) async throws {
-        guard !steps.isEmpty else { return }
+        try await db.pipeline(upsertQueries(steps))
+    }
+
+    static func upsertQueries(_ steps: [StepRecord]) -> [PostgresQuery] {
         var latest: [String: Int] = [:]
         for (index, step) in steps.enumerated() { latest[step.runID + "\u{0}" + step.stepID] = index }
         let rows = steps.enumerated().filter { latest[$0.element.runID + "\u{0}" + $0.element.stepID] == $0.offset }.map(\.element)
-        for chunk in rows.chunked(400) {
+        return rows.chunked(400).map { chunk in
             var binds = PostgresBindings()
             var tuples: [String] = []
             for step in chunk {
@@ -68,7 +75,7 @@ extension PostgresRunStore {
                 binds.append(step.approvedBy)
                 tuples.append("(" + (first..<(first + 13)).map { "$\($0)" }.joined(separator: ", ") + ")")
             }
-            try await db.rows(PostgresQuery(unsafeSQL: """
+            return PostgresQuery(unsafeSQL: """
                 INSERT INTO runbook.steps (run_id, step_id, status, attempts, polls, compensation_attempts, started_at, finished_at,
                                            outputs, error, completion_order, waiter_deadline, approved_by)
                 VALUES \(tuples.joined(separator: ", "))
@@ -78,7 +85,7 @@ extension PostgresRunStore {
                     finished_at = EXCLUDED.finished_at, outputs = EXCLUDED.outputs, error = EXCLUDED.error,
                     completion_order = EXCLUDED.completion_order, waiter_deadline = EXCLUDED.waiter_deadline,
                     approved_by = EXCLUDED.approved_by
-                """, binds: binds))
+                """, binds: binds)
         }
     }
 
@@ -115,11 +122,15 @@ extension PostgresRunStore {
 
     /// Record that `writeID` (the latest write of `writer` to the run) is applied, with what it answered.
     static func receipt(runID: String, writer: String, writeID: String, cancelRequested: Bool, _ db: StoreLink.Session) async throws {
-        try await db.rows("""
+        try await db.pipeline([receiptQuery(runID: runID, writer: writer, writeID: writeID, cancelRequested: cancelRequested)])
+    }
+
+    static func receiptQuery(runID: String, writer: String, writeID: String, cancelRequested: Bool) -> PostgresQuery {
+        """
             INSERT INTO runbook.write_receipts (run_id, writer, write_id, cancel_requested)
             VALUES (\(runID), \(writer), \(writeID), \(cancelRequested))
             ON CONFLICT (run_id, writer) DO UPDATE SET write_id = EXCLUDED.write_id, cancel_requested = EXCLUDED.cancel_requested
-            """)
+            """
     }
 
     /// Append events to the run's hash chain. The run's row is locked first, so writers in other processes
@@ -133,16 +144,23 @@ extension PostgresRunStore {
             """).first.map { $0.makeRandomAccess() }
         guard let head else { throw RunStoreError(.runNotFound, "no run \(runID) in this database") }
         let chainHead = try head.optionalInt(0).map { ChainHead(seq: $0, hash: try head.optionalText(1) ?? "") }
-        let linked = AuditChain.linking(events, runID: runID, after: chainHead)
-        guard let last = linked.last else { return }
-        try await insert(linked, db)
-        try await db.rows("UPDATE runbook.runs SET head_seq = \(last.seq), head_hash = \(last.hash) WHERE id = \(runID)")
+        try await db.pipeline(chainQueries(AuditChain.linking(events, runID: runID, after: chainHead)))
+    }
+
+    /// The INSERTs of linked events and the UPDATE of their run's recorded chain head.
+    static func chainQueries(_ linked: [AuditEvent]) -> [PostgresQuery] {
+        guard let last = linked.last else { return [] }
+        return insertQueries(linked) + ["UPDATE runbook.runs SET head_seq = \(last.seq), head_hash = \(last.hash) WHERE id = \(last.runID)"]
     }
 
     /// Insert stored events as they are (hashes included).
     static func insert(_ events: [AuditEvent], _ db: StoreLink.Session) async throws {
+        try await db.pipeline(insertQueries(events))
+    }
+
+    static func insertQueries(_ events: [AuditEvent]) -> [PostgresQuery] {
         var actors = StoreJSON.ActorEncoder()
-        for chunk in events.chunked(500) {
+        return events.chunked(500).map { chunk in
             var binds = PostgresBindings()
             var tuples: [String] = []
             for event in chunk {
@@ -161,10 +179,10 @@ extension PostgresRunStore {
                 binds.append(event.state)
                 tuples.append("(" + (first..<(first + 11)).map { "$\($0)" }.joined(separator: ", ") + ")")
             }
-            try await db.rows(PostgresQuery(unsafeSQL: """
+            return PostgresQuery(unsafeSQL: """
                 INSERT INTO runbook.events (run_id, seq, step_id, attempt, kind, detail, at, actor, prev_hash, hash, state)
                 VALUES \(tuples.joined(separator: ", "))
-                """, binds: binds))
+                """, binds: binds)
         }
     }
 

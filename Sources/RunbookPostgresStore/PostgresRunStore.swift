@@ -174,28 +174,33 @@ public final class PostgresRunStore: RunStore, @unchecked Sendable {
         try await commitLeased(runID: runID, leaseToken: leaseToken, changes, launching: launches)
     }
 
-    /// One checkpoint under the lease: lock the lease row, find out whether this very write was already
-    /// applied (its receipt), check the token, apply, and record the receipt, in one transaction.
+    /// One checkpoint under the lease, in three round trips: BEGIN with one statement that locks the lease and
+    /// run rows and reads the token, this write's receipt (was it applied already?), the cancel flag and the
+    /// chain's head; then every write and the receipt back to back; then COMMIT.
     private func commitLeased(runID: String, leaseToken: String, _ changes: RunChanges, launching launches: RunChanges?) async throws -> Bool {
         let writeID = UUID().uuidString
         return try await call("committing a checkpoint of run \(runID)", runID: runID, .write(driving: true)) { db, _ in
-            let held = try await db.rows("""
-                SELECT l.token, w.write_id, w.cancel_requested
-                FROM runbook.leases l LEFT JOIN runbook.write_receipts w ON w.run_id = l.run_id AND w.writer = \(leaseToken)
-                WHERE l.run_id = \(runID) FOR UPDATE OF l
+            let state = try await db.rows("""
+                SELECT l.token, w.write_id, w.cancel_requested, r.cancel_requested, e.seq, e.hash
+                FROM runbook.leases l
+                JOIN runbook.runs r ON r.id = l.run_id
+                LEFT JOIN runbook.write_receipts w ON w.run_id = l.run_id AND w.writer = \(leaseToken)
+                LEFT JOIN LATERAL (SELECT seq, hash FROM runbook.events WHERE run_id = l.run_id ORDER BY seq DESC LIMIT 1) e ON true
+                WHERE l.run_id = \(runID) FOR UPDATE OF l, r
                 """).first.map { $0.makeRandomAccess() }
-            if let held, try held.optionalText(1) == writeID { return try held.optionalBool(2) ?? false }
-            guard let held, try held.optionalText(0) == leaseToken else {
+            if let state, try state.optionalText(1) == writeID { return try state.optionalBool(2) ?? false }
+            guard let state, try state.optionalText(0) == leaseToken else {
                 throw RunStoreError(.leaseLost, "run \(runID) is now driven by another process; this one stopped writing to it")
             }
-            try await Self.apply(runID: runID, changes, db)
-            var cancelRequested = false
-            if let launches {
-                cancelRequested = try await db.rows("SELECT cancel_requested FROM runbook.runs WHERE id = \(runID)")
-                    .first.map { try $0.makeRandomAccess().bool(0) } ?? false
-                if !cancelRequested { try await Self.apply(runID: runID, launches, db) }
-            }
-            try await Self.receipt(runID: runID, writer: leaseToken, writeID: writeID, cancelRequested: cancelRequested, db)
+            // A cancel request takes the run's row lock, which this transaction holds: the flag read is current.
+            let cancelRequested = try launches != nil && state.bool(3)
+            let applied = [changes] + (cancelRequested ? [] : launches.map { [$0] } ?? [])
+            let head = try state.optionalInt(4).map { ChainHead(seq: $0, hash: try state.optionalText(5) ?? "") }
+            let linked = AuditChain.linking(applied.flatMap(\.events), runID: runID, after: head)
+            let writes = applied.compactMap { Self.runUpdate(runID: runID, $0) } + Self.upsertQueries(applied.flatMap(\.steps))
+                + Self.chainQueries(linked)
+                + [Self.receiptQuery(runID: runID, writer: leaseToken, writeID: writeID, cancelRequested: cancelRequested)]
+            try await db.pipeline(writes)
             return cancelRequested
         }
     }

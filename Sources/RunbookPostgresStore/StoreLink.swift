@@ -105,28 +105,49 @@ final class StoreLink: @unchecked Sendable {
     struct Session: Sendable {
         let connection: PostgresConnection
         let link: StoreLink
+        /// The transaction's BEGIN, sent without waiting for its answer: the answer comes before the first
+        /// statement's, and every statement checks it, so nothing is written outside the transaction.
+        var begin: EventLoopFuture<PostgresQueryResult>?
 
         /// Run one statement and return its rows.
         @discardableResult
         func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
             let connection = self.connection
             let logger = link.logger
+            let begin = self.begin
             return try await DatabaseDeadline.run(link.statementLimit, what: "a statement on \(link.place)") {
-                try await connection.query(query, logger: logger).get().rows
+                let answer: EventLoopFuture<PostgresQueryResult> = connection.query(query, logger: logger)
+                _ = try await begin?.get()
+                return try await answer.get().rows
+            }
+        }
+
+        /// Run statements back to back without waiting for each answer (one round trip), then wait for all of
+        /// them; the first failure is thrown (the server then refuses the rest of the transaction).
+        func pipeline(_ queries: [PostgresQuery]) async throws {
+            guard !queries.isEmpty else { return }
+            let connection = self.connection
+            let logger = link.logger
+            let begin = self.begin
+            try await DatabaseDeadline.run(link.statementLimit, what: "statements on \(link.place)") {
+                _ = try await begin?.get()
+                let answers = queries.map { (query: PostgresQuery) -> EventLoopFuture<PostgresQueryResult> in connection.query(query, logger: logger) }
+                for answer in answers { _ = try await answer.get() }
             }
         }
 
         /// Run `body` in a transaction: committed when it returns, rolled back when it throws.
         func transaction<T: Sendable>(_ body: (Session) async throws -> T) async throws -> T {
-            try await rows("BEGIN")
+            var inTransaction = self
+            inTransaction.begin = connection.query("BEGIN", logger: link.logger)
             let value: T
             do {
-                value = try await body(self)
+                value = try await body(inTransaction)
+                try await inTransaction.rows("COMMIT")
             } catch {
                 if !StoreFailure.isConnectionLoss(error) { _ = try? await rows("ROLLBACK") }
                 throw error
             }
-            try await rows("COMMIT")
             if link.faults.loseCommitReply() {
                 // Tests: the COMMIT was applied but its reply "lost", as when the server dies right after it.
                 throw DatabaseError.describing(DeadlineExceeded(limit: .zero), doing: "committing on \(link.place)")
