@@ -23,7 +23,7 @@ extension GlobalOptions {
     }
 
     /// How long a driver keeps trying to reach a PostgreSQL store that went away before it exits interrupted:
-    /// `RUNBOOK_STORE_RETRY` (a duration such as 30s; for tests and unusual networks), else 30 s.
+    /// `RUNBOOK_STORE_RETRY` (a duration such as 10s; for tests and unusual networks), else 20 s.
     static func storeRetryWindow(_ environment: [String: String]) throws -> Duration {
         guard let text = environment["RUNBOOK_STORE_RETRY"], !text.isEmpty else { return PostgresRunStore.defaultRetryWindow }
         guard let window = DurationText.parse(text) else {

@@ -27,7 +27,8 @@ public final class PostgresRunStore: RunStore, @unchecked Sendable {
     /// The writer name of this process's unleased writes (approvals, cancel requests), for their receipts.
     private let unleasedWriter = "process-\(UUID().uuidString)"
 
-    public static let defaultRetryWindow: Duration = .seconds(30)
+    /// Shorter than the 30 s after which another host may take a silent driver's lease over.
+    public static let defaultRetryWindow: Duration = .seconds(20)
     /// The schema version this runbook writes.
     public static let schemaVersion = PostgresSchema.currentVersion
 

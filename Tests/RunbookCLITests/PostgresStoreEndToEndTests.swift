@@ -160,7 +160,7 @@ private func runID(_ started: CommandRunner.Started) -> String? {
         defer { store.stop() }
         let (alice, driver) = try await chainUnderWay(store)
         defer { alice.remove() }
-        // Step two's checkpoint comes due while the server is down; the driver waits for it (30 s by default).
+        // Step two's checkpoint comes due while the server is down; the driver waits for it (20 s by default).
         store.server.crash()
         try await Task.sleep(for: .seconds(4))
         try await store.server.restart()
