@@ -25,9 +25,6 @@ extension DatabaseError {
         if let known = error as? DatabaseError { return known }
         return DatabaseSession.describe(error, doing: what)
     }
-
-    /// A failure that is not about reaching the server.
-    public static func refusal(_ message: String) -> DatabaseError { DatabaseError(message) }
 }
 
 /// Time limits for calls that might never answer (a server behind a dead network).
