@@ -67,6 +67,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The shared run store on PostgreSQL: the same contract as the SQLite store, leases across machines.
+        .target(
+            name: "RunbookPostgresStore",
+            dependencies: [
+                "RunbookEngine",
+                "RunbookPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Built-in step actions (shell, pass, sleep, fail, approve) and the AWS actions.
         .target(
             name: "RunbookActions",
@@ -78,6 +90,7 @@ let package = Package(
             dependencies: [
                 "RunbookEngine",
                 "RunbookSQLite",
+                "RunbookPostgresStore",
                 "RunbookActions",
                 "RunbookAWS",
                 "RunbookReport",
@@ -96,9 +109,15 @@ let package = Package(
         .executableTarget(name: "runbook-bench", dependencies: ["RunbookBenchmarks"]),
         // Test helpers shared by the test targets: the local AWS emulator (moto) launcher, temp dirs.
         .target(name: "RunbookTestSupport", path: "Tests/Support"),
+        // The contract every `RunStore` must meet, stated once and run by each store's tests.
+        .target(name: "RunbookStoreContract", dependencies: ["RunbookEngine"], path: "Tests/StoreContract"),
 
         .testTarget(name: "RunbookEngineTests", dependencies: ["RunbookEngine"], exclude: ["Fixtures"]),
-        .testTarget(name: "RunbookSQLiteTests", dependencies: ["RunbookSQLite", "RunbookEngine", "CSQLite"]),
+        .testTarget(name: "RunbookSQLiteTests", dependencies: ["RunbookSQLite", "RunbookEngine", "CSQLite", "RunbookStoreContract"]),
+        .testTarget(name: "RunbookPostgresStoreTests", dependencies: [
+            "RunbookPostgresStore", "RunbookPostgres", "RunbookEngine", "RunbookActions", "RunbookSQLite", "RunbookTestSupport",
+            "RunbookStoreContract",
+        ]),
         .testTarget(name: "RunbookAWSTests", dependencies: ["RunbookAWS", "RunbookTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "RunbookActionsTests", dependencies: ["RunbookActions", "RunbookEngine", "RunbookAWS", "RunbookPostgres", "RunbookSQLite", "RunbookTestSupport"]),
         // Runs the built `runbook` binary (`swift build --build-tests` builds it), so it imports none of the CLI's modules.

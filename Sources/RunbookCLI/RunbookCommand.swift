@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RunbookActions
 import RunbookEngine
+import RunbookPostgresStore
 import RunbookSQLite
 
 /// The `runbook` command.
@@ -14,7 +15,7 @@ public struct RunbookCommand: AsyncParsableCommand {
         subcommands: [
             ListCommand.self, ShowCommand.self, ValidateCommand.self, PlanCommand.self, RunCommand.self,
             ResumeCommand.self, RollbackCommand.self, ApproveCommand.self, DeclineCommand.self, CancelCommand.self,
-            RunsCommand.self, HistoryCommand.self, ReportCommand.self, AuditCommand.self, AWSCommand.self,
+            RunsCommand.self, HistoryCommand.self, ReportCommand.self, AuditCommand.self, AWSCommand.self, StoreCommand.self,
         ]
     )
 
@@ -140,7 +141,7 @@ extension RunbookCommand {
         guard !hoisted.isEmpty, !rest.isEmpty else { return arguments }
         // Keep subcommand words (and `aws`/`audit` second words) first.
         var words = 0
-        let groups: Set<String> = ["audit", "aws"]
+        let groups: Set<String> = ["audit", "aws", "store"]
         if !rest[0].hasPrefix("-") { words = 1 }
         if words == 1, groups.contains(rest[0]), rest.count > 1, !rest[1].hasPrefix("-") { words = 2 }
         return Array(rest[..<words]) + hoisted + Array(rest[words...])
@@ -162,7 +163,7 @@ struct CLIExit: ExitCoded {
 
 /// Options every command shares.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The state database (env RUNBOOK_DB).", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("The state database: an SQLite file, or postgres://USER@HOST:PORT/DB for a shared store (env RUNBOOK_DB).", valueName: "path|url"))
     var db: String?
 
     @Option(name: .long, help: ArgumentHelp("Directory of runbooks (env RUNBOOK_PATH; default ./Runbooks).", valueName: "dir"))
@@ -203,7 +204,8 @@ struct GlobalOptions: ParsableArguments {
 
     /// Open the store; `create: false` for commands that act on existing runs, `reading: true` for those that
     /// only read (they skip the integrity check that reads every page; damage they meet is still reported).
-    func openStore(create: Bool, reading: Bool = false) throws -> SQLiteRunStore {
+    func openStore(create: Bool, reading: Bool = false) throws -> any RunStore {
+        if PostgresStoreURL.names(databasePath) { return try openPostgresStore(databasePath, create: create) }
         do {
             let store = try SQLiteRunStore(path: databasePath, create: create, checkIntegrity: !reading)
             OpenStores.add(store)

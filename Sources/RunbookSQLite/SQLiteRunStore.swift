@@ -484,37 +484,24 @@ public final class SQLiteRunStore: RunStore, @unchecked Sendable {
     private static func append(runID: String, _ events: [NewEvent], _ db: SQLiteConnection) throws {
         guard !events.isEmpty else { return }
         let head = try db.query("SELECT seq, hash FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", [.text(runID)]) {
-            ($0.int(0), $0.text(1))
+            ChainHead(seq: $0.int(0), hash: $0.text(1))
         }.first
-        var previous = head?.1 ?? AuditChain.genesis
-        var seq = (head?.0 ?? 0) + 1
-        var actorJSON: (ActorIdentity, String)?
-        for event in events {
-            // One engine writes a checkpoint's events under one actor: encode it once.
-            let actor: String
-            if let cached = actorJSON, cached.0 == event.actor {
-                actor = cached.1
-            } else {
-                actor = JSONText.encode(event.actor)
-                actorJSON = (event.actor, actor)
-            }
-            let canonical = AuditChain.canonicalContent(
-                seq: seq, runID: runID, stepID: event.stepID, attempt: event.attempt, kind: event.kind.rawValue,
-                detail: event.detail, at: event.at, actor: event.actor, state: event.state)
-            let hash = AuditChain.hash(previous: previous, canonical: canonical)
+        let linked = AuditChain.linking(events, runID: runID, after: head)
+        var actors = JSONText.ActorEncoder()
+        for event in linked {
+            let actor = actors.encode(event.actor)
             try db.run("""
                 INSERT INTO events (run_id, seq, step_id, attempt, kind, detail, at, actor, prev_hash, hash, state)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [
-                    .text(runID), .integer(seq), event.stepID.map { .text($0) } ?? .null,
-                    event.attempt.map { .integer(Int64($0)) } ?? .null, .text(event.kind.rawValue),
+                    .text(runID), .integer(event.seq), event.stepID.map { .text($0) } ?? .null,
+                    event.attempt.map { .integer(Int64($0)) } ?? .null, .text(event.kind),
                     .text(JSONText.encode(event.detail)), .integer(event.at), .text(actor),
-                    .text(previous), .text(hash), event.state.map { .text($0) } ?? .null,
+                    .text(event.previousHash), .text(event.hash), event.state.map { .text($0) } ?? .null,
                 ])
-            previous = hash
-            seq += 1
         }
-        try db.run("UPDATE runs SET head_seq = ?, head_hash = ? WHERE id = ?", [.integer(seq - 1), .text(previous), .text(runID)])
+        guard let last = linked.last else { return }
+        try db.run("UPDATE runs SET head_seq = ?, head_hash = ? WHERE id = ?", [.integer(last.seq), .text(last.hash), .text(runID)])
     }
 }
 
@@ -523,50 +510,8 @@ final class ResultBox<T>: @unchecked Sendable {
     var value: T?
 }
 
-/// Compact JSON with sorted keys for stored columns.
-enum JSONText {
-    /// A string map as compact JSON with sorted keys, written by hand: JSONEncoder costs more than the
-    /// fsync on the hot path (several maps per step transition).
-    static func encode(_ map: [String: String]) -> String {
-        if map.isEmpty { return "{}" }
-        var out = "{"
-        var first = true
-        for key in map.keys.sorted() {
-            if !first { out += "," }
-            first = false
-            out += AuditChain.jsonString(key)
-            out += ":"
-            out += AuditChain.jsonString(map[key] ?? "")
-        }
-        return out + "}"
-    }
-
-    static func encode(_ actor: ActorIdentity) -> String {
-        "{\"host\":\(AuditChain.jsonString(actor.host)),\"pid\":\(actor.pid),\"user\":\(AuditChain.jsonString(actor.user))}"
-    }
-
-    static func encode<T: Encodable>(_ value: T) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(value) else { return "null" }
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? {
-        try? JSONDecoder().decode(type, from: Data(text.utf8))
-    }
-
-    /// A string map (outputs, details): JSONSerialization is several times faster than JSONDecoder here,
-    /// which matters when a resume reads thousands of rows.
-    static func decodeMap(_ text: String) -> [String: String] {
-        if text == "{}" { return [:] }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { return [:] }
-        var map: [String: String] = [:]
-        map.reserveCapacity(object.count)
-        for (key, value) in object { map[key] = value as? String ?? "\(value)" }
-        return map
-    }
-}
+/// Compact JSON with sorted keys for stored columns, as every store writes it.
+typealias JSONText = StoreJSON
 
 extension SQLiteRunStore {
     /// Run `body` on the store's connection (tests and diagnostics only).

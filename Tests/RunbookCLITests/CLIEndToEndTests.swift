@@ -36,7 +36,7 @@ private let killableRunbook = """
 
 /// Whether the process still runs, read from /proc (state other than zombie): Foundation's `isRunning` was
 /// seen false for a driver that went on running, on a loaded machine.
-private func isAlive(_ started: CommandRunner.Started) -> Bool {
+func isAlive(_ started: CommandRunner.Started) -> Bool {
     guard let stat = try? String(contentsOfFile: "/proc/\(started.process.processIdentifier)/stat", encoding: .utf8),
           let close = stat.lastIndex(of: ")") else { return false }
     return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")

@@ -12,13 +12,17 @@ public final class PostgresServer: Sendable {
     public let user = "runbook_test"
     public let password: String
     public let directory: URL
-    let process: Process
+    /// The server settings given to `start`, used again by `restart`.
+    let arguments: [String]
+    private let current: ServerProcess
+    var process: Process { current.process }
 
-    private init(port: Int, password: String, directory: URL, process: Process) {
+    private init(port: Int, password: String, directory: URL, arguments: [String], process: Process) {
         self.port = port
         self.password = password
         self.directory = directory
-        self.process = process
+        self.arguments = arguments
+        self.current = ServerProcess(process)
     }
 
     /// Certificate and key files for `ssl=on`.
@@ -48,12 +52,11 @@ public final class PostgresServer: Sendable {
             options["ssl"] = "on"
         }
         let port = try FreePort.pick()
-        let process = try tools.run("postgres", ["-D", data.path, "-p", "\(port)", "-k", directory.path,
-                                                  "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]
-                                        + options.sorted(by: { $0.key < $1.key }).flatMap { ["-c", "\($0.key)=\($0.value)"] },
-                                    log: directory.appendingPathComponent("server.log"))
+        let arguments = ["-D", data.path, "-p", "\(port)", "-k", directory.path, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]
+            + options.sorted(by: { $0.key < $1.key }).flatMap { ["-c", "\($0.key)=\($0.value)"] }
+        let process = try tools.run("postgres", arguments, log: directory.appendingPathComponent("server.log"))
         let password = "pw-" + UUID().uuidString.prefix(12).lowercased()
-        let server = PostgresServer(port: port, password: password, directory: directory, process: process)
+        let server = PostgresServer(port: port, password: password, directory: directory, arguments: arguments, process: process)
         do {
             try await server.waitUntilReady(tools)
             try server.admin("CREATE ROLE runbook_test LOGIN CREATEDB PASSWORD '\(password)'; GRANT pg_signal_backend TO runbook_test; "
@@ -65,11 +68,43 @@ public final class PostgresServer: Sendable {
         return server
     }
 
-    /// Runs SQL as the bootstrap superuser over the Unix socket; returns psql's unaligned output.
+    /// Starts a server with an empty database `name` owned by the test role, as the run store's set-up has it.
+    public static func start(database name: String) async throws -> PostgresServer {
+        let server = try await start()
+        do {
+            try server.admin("CREATE DATABASE \(name) OWNER runbook_test")
+        } catch {
+            server.stop()
+            throw error
+        }
+        return server
+    }
+
+    /// Runs SQL as the bootstrap superuser over the Unix socket (in `database`); returns psql's unaligned output.
     @discardableResult
-    public func admin(_ sql: String) throws -> String {
+    public func admin(database: String = "postgres", _ sql: String) throws -> String {
         try PostgresTools.locate().output("psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", directory.path,
-                                                   "-p", "\(port)", "-U", "postgres", "-d", "postgres", "-c", sql])
+                                                   "-p", "\(port)", "-U", "postgres", "-d", database, "-c", sql])
+    }
+
+    /// Starts the server again on the same port and data directory after `crash()` (crash recovery runs),
+    /// and waits until it accepts connections. Retries while the crashed server's backends still hold its
+    /// shared memory.
+    public func restart() async throws {
+        let tools = try PostgresTools.locate()
+        let deadline = Date().addingTimeInterval(30)
+        while true {
+            let process = try tools.run("postgres", arguments, log: directory.appendingPathComponent("server-restart.log"))
+            current.replace(process)
+            do {
+                try await waitUntilReady(tools)
+                return
+            } catch where Date() < deadline {
+                if process.isRunning { kill(process.processIdentifier, SIGQUIT) }
+                process.waitUntilExit()
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
     }
 
     /// Stops the server at once (SIGQUIT: immediate shutdown) and removes its files.
@@ -101,6 +136,18 @@ public final class PostgresServer: Sendable {
         }
         throw PostgresTools.Failure("postgres did not accept connections within 30 s:\n\(log)")
     }
+}
+
+/// The server's current postmaster process (replaced by `restart`).
+final class ServerProcess: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Process
+
+    init(_ process: Process) { stored = process }
+
+    var process: Process { lock.withLock { stored } }
+
+    func replace(_ process: Process) { lock.withLock { stored = process } }
 }
 
 /// Finds PostgreSQL's server programs and runs them as the right OS user.

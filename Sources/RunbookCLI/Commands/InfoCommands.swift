@@ -141,7 +141,9 @@ struct HistoryCommand: AsyncParsableCommand {
             Terminal.out("parameters: " + run.parameters.keys.sorted().map { "\($0)=\(run.parameters[$0] ?? "")" }.joined(separator: " "))
         }
         for event in events {
-            Terminal.out("\(Timestamp.iso(event.at))  #\(event.seq)  \(EventText.describe(kind: event.kind, step: event.stepID, attempt: event.attempt, detail: event.detail))")
+            // A takeover names both drivers: the one replaced (in its detail) and the one taking over.
+            let taker = event.kind == EventKind.leaseTaken.rawValue ? " by \(event.actor)" : ""
+            Terminal.out("\(Timestamp.iso(event.at))  #\(event.seq)  \(EventText.describe(kind: event.kind, step: event.stepID, attempt: event.attempt, detail: event.detail))\(taker)")
         }
         if let message = run.message { Terminal.out(message) }
     }

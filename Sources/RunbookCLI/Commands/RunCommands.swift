@@ -59,7 +59,7 @@ struct StoredRunOptions: ParsableArguments {
     @Flag(help: "Print one JSON object at the end instead of progress.") var json = false
 
     /// Load the run, build an engine that prints progress, run `body` under Ctrl-C handling.
-    func drive(noteChanges: Bool = false, _ body: @escaping @Sendable (RunEngine, RunContext) async throws -> RunOutcome?) async throws -> (RunOutcome?, RunContext, SQLiteRunStore) {
+    func drive(noteChanges: Bool = false, _ body: @escaping @Sendable (RunEngine, RunContext) async throws -> RunOutcome?) async throws -> (RunOutcome?, RunContext, any RunStore) {
         let store = try global.openStore(create: false)
         let context = try await RunContext.load(runID, store: store, global: global, params: params)
         if noteChanges && !json { context.noteDefinitionChange() }
@@ -230,7 +230,7 @@ struct CancelCommand: AsyncParsableCommand {
 
     /// Wait until the process holding `lease` lets the run go (releases the lease or dies); false when it
     /// still holds it after `limit`.
-    static func awaitRelease(of lease: Lease?, store: SQLiteRunStore, within limit: Duration) async throws -> Bool {
+    static func awaitRelease(of lease: Lease?, store: any RunStore, within limit: Duration) async throws -> Bool {
         guard let lease else { return true }
         let clock = CommandProcess.clock
         let deadline = clock.monotonicNow + limit
@@ -253,7 +253,7 @@ struct RunContext {
     var currentFileHash: String?
     var currentFilePath: String?
 
-    static func load(_ idOrPrefix: String, store: SQLiteRunStore, global: GlobalOptions, params: [String]) async throws -> RunContext {
+    static func load(_ idOrPrefix: String, store: any RunStore, global: GlobalOptions, params: [String]) async throws -> RunContext {
         let run = try await global.storedRun(idOrPrefix, in: store)
         let registry = global.registry
         let definition = try? RunbookParser.parseStored(run.definition, origin: "run \(run.id)", registry: registry)

@@ -324,6 +324,10 @@ final class RunDriver {
             } catch let error as RunStoreError where error.code == .leaseLost {
                 mailbox.post(.halted(error))
                 return
+            } catch let error as any ExitCoded where error.exitCode == ExitCodes.interrupted {
+                // The store gave up reaching its server: stop before someone else may take the run over.
+                mailbox.post(.halted(error))
+                return
             } catch {
                 // A transient storage error: the next heartbeat tries again; commits check the lease anyway.
             }

@@ -121,17 +121,7 @@ public actor InMemoryRunStore: RunStore {
     public func allRunIDs() -> [String] { runOrder }
 
     private func append(_ runID: String, _ events: [NewEvent]) {
-        var previous = eventsByRun[runID]?.last?.hash ?? AuditChain.genesis
-        var seq = eventsByRun[runID]?.last?.seq ?? 0
-        for event in events {
-            seq += 1
-            let hash = AuditChain.hash(previous: previous, canonical: AuditChain.canonicalContent(
-                seq: seq, runID: runID, stepID: event.stepID, attempt: event.attempt, kind: event.kind.rawValue,
-                detail: event.detail, at: event.at, actor: event.actor, state: event.state))
-            eventsByRun[runID, default: []].append(AuditEvent(
-                seq: seq, runID: runID, stepID: event.stepID, attempt: event.attempt, kind: event.kind.rawValue,
-                detail: event.detail, at: event.at, actor: event.actor, state: event.state, previousHash: previous, hash: hash))
-            previous = hash
-        }
+        let head = eventsByRun[runID]?.last.map { ChainHead(seq: $0.seq, hash: $0.hash) }
+        eventsByRun[runID, default: []] += AuditChain.linking(events, runID: runID, after: head)
     }
 }

@@ -53,7 +53,8 @@ public struct ActorIdentity: Sendable, Equatable, Codable, CustomStringConvertib
         self.pid = pid
     }
 
-    /// The identity of this process.
+    /// The identity of this process. `RUNBOOK_HOSTNAME` names the host instead of the system's host name (for
+    /// containers whose host names are not meaningful, and tests that play operators on two machines).
     public static func current() -> ActorIdentity {
         let env = ProcessInfo.processInfo.environment
         var user = env["USER"] ?? env["LOGNAME"] ?? ""
@@ -61,7 +62,8 @@ public struct ActorIdentity: Sendable, Equatable, Codable, CustomStringConvertib
             user = String(cString: name)
         }
         if user.isEmpty { user = "uid-\(getuid())" }
-        return ActorIdentity(user: user, host: ProcessInfo.processInfo.hostName, pid: getpid())
+        let host = env["RUNBOOK_HOSTNAME"].flatMap { $0.isEmpty ? nil : $0 } ?? ProcessInfo.processInfo.hostName
+        return ActorIdentity(user: user, host: host, pid: getpid())
     }
 
     public var description: String { "\(user)@\(host) pid \(pid)" }
