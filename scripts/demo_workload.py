@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""The demo's application: commits a row every 100 ms on the primary while promote-secondary runs.
+"""The demo's application: commits a row every 100 ms on whatever the PRIMARY failover record names.
 
-Usage: demo_workload.py write ENDPOINT NAME OUT STOPFILE   -- write until STOPFILE exists, then save what was acknowledged
-       demo_workload.py check ENDPOINT NAME OUT             -- compare the acknowledged rows with the promoted writer's
+Usage: demo_workload.py setup ENDPOINT NAME SECRETFILE        -- create its table and database user on the writer
+       demo_workload.py write ENDPOINT ZONE SECRETFILE OUT STOPFILE
+                                                            -- write until STOPFILE exists, then save what was acknowledged
+       demo_workload.py check ENDPOINT ZONE SECRETFILE OUT    -- compare the acknowledged rows with the writer's
 
-Connects as the RDS master user with the instance's RDS-managed secret (read from the emulator's Secrets Manager);
-the password goes to psql through PGPASSWORD only, never to the output.
+Like a real application it logs in as its own user (`app`), not as the master user, so the master password
+reprotect rotates does not concern it; it reads the record before each write, as DNS would send it. The
+passwords reach psql through PGPASSWORD only, never the output; the app's lives in SECRETFILE (0600).
 """
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -16,34 +20,50 @@ import time
 import boto3
 
 
-def client(service, endpoint, region):
+def client(service, endpoint, region="us-east-1"):
     return boto3.client(service, endpoint_url=endpoint, region_name=region,
                         aws_access_key_id="demo", aws_secret_access_key="demo")
 
 
-def connection(endpoint, identifier, region, primary):
-    db = client("rds", endpoint, region).describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
-    source = client("rds", endpoint, "us-east-1").describe_db_instances(DBInstanceIdentifier=primary)["DBInstances"][0]
-    secret = json.loads(client("secretsmanager", endpoint, "us-east-1").get_secret_value(
-        SecretId=source["MasterUserSecret"]["SecretArn"])["SecretString"])
-    env = dict(os.environ, PGPASSWORD=secret["password"], PGCONNECT_TIMEOUT="2")
-    argv = ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", db["Endpoint"]["Address"],
-            "-p", str(db["Endpoint"]["Port"]), "-U", secret["username"], "-d", "postgres", "-c"]
-    return argv, env
+def psql(host, user, password, statement):
+    env = dict(os.environ, PGPASSWORD=password, PGCONNECT_TIMEOUT="2")
+    argv = ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", host, "-U", user, "-d", "postgres", "-c", statement]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=10)
 
 
-def sql(conn, statement):
-    argv, env = conn
-    return subprocess.run(argv + [statement], env=env, capture_output=True, text=True, timeout=10)
+def setup(endpoint, name, secret_file):
+    db = client("rds", endpoint).describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
+    master = json.loads(client("secretsmanager", endpoint).get_secret_value(
+        SecretId=db["MasterUserSecret"]["SecretArn"])["SecretString"])
+    password = secrets.token_urlsafe(18)
+    fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(password)
+    host = db["Endpoint"]["Address"]
+    for statement in ("CREATE TABLE IF NOT EXISTS demo_workload (id int PRIMARY KEY, at timestamptz DEFAULT clock_timestamp())",
+                      f"CREATE ROLE app LOGIN PASSWORD '{password}'", "GRANT SELECT, INSERT ON demo_workload TO app"):
+        result = psql(host, master["username"], master["password"], statement)
+        if result.returncode != 0:
+            raise SystemExit("workload setup failed: " + result.stderr.strip().replace(password, "***"))
 
 
-def write(endpoint, name, out, stop):
-    conn = connection(endpoint, name, "us-east-1", name)
-    sql(conn, "CREATE TABLE IF NOT EXISTS demo_workload (id int PRIMARY KEY, at timestamptz DEFAULT clock_timestamp())")
+def writer_address(endpoint, zone):
+    route53 = client("route53", endpoint)
+    for hosted in route53.list_hosted_zones()["HostedZones"]:
+        if hosted["Name"] == zone + ".":
+            for record in route53.list_resource_record_sets(HostedZoneId=hosted["Id"])["ResourceRecordSets"]:
+                if record.get("Failover") == "PRIMARY":
+                    return record["ResourceRecords"][0]["Value"]
+    return None
+
+
+def write(endpoint, zone, secret_file, out, stop):
+    password = open(secret_file).read()
     acknowledged, failed, i = [], 0, 0
     while not os.path.exists(stop):
         i += 1
-        if sql(conn, f"INSERT INTO demo_workload (id) VALUES ({i})").returncode == 0:
+        host = writer_address(endpoint, zone)
+        if host and psql(host, "app", password, f"INSERT INTO demo_workload (id) VALUES ({i})").returncode == 0:
             acknowledged.append(i)
         else:
             failed += 1
@@ -52,20 +72,16 @@ def write(endpoint, name, out, stop):
         json.dump({"acknowledged": acknowledged, "failed": failed}, f)
 
 
-def check(endpoint, name, out):
+def check(endpoint, zone, secret_file, out):
     with open(out) as f:
         written = json.load(f)
-    conn = connection(endpoint, name + "-replica", "us-west-2", name)
-    found = sql(conn, "SELECT id FROM demo_workload")
+    host = writer_address(endpoint, zone)
+    found = psql(host, "app", open(secret_file).read(), "SELECT id FROM demo_workload")
     present = {int(x) for x in found.stdout.split()} if found.returncode == 0 else set()
     lost = [i for i in written["acknowledged"] if i not in present]
-    print(f"workload: {len(written['acknowledged'])} rows acknowledged by the old primary "
-          f"({written['failed']} writes refused once it was fenced); {len(written['acknowledged']) - len(lost)} "
-          f"of them on the promoted writer; lost: {len(lost)}")
+    print(f"workload: {len(written['acknowledged'])} rows acknowledged ({written['failed']} writes refused while the writer "
+          f"was fenced or moving); {len(written['acknowledged']) - len(lost)} of them on today's writer ({host}); lost: {len(lost)}")
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "write":
-        write(*sys.argv[2:6])
-    else:
-        check(*sys.argv[2:5])
+    {"setup": lambda a: setup(*a[:3]), "write": lambda a: write(*a[:5]), "check": lambda a: check(*a[:4])}[sys.argv[1]](sys.argv[2:])

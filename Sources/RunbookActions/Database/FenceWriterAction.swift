@@ -95,7 +95,7 @@ public struct FenceWriterAction: StepAction {
             return (ended, try await session.replicationStatus().writerPosition)
         }
         return [
-            "fenced": "true", "method": "parameter-group", "parameter_group": group, "previous_value": previous,
+            "fenced": "true", "method": "parameter-group", "parameter_group": group, "previous_value": previous, "value": "1",
             "sessions_ended": String(ended), "final_lsn": position?.description ?? "", "fence_error": "",
             "fenced_at": DatabaseOutput.milliseconds(Date()),
         ]
