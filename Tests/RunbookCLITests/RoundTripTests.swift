@@ -64,6 +64,71 @@ struct RoundTripTests {
         #expect(try await h.run(["audit", "verify"]).exitCode == 0)
     }
 
+    @Test("SIGKILL at five moments during switchover and during reprotect, resumed each time: the round trip's end state, nothing duplicated, no acknowledged row lost")
+    func killedAndResumed() async throws {
+        let h = try await DRHarness(emulator: try await LocalAWSEmulator.withDataPlane("round-trip-kills"))
+        defer { h.directory.remove() }
+        let name = LocalAWSEmulator.uniqueName("rk"), zone = "\(name).internal"
+        try await DataPlaneDRTests.provision(h, name, zone, params(name, zone))
+        let provisioned = try await roles(h, name, zone)
+        try await h.withAWS { aws in
+            try await DataPlaneDRTests.withSession(aws, name, Self.primary, secretOf: name) { db in
+                try await db.rows("CREATE TABLE workload (id int PRIMARY KEY)", doing: "creating")
+                try await db.rows("CREATE ROLE app LOGIN PASSWORD '\(unescaped: Self.appPassword)'", doing: "creating the application's role")
+                try await db.rows("GRANT SELECT, INSERT ON workload TO app", doing: "granting")
+            }
+        }
+        let workload = try await RecordFollowingWorkload(h, zone: zone, password: Self.appPassword)
+        let writes = Task { await workload.run() }
+        try await h.setTransitions(times: 8)  // every status change takes 8 describes: long enough for five kills
+        let slow = ["--param", "name=\(name)", "--param", "zone=\(zone)", "--param", "poll_interval=500ms", "--param", "outage_poll_interval=500ms"]
+        for runbook in ["switchover", "reprotect"] {
+            let (kills, id) = try await killRepeatedly(h, runbook: runbook, args: slow)
+            #expect(kills >= 5, "five kills landed while \(runbook) was running")
+            let (resumed, final) = try await h.runJSON(["resume", id])
+            #expect(resumed.exitCode == 0 && final["status"] as? String == "succeeded", "\(runbook): \(resumed.stdout)\(resumed.stderr)")
+            if runbook == "switchover" {
+                #expect(DRHarness.outputs(final)["report"]?["rpo_bytes"] == "0", "\(DRHarness.outputs(final)["report"] ?? [:])")
+                try await workload.expectNothingLost(after: "the killed switchover")
+            }
+        }
+        let topology = try await roles(h, name, zone)
+        #expect(topology == Self.mirrored(provisioned), "the same end state as an uninterrupted round trip's first half: \(topology)")
+        try await workload.waitForWrites(after: workload.acknowledged.count)
+        workload.stop()
+        await writes.value
+        try await workload.expectNothingLost(after: "the killed reprotect")
+        await workload.shutdown()
+        let snapshots = try await h.state(name, zone: zone).filter { $0.contains("-retired-") }
+        #expect(snapshots.count == 1, "the old writer was retired once: \(snapshots)")
+        #expect(try await h.run(["audit", "verify"]).exitCode == 0)
+    }
+
+    /// Starts `runbook` (then resumes it) and SIGKILLs it after 0.4–1 s, until five kills landed mid-run or it ended.
+    func killRepeatedly(_ h: DRHarness, runbook: String, args: [String]) async throws -> (Int, String) {
+        var runID: String?
+        var kills = 0
+        for attempt in 0..<14 where kills < 5 {
+            let delay = [0.4, 0.7, 1.0][attempt % 3]
+            let command = runID.map { ["resume", $0] } ?? (["run", runbook, "--yes"] + args)
+            let started = try CommandRunner.start(h.binary, h.arguments(command), environment: h.emulator.environment)
+            try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+            let running = started.process.isRunning
+            if running {
+                kill(started.process.processIdentifier, SIGKILL)
+                kills += 1
+            }
+            await started.exited()
+            if runID == nil {
+                let runs = try await h.run(["runs", "--json"])
+                let list = (try? JSONSerialization.jsonObject(with: Data(runs.stdout.utf8))) as? [[String: Any]] ?? []
+                runID = list.first { $0["runbook"] as? String == runbook }?["id"] as? String
+            }
+            if !running { break }
+        }
+        return (kills, try #require(runID, "no \(runbook) run was recorded"))
+    }
+
     /// Provision's topology with the regions' roles swapped and reprotect's names for what follows the roles.
     static func mirrored(_ provisioned: [String]) -> [String] {
         [
