@@ -81,9 +81,10 @@ struct RoundTripTests {
         let workload = try await RecordFollowingWorkload(h, zone: zone, password: Self.appPassword)
         let writes = Task { await workload.run() }
         try await h.setTransitions(times: 8)  // every status change takes 8 describes: long enough for five kills
-        let slow = ["--param", "name=\(name)", "--param", "zone=\(zone)", "--param", "poll_interval=500ms", "--param", "outage_poll_interval=500ms"]
+        let slow = ["--param", "name=\(name)", "--param", "zone=\(zone)", "--param", "poll_interval=500ms"]
         for runbook in ["switchover", "reprotect"] {
-            let (kills, id) = try await killRepeatedly(h, runbook: runbook, args: slow)
+            let extra = runbook == "switchover" ? ["--param", "outage_poll_interval=500ms"] : []
+            let (kills, id) = try await killRepeatedly(h, runbook: runbook, args: slow + extra)
             #expect(kills >= 5, "five kills landed while \(runbook) was running")
             let (resumed, final) = try await h.runJSON(["resume", id])
             #expect(resumed.exitCode == 0 && final["status"] as? String == "succeeded", "\(runbook): \(resumed.stdout)\(resumed.stderr)")
@@ -108,6 +109,7 @@ struct RoundTripTests {
     func killRepeatedly(_ h: DRHarness, runbook: String, args: [String]) async throws -> (Int, String) {
         var runID: String?
         var kills = 0
+        var ended = ""
         for attempt in 0..<14 where kills < 5 {
             let delay = [0.4, 0.7, 1.0][attempt % 3]
             let command = runID.map { ["resume", $0] } ?? (["run", runbook, "--yes"] + args)
@@ -124,9 +126,12 @@ struct RoundTripTests {
                 let list = (try? JSONSerialization.jsonObject(with: Data(runs.stdout.utf8))) as? [[String: Any]] ?? []
                 runID = list.first { $0["runbook"] as? String == runbook }?["id"] as? String
             }
-            if !running { break }
+            if !running {
+                ended = started.stdout + started.stderr
+                break
+            }
         }
-        return (kills, try #require(runID, "no \(runbook) run was recorded"))
+        return (kills, try #require(runID, "no \(runbook) run was recorded (\(kills) kills): \(ended)"))
     }
 
     /// Provision's topology with the regions' roles swapped and reprotect's names for what follows the roles.
