@@ -22,7 +22,8 @@ struct RoundTripTests {
         let name = LocalAWSEmulator.uniqueName("rt"), zone = "\(name).internal"
         try await DataPlaneDRTests.provision(h, name, zone, params(name, zone))
         let provisioned = try await roles(h, name, zone)
-        #expect(provisioned.contains("instance us-east-1 NAME role=writer source=-") && provisioned.contains("instance us-west-2 NAME-replica role=standby source=NAME"), "\(provisioned)")
+        #expect(provisioned.contains("instance us-east-1 NAME role=writer source=- multiAZ=true")
+                && provisioned.contains("instance us-west-2 NAME-replica role=standby source=NAME multiAZ=false"), "\(provisioned)")
         try await h.withAWS { aws in
             try await DataPlaneDRTests.withSession(aws, name, Self.primary, secretOf: name) { db in
                 try await db.rows("CREATE TABLE workload (id int PRIMARY KEY)", doing: "creating")
@@ -140,7 +141,7 @@ struct RoundTripTests {
             "alarm us-east-1 NAME-lag NAME", "alarm us-west-2 NAME-replica-connections NAME-replica",
             "backups us-east-1 of NAME-replica from us-west-2",
             "health-check NAME-replica-writer CLOUDWATCH_METRIC",
-            "instance us-east-1 NAME role=standby source=NAME-replica", "instance us-west-2 NAME-replica role=writer source=-",
+            "instance us-east-1 NAME role=standby source=NAME-replica multiAZ=false", "instance us-west-2 NAME-replica role=writer source=- multiAZ=true",
             "record PRIMARY NAME-replica", "record SECONDARY NAME",
         ]
     }
@@ -160,7 +161,7 @@ struct RoundTripTests {
                 for db in try await rds.describeDBInstances().items where [name, name + "-replica"].contains(db.identifier) && db.status != "deleting" {
                     let role = db.tags.first { $0.key == "runbook:role" }?.value ?? "none"
                     let source = db.readReplicaSourceDBInstanceIdentifier.flatMap { $0.split(separator: ":").last.map(String.init) } ?? "-"
-                    lines.append("instance \(region) \(db.identifier) role=\(role) source=\(source)")
+                    lines.append("instance \(region) \(db.identifier) role=\(role) source=\(source) multiAZ=\(db.multiAZ)")
                     if let address = db.endpointAddress { endpoints[address] = db.identifier }
                 }
                 for backup in try await rds.describeDBInstanceAutomatedBackups().items where backup.status == "replicating" && backup.instanceIdentifier.hasPrefix(name) {

@@ -11,7 +11,7 @@ public enum AWSActions {
             CreateDBInstanceAction(provider: provider), CreateDBInstanceReadReplicaAction(provider: provider),
             DescribeDBInstanceAction(provider: provider), AssertDBInstanceAction(provider: provider),
             LocateDeploymentAction(provider: provider), SetDeploymentRoleAction(provider: provider), SetDBParametersAction(provider: provider),
-            ManageMasterPasswordAction(provider: provider),
+            ManageMasterPasswordAction(provider: provider), SetMultiAZAction(provider: provider),
             RebootDBInstanceAction(provider: provider), PromoteReadReplicaAction(provider: provider), DeleteDBInstanceAction(provider: provider),
             CreateDBSnapshotAction(provider: provider), DescribeDBSnapshotAction(provider: provider), DeleteDBSnapshotAction(provider: provider),
             FindLatestSnapshotAction(provider: provider), CopyDBSnapshotAction(provider: provider),

@@ -165,7 +165,7 @@ public struct LocateDeploymentAction: StepAction, ReadOnlyAction {
 public struct ManageMasterPasswordAction: StepAction {
     public let name = "aws.rds.manage-master-password"
     public let summary = "Give a DB instance an RDS-managed master secret of its own (nothing when it has one)"
-    public let inputs = [ActionInputSpec("identifier", required: true), AWSStep.regionInput]
+    public let inputs = RDSSupport.instanceInputs([])
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
@@ -173,6 +173,7 @@ public struct ManageMasterPasswordAction: StepAction {
         let target = try DBInstanceTarget(provider, invocation)
         let db = try await target.require()
         if let own = db.masterUserSecretARN { return ["secret_arn": own, "result": "unchanged"] }
+        guard try await target.settle(["available"], try WaitPacing(invocation)) != nil else { throw ActionFailure("\(target.description) disappeared", retryable: false) }
         var request = RDS.ModifyDBInstanceRequest(identifier: target.identifier, applyImmediately: true)
         request.manageMasterUserPassword = true
         let modified = try await AWSStep.run("giving \(target.description) a managed master secret") { try await target.rds.modifyDBInstance(request) }
@@ -184,5 +185,39 @@ public struct ManageMasterPasswordAction: StepAction {
         guard let db = try await target.find() else { return ActionPlan(.unknown, "\(target.description) does not exist yet") }
         return db.masterUserSecretARN == nil ? ActionPlan(.change, "\(target.identifier) gets a managed master secret (a new password)")
             : ActionPlan(.nothing, "\(target.identifier) has its own managed master secret")
+    }
+}
+
+/// `aws.rds.set-multi-az`: turn Multi-AZ on (or off) for an instance, applied immediately. Reprotect makes a
+/// promoted replica the Multi-AZ writer provision built; it runs after its pivot, so it has no undo.
+public struct SetMultiAZAction: StepAction {
+    public let name = "aws.rds.set-multi-az"
+    public let summary = "Turn a DB instance's Multi-AZ on or off, applied immediately (previous value in the outputs)"
+    public let inputs = RDSSupport.instanceInputs([ActionInputSpec("enabled", required: true, description: "true or false")])
+    let provider: AWSClientProvider
+    public init(provider: AWSClientProvider) { self.provider = provider }
+
+    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
+        let target = try DBInstanceTarget(provider, invocation)
+        guard let wanted = try invocation.bool("enabled") else { throw ActionFailure("input 'enabled' is required", retryable: false) }
+        let db = try await target.require()
+        let previous = invocation.stepOutputs["previous_multi_az"] ?? String(db.multiAZ)
+        var out = ["identifier": target.identifier, "previous_multi_az": previous, "multi_az": String(wanted), AWSOutput.result: "unchanged"]
+        guard db.multiAZ != wanted else { return out }
+        // RDS refuses a modification while another one (e.g. the new master secret) is being applied.
+        guard try await target.settle(["available"], try WaitPacing(invocation)) != nil else { throw ActionFailure("\(target.description) disappeared", retryable: false) }
+        var request = RDS.ModifyDBInstanceRequest(identifier: target.identifier, applyImmediately: true)
+        request.multiAZ = wanted
+        _ = try await AWSStep.run("setting Multi-AZ of \(target.description) to \(wanted)") { try await target.rds.modifyDBInstance(request) }
+        out[AWSOutput.result] = "changed"
+        return out
+    }
+
+    public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
+        let target = try DBInstanceTarget(provider, invocation)
+        let wanted = try invocation.bool("enabled") ?? true
+        guard let db = try await target.find() else { return ActionPlan(.unknown, "\(target.description) does not exist yet") }
+        return db.multiAZ == wanted ? ActionPlan(.nothing, "\(target.identifier) is already Multi-AZ=\(wanted)")
+            : ActionPlan(.change, "Multi-AZ of \(target.identifier): \(db.multiAZ) -> \(wanted)")
     }
 }
