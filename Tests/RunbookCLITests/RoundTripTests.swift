@@ -51,6 +51,13 @@ struct RoundTripTests {
             #expect(topology == expected, "after reprotect \(leg): \(topology) vs \(expected)")
             try await workload.waitForWrites(after: acknowledgedBefore)
             acknowledgedBefore = workload.acknowledged.count
+            if leg == 1 {
+                // A drill finds the writer wherever it is: here in the secondary region.
+                let (drilled, drill) = try await h.runJSON(["run", "drill", "--param", "name=\(name)", "--param", "poll_interval=50ms"])
+                #expect(drilled.exitCode == 0, "drill of the mirrored deployment: \(drilled.stdout)\(drilled.stderr)")
+                let report = DRHarness.outputs(drill)["report"] ?? [:]
+                #expect(report["lost_rows"] == "0" && DRHarness.outputs(drill)["pre-check"]?["identifier"] == "\(name)-replica", "\(report)")
+            }
         }
         workload.stop()
         await writes.value
