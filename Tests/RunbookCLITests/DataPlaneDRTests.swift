@@ -211,32 +211,8 @@ struct DataPlaneDRTests {
         let writer = Task { await workload.run() }
 
         let slow = ["--param", "name=\(name)", "--param", "zone=\(zone)", "--param", "poll_interval=2s", "--param", "catch_up=10s"]
-        var runID: String?
-        var kills = 0
         // Kill at growing moments until five kills have landed mid-run (a kill that comes after the end is no kill).
-        var ended = ""
-        for attempt in 0..<12 where kills < 5 {
-            let delay = [0.4, 0.7, 1.0][attempt % 3]
-            let args = runID.map { ["resume", $0] } ?? (["run", "promote-secondary", "--yes"] + slow)
-            let started = try CommandRunner.start(h.binary, h.arguments(args), environment: h.emulator.environment)
-            try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
-            let running = started.process.isRunning
-            if running {
-                kill(started.process.processIdentifier, SIGKILL)
-                kills += 1
-            }
-            await started.exited()
-            if runID == nil {
-                let runs = try await h.run(["runs", "--json"])
-                let list = (try? JSONSerialization.jsonObject(with: Data(runs.stdout.utf8))) as? [[String: Any]] ?? []
-                runID = list.first { $0["runbook"] as? String == "promote-secondary" }?["id"] as? String
-            }
-            if !running {
-                ended = started.stdout + started.stderr
-                break
-            }
-        }
-        let id = try #require(runID)
+        let (kills, id, ended) = try await h.killRepeatedly(runbook: "promote-secondary", args: slow)
         #expect(kills >= 5, "five kills landed while promote-secondary was running; it ended first: \(ended)")
         let (resumed, final) = try await h.runJSON(["resume", id])
         workload.stop()

@@ -24,14 +24,7 @@ struct RoundTripTests {
         let provisioned = try await roles(h, name, zone)
         #expect(provisioned.contains("instance us-east-1 NAME role=writer source=- multiAZ=true")
                 && provisioned.contains("instance us-west-2 NAME-replica role=standby source=NAME multiAZ=false"), "\(provisioned)")
-        try await h.withAWS { aws in
-            try await DataPlaneDRTests.withSession(aws, name, Self.primary, secretOf: name) { db in
-                try await db.rows("CREATE TABLE workload (id int PRIMARY KEY)", doing: "creating")
-                // Interpolation would make the password a bind parameter, which CREATE ROLE does not take.
-                try await db.rows("CREATE ROLE app LOGIN PASSWORD '\(unescaped: Self.appPassword)'", doing: "creating the application's role")
-                try await db.rows("GRANT SELECT, INSERT ON workload TO app", doing: "granting")
-            }
-        }
+        try await Self.setUpApplication(h, name)
         let workload = try await RecordFollowingWorkload(h, zone: zone, password: Self.appPassword)
         let writes = Task { await workload.run() }
 
@@ -79,20 +72,14 @@ struct RoundTripTests {
         let name = LocalAWSEmulator.uniqueName("rk"), zone = "\(name).internal"
         try await DataPlaneDRTests.provision(h, name, zone, params(name, zone))
         let provisioned = try await roles(h, name, zone)
-        try await h.withAWS { aws in
-            try await DataPlaneDRTests.withSession(aws, name, Self.primary, secretOf: name) { db in
-                try await db.rows("CREATE TABLE workload (id int PRIMARY KEY)", doing: "creating")
-                try await db.rows("CREATE ROLE app LOGIN PASSWORD '\(unescaped: Self.appPassword)'", doing: "creating the application's role")
-                try await db.rows("GRANT SELECT, INSERT ON workload TO app", doing: "granting")
-            }
-        }
+        try await Self.setUpApplication(h, name)
         let workload = try await RecordFollowingWorkload(h, zone: zone, password: Self.appPassword)
         let writes = Task { await workload.run() }
         try await h.setTransitions(times: 8)  // every status change takes 8 describes: long enough for five kills
         let slow = ["--param", "name=\(name)", "--param", "zone=\(zone)", "--param", "poll_interval=500ms"]
         for runbook in ["switchover", "reprotect"] {
             let extra = runbook == "switchover" ? ["--param", "outage_poll_interval=500ms"] : []
-            let (kills, id) = try await killRepeatedly(h, runbook: runbook, args: slow + extra)
+            let (kills, id, _) = try await h.killRepeatedly(runbook: runbook, args: slow + extra)
             #expect(kills >= 5, "five kills landed while \(runbook) was running")
             let (resumed, final) = try await h.runJSON(["resume", id])
             #expect(resumed.exitCode == 0 && final["status"] as? String == "succeeded", "\(runbook): \(resumed.stdout)\(resumed.stderr)")
@@ -113,33 +100,16 @@ struct RoundTripTests {
         #expect(try await h.run(["audit", "verify"]).exitCode == 0)
     }
 
-    /// Starts `runbook` (then resumes it) and SIGKILLs it after 0.4–1 s, until five kills landed mid-run or it ended.
-    func killRepeatedly(_ h: DRHarness, runbook: String, args: [String]) async throws -> (Int, String) {
-        var runID: String?
-        var kills = 0
-        var ended = ""
-        for attempt in 0..<14 where kills < 5 {
-            let delay = [0.4, 0.7, 1.0][attempt % 3]
-            let command = runID.map { ["resume", $0] } ?? (["run", runbook, "--yes"] + args)
-            let started = try CommandRunner.start(h.binary, h.arguments(command), environment: h.emulator.environment)
-            try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
-            let running = started.process.isRunning
-            if running {
-                kill(started.process.processIdentifier, SIGKILL)
-                kills += 1
-            }
-            await started.exited()
-            if runID == nil {
-                let runs = try await h.run(["runs", "--json"])
-                let list = (try? JSONSerialization.jsonObject(with: Data(runs.stdout.utf8))) as? [[String: Any]] ?? []
-                runID = list.first { $0["runbook"] as? String == runbook }?["id"] as? String
-            }
-            if !running {
-                ended = started.stdout + started.stderr
-                break
+    /// The application's table and its own database user on the writer (it never logs in as the master user).
+    static func setUpApplication(_ h: DRHarness, _ name: String) async throws {
+        try await h.withAWS { aws in
+            try await DataPlaneDRTests.withSession(aws, name, primary, secretOf: name) { db in
+                try await db.rows("CREATE TABLE workload (id int PRIMARY KEY)", doing: "creating")
+                // Interpolation would make the password a bind parameter, which CREATE ROLE does not take.
+                try await db.rows("CREATE ROLE app LOGIN PASSWORD '\(unescaped: appPassword)'", doing: "creating the application's role")
+                try await db.rows("GRANT SELECT, INSERT ON workload TO app", doing: "granting")
             }
         }
-        return (kills, try #require(runID, "no \(runbook) run was recorded (\(kills) kills): \(ended)"))
     }
 
     /// Provision's topology with the regions' roles swapped and reprotect's names for what follows the roles.
@@ -290,5 +260,36 @@ struct ReprotectRefusalTests {
         #expect(noWriter.exitCode == 1, "\(noWriter.stdout)\(noWriter.stderr)")
         #expect((none["message"] as? String)?.contains("deployment \(name) has no writer") == true, "\(none["message"] ?? "")")
         #expect(try await h.state(name, zone: zone) == before, "nothing changed")
+    }
+}
+
+extension DRHarness {
+    /// Starts `runbook` (then resumes it) and SIGKILLs it after 0.4–1 s, until five kills landed mid-run or it ended.
+    func killRepeatedly(runbook: String, args: [String]) async throws -> (kills: Int, runID: String, ended: String) {
+        var runID: String?
+        var kills = 0
+        var ended = ""
+        for attempt in 0..<14 where kills < 5 {
+            let delay = [0.4, 0.7, 1.0][attempt % 3]
+            let command = runID.map { ["resume", $0] } ?? (["run", runbook, "--yes"] + args)
+            let started = try CommandRunner.start(binary, arguments(command), environment: emulator.environment)
+            try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+            let running = started.process.isRunning
+            if running {
+                kill(started.process.processIdentifier, SIGKILL)
+                kills += 1
+            }
+            await started.exited()
+            if runID == nil {
+                let runs = try await run(["runs", "--json"])
+                let list = (try? JSONSerialization.jsonObject(with: Data(runs.stdout.utf8))) as? [[String: Any]] ?? []
+                runID = list.first { $0["runbook"] as? String == runbook }?["id"] as? String
+            }
+            if !running {
+                ended = started.stdout + started.stderr
+                break
+            }
+        }
+        return (kills, try #require(runID, "no \(runbook) run was recorded (\(kills) kills): \(ended)"), ended)
     }
 }
