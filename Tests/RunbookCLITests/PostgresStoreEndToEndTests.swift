@@ -388,3 +388,58 @@ extension PostgresStoreEndToEndTests {
         #expect(verify.exitCode == 0, "\(verify.stderr)")
     }
 }
+
+/// The incident the shared store is for: the operator driving promote-secondary against AWS loses their machine in
+/// the middle of the promotion; a colleague on another machine sees the run, waits for the lease to go stale,
+/// resumes it and finishes the failover, promoted once.
+@Suite(.serialized) struct PostgresStoreFailoverTakeoverTests {
+    @Test func aPromotionWhoseDriverDiedIsFinishedByAColleagueOnAnotherMachine() async throws {
+        let store = try await SharedStore.start()
+        defer { store.stop() }
+        let h = try await DRHarness(emulator: try await LocalAWSEmulator.dedicated("pg-store-takeover"))
+        defer { h.directory.remove() }
+        let aws = h.emulator.environment
+        let alice = try Operator("alice", host: "laptop-a", store: store.url, password: store.server.password)
+        let bob = try Operator("bob", host: "bastion-b", store: store.url, password: store.server.password)
+        defer { alice.remove(); bob.remove() }
+        for runbook in ["provision", "promote-secondary"] {
+            try alice.write(runbook: runbook, try String(contentsOfFile: h.runbooks + "/\(runbook).yaml", encoding: .utf8))
+        }
+        let name = LocalAWSEmulator.uniqueName("pt"), zone = "\(name).internal"
+        let params = ["--param", "name=\(name)", "--param", "zone=\(zone)", "--param", "poll_interval=200ms"]
+        let provisioned = try await alice.runbook(["run", "provision"] + params, environment: aws)
+        try #require(provisioned.exitCode == 0, "\(provisioned.stdout)\(provisioned.stderr)")
+        try await h.withAWS { aws in
+            try await aws.cloudWatch(region: "us-west-2").putMetricData(namespace: "AWS/RDS", data: [
+                .init(metricName: "ReplicaLag", value: 0, unit: "Seconds", dimensions: [.init("DBInstanceIdentifier", name + "-replica")]),
+            ])
+        }
+        try await h.setTransitions(times: 60)  // the promotion takes 60 polls of 1 s: it outlasts the lease
+        let driver = try alice.start(["run", "promote-secondary", "--yes", "--param", "measure=false", "--param", "outage_poll_interval=1s"] + params,
+                                     environment: aws)
+        #expect(try await eventually(60) { driver.stdout.contains("step promote started") }, "\(driver.stdout)\(driver.stderr)")
+        let id = try #require(runID(driver))
+        kill(driver.process.processIdentifier, SIGKILL)
+        await driver.exited()
+
+        #expect(try await bob.runbook(["runs"]).stdout.contains(id), "bob sees alice's run in the shared store")
+        let refused = try await bob.runbook(["resume", id], environment: aws)
+        #expect(refused.exitCode == 4 && refused.stderr.contains("alice@laptop-a"), "\(refused.stdout) \(refused.stderr)")
+        var resumed = refused
+        let giveUp = Date().addingTimeInterval(120)
+        while resumed.exitCode == 4 && Date() < giveUp {
+            try await Task.sleep(for: .seconds(3))
+            resumed = try await bob.runbook(["resume", id, "--json"], environment: aws)
+        }
+        #expect(resumed.exitCode == 0 && resumed.json?["status"] as? String == "succeeded", "\(resumed.stdout) \(resumed.stderr)")
+        let history = try await bob.runbook(["history", id])
+        #expect(history.stdout.contains("lease taken over from alice@laptop-a pid \(driver.process.processIdentifier) by bob@bastion-b"), "\(history.stdout)")
+        #expect(try await bob.runbook(["audit", "verify", id]).exitCode == 0)
+        let instances = try await h.withAWS { aws in
+            try await aws.rds(region: "us-west-2").describeDBInstances().items.filter { $0.identifier.hasPrefix(name) }
+        }
+        #expect(instances.count == 1 && instances.first?.readReplicaSourceDBInstanceIdentifier == nil, "promoted once, in place")
+        let records = try await h.state(name, zone: zone).filter { $0.hasPrefix("record ") }
+        #expect(records.contains { $0.hasPrefix("record db.NAME.internal. db-primary PRIMARY NAME-replica.") }, "\(records)")
+    }
+}

@@ -192,7 +192,7 @@ struct PostgresTools: Sendable {
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
         }
-        try process.run()
+        try SpawningThread.shared.perform { try process.run() }
         return process
     }
 
@@ -292,5 +292,42 @@ public enum FreePort {
         }
         guard bound else { throw PostgresTools.Failure("could not bind a loopback port") }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// Starts processes from one thread that lives as long as the test process. A child's PDEATHSIG fires when the
+/// *thread* that started it exits, and Swift's pool retires idle threads: a server started from one of them was
+/// killed a minute into a long test.
+final class SpawningThread: @unchecked Sendable {
+    static let shared = SpawningThread()
+    private let lock = NSLock()
+    private var jobs: [() -> Void] = []
+    private let pending = DispatchSemaphore(value: 0)
+
+    private init() {
+        let thread = Thread { [self] in
+            while true {
+                pending.wait()
+                let job = lock.withLock { jobs.removeFirst() }
+                job()
+            }
+        }
+        thread.name = "process spawner"
+        thread.start()
+    }
+
+    /// Runs `body` on the spawning thread and waits for it (a spawn: microseconds).
+    func perform(_ body: @escaping () throws -> Void) throws {
+        let done = DispatchSemaphore(value: 0)
+        var failure: (any Error)?
+        lock.withLock {
+            jobs.append {
+                do { try body() } catch { failure = error }
+                done.signal()
+            }
+        }
+        pending.signal()
+        done.wait()
+        if let failure { throw failure }
     }
 }
