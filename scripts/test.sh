@@ -8,6 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-emulator.sh
+# chromium: the browser the report test renders the HTML report in (headless).
+scripts/ensure-packages.sh chromium fonts-dejavu-core
 swift build --build-tests
 if [ $# -gt 0 ]; then
   exec swift test --skip-build "$@"
