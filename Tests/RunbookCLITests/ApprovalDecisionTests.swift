@@ -37,7 +37,7 @@ import Testing
         let ws = try Workspace()
         defer { ws.remove() }
         try ws.write(runbook: "gated", Self.runbook)
-        let emulator = try await LocalAWSEmulator.shared()
+        let emulator = try await LocalAWSEmulator.dedicated("approvals")
         let paused = try await ws.runbook(["run", "gated"])
         let id = try #require(paused.runID)
         let approved = try await ws.runbook(["approve", id, "go", "--comment", "ok"], environment: emulator.environment)
@@ -51,7 +51,7 @@ import Testing
         let ws = try Workspace()
         defer { ws.remove() }
         try ws.write(runbook: "gated", Self.runbook)
-        let emulator = try await LocalAWSEmulator.shared()
+        let emulator = try await LocalAWSEmulator.dedicated("approvals")
         let run = try await ws.runbook(["run", "gated", "--yes"], environment: emulator.environment)
         #expect(run.exitCode == 0, "\(run.stderr)")
         let id = try #require(run.runID)

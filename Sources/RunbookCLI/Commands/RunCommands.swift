@@ -149,10 +149,11 @@ struct DeclineCommand: AsyncParsableCommand {
 
 /// The AWS identity of whoever approves or declines, when AWS credentials are configured.
 enum ApproverIdentity {
-    /// The caller ARN from STS GetCallerIdentity, or nil when AWS is not configured or does not answer within 15 s.
+    /// The caller ARN from STS GetCallerIdentity, or nil when AWS is not configured or does not answer within 15 s
+    /// (then a warning says the approval names the OS user and host only).
     static func callerARN() async -> String? {
         guard let client = try? CommandProcess.awsClients.client() else { return nil }
-        return await withTaskGroup(of: String?.self) { group in
+        let arn = await withTaskGroup(of: String?.self) { group in
             group.addTask { try? await client.whoami().arn }
             group.addTask {
                 try? await Task.sleep(for: .seconds(15))
@@ -162,6 +163,10 @@ enum ApproverIdentity {
             group.cancelAll()
             return first
         }
+        if arn == nil {
+            Terminal.warning("AWS credentials are configured but STS GetCallerIdentity gave no caller ARN within 15 s; approvals record the OS user and host only")
+        }
+        return arn
     }
 }
 
