@@ -51,11 +51,15 @@ extension PostgresRunStore {
         try await db.pipeline(upsertQueries(steps))
     }
 
-    static func upsertQueries(_ steps: [StepRecord]) -> [PostgresQuery] {
+    /// The last write of each step in `steps`, in the order of those writes.
+    static func latestRows(_ steps: [StepRecord]) -> [StepRecord] {
         var latest: [String: Int] = [:]
         for (index, step) in steps.enumerated() { latest[step.runID + "\u{0}" + step.stepID] = index }
-        let rows = steps.enumerated().filter { latest[$0.element.runID + "\u{0}" + $0.element.stepID] == $0.offset }.map(\.element)
-        return rows.chunked(400).map { chunk in
+        return steps.enumerated().filter { latest[$0.element.runID + "\u{0}" + $0.element.stepID] == $0.offset }.map(\.element)
+    }
+
+    static func upsertQueries(_ steps: [StepRecord]) -> [PostgresQuery] {
+        latestRows(steps).chunked(400).map { chunk in
             var binds = PostgresBindings()
             var tuples: [String] = []
             for step in chunk {
@@ -87,6 +91,22 @@ extension PostgresRunStore {
                     approved_by = EXCLUDED.approved_by
                 """, binds: binds)
         }
+    }
+
+    /// The call of `runbook.checkpoint` that applies `applied` (run fields, last write of each step wins) and
+    /// the `linked` events, if the server's head is still `head`.
+    static func checkpointCall(runID: String, leaseToken: String, writeID: String, applied: [RunChanges], linked: [AuditEvent],
+                               after head: ChainHead?, launching: Bool) -> PostgresQuery {
+        let status = applied.compactMap(\.runStatus).last?.rawValue
+        let message = applied.compactMap(\.message).last
+        let finished = applied.compactMap(\.finishedAt).last
+        let steps = CheckpointJSON.steps(latestRows(applied.flatMap(\.steps)))
+        let events = CheckpointJSON.events(linked)
+        return """
+            SELECT runbook.checkpoint(\(runID)::text, \(leaseToken)::text, \(writeID)::text, \(head?.seq)::bigint, \(head?.hash)::text,
+                                      \(launching)::boolean, \(status)::text, \(message != nil)::boolean, \(message ?? nil)::text,
+                                      \(finished)::bigint, \(steps)::jsonb, \(events)::jsonb)
+            """
     }
 
     /// Make `lease` the run's lease; `fence` is the SQL for the new fencing number (1, or one more than before).
@@ -262,4 +282,39 @@ extension Array {
     func chunked(_ size: Int) -> [ArraySlice<Element>] {
         stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
     }
+}
+
+/// Step rows and events as JSON arrays for `jsonb_populate_recordset`, written by hand like `StoreJSON` (a
+/// checkpoint's hot path); keys are the tables' column names.
+enum CheckpointJSON {
+    static func steps(_ steps: [StepRecord]) -> String {
+        var out = "["
+        for (index, step) in steps.enumerated() {
+            if index > 0 { out += "," }
+            out += "{\"step_id\":\(AuditChain.jsonString(step.stepID)),\"status\":\(AuditChain.jsonString(step.status.rawValue))"
+            out += ",\"attempts\":\(step.attempts),\"polls\":\(step.polls),\"compensation_attempts\":\(step.compensationAttempts)"
+            out += ",\"started_at\":\(number(step.startedAt)),\"finished_at\":\(number(step.finishedAt))"
+            out += ",\"outputs\":\(AuditChain.jsonString(StoreJSON.encode(step.outputs))),\"error\":\(string(step.error))"
+            out += ",\"completion_order\":\(number(step.completionOrder.map(Int64.init))),\"waiter_deadline\":\(number(step.waiterDeadline))"
+            out += ",\"approved_by\":\(string(step.approvedBy))}"
+        }
+        return out + "]"
+    }
+
+    static func events(_ events: [AuditEvent]) -> String {
+        var actors = StoreJSON.ActorEncoder()
+        var out = "["
+        for (index, event) in events.enumerated() {
+            if index > 0 { out += "," }
+            out += "{\"seq\":\(event.seq),\"step_id\":\(string(event.stepID)),\"attempt\":\(number(event.attempt.map(Int64.init)))"
+            out += ",\"kind\":\(AuditChain.jsonString(event.kind)),\"detail\":\(AuditChain.jsonString(StoreJSON.encode(event.detail)))"
+            out += ",\"at\":\(event.at),\"actor\":\(AuditChain.jsonString(actors.encode(event.actor)))"
+            out += ",\"prev_hash\":\(AuditChain.jsonString(event.previousHash)),\"hash\":\(AuditChain.jsonString(event.hash))"
+            out += ",\"state\":\(string(event.state))}"
+        }
+        return out + "]"
+    }
+
+    private static func number(_ value: Int64?) -> String { value.map { String($0) } ?? "null" }
+    private static func string(_ value: String?) -> String { value.map(AuditChain.jsonString) ?? "null" }
 }

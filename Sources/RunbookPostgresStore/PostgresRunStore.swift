@@ -24,6 +24,8 @@ public final class PostgresRunStore: RunStore, @unchecked Sendable {
     let link: StoreLink
     /// When each lease this process holds was last refreshed.
     let heartbeats = HeartbeatClock()
+    /// The chain head of each run as this store's last write to it left it.
+    let heads = ChainHeads()
     /// The writer name of this process's unleased writes (approvals, cancel requests), for their receipts.
     private let unleasedWriter = "process-\(UUID().uuidString)"
 
@@ -85,8 +87,8 @@ public final class PostgresRunStore: RunStore, @unchecked Sendable {
 
     /// Run `body` in a transaction on the server, in a task of its own (a cancelled caller's last checkpoint
     /// still commits), retrying across connection losses as `persistence` says. `body` gets the attempt
-    /// number (1 first).
-    func call<T: Sendable>(_ what: String, runID: String?, _ persistence: Persistence,
+    /// number (1 first). `inTransaction` false: `body` makes one statement that is a whole write.
+    func call<T: Sendable>(_ what: String, runID: String?, _ persistence: Persistence, inTransaction: Bool = true,
                            _ body: @escaping @Sendable (StoreLink.Session, Int) async throws -> T) async throws -> T {
         let link = self.link
         let window = retryWindow
@@ -98,7 +100,8 @@ public final class PostgresRunStore: RunStore, @unchecked Sendable {
                 let number = attempt
                 do {
                     return try await link.withConnection { session in
-                        try await session.transaction { try await body($0, number) }
+                        inTransaction ? try await session.transaction { try await body($0, number) }
+                                      : try await session.autocommit { try await body($0, number) }
                     }
                 } catch {
                     guard StoreFailure.isConnectionLoss(error) else { throw self.plain(error, what) }
@@ -165,6 +168,8 @@ public final class PostgresRunStore: RunStore, @unchecked Sendable {
             try await Self.append(runID: run.id, events, db)
         }
         heartbeats.succeeded(lease.token)
+        let linked = AuditChain.linking(events, runID: run.id, after: nil)
+        heads.remember(run.id, KnownHead(linked.last.map { ChainHead(seq: $0.seq, hash: $0.hash) }))
     }
 
     public func commit(runID: String, leaseToken: String, _ changes: RunChanges) async throws {
@@ -175,12 +180,25 @@ public final class PostgresRunStore: RunStore, @unchecked Sendable {
         try await commitLeased(runID: runID, leaseToken: leaseToken, changes, launching: launches)
     }
 
-    /// One checkpoint under the lease, in three round trips: BEGIN with one statement that locks the lease and
-    /// run rows and reads the token, this write's receipt (was it applied already?), the cancel flag and the
-    /// chain's head; then every write and the receipt back to back; then COMMIT.
+    /// One checkpoint under the lease: in one call when the chain's head is known from this store's last write
+    /// to the run, else (or when that call finds the head moved or a cancel requested) by reading first.
     private func commitLeased(runID: String, leaseToken: String, _ changes: RunChanges, launching launches: RunChanges?) async throws -> Bool {
         let writeID = UUID().uuidString
-        return try await call("committing a checkpoint of run \(runID)", runID: runID, .write(driving: true)) { db, _ in
+        if let head = heads.known(runID),
+           let cancelRequested = try await commitInOneCall(runID: runID, leaseToken: leaseToken, writeID: writeID,
+                                                           changes, launching: launches, after: head) {
+            return cancelRequested
+        }
+        return try await commitReadingFirst(runID: runID, leaseToken: leaseToken, writeID: writeID, changes, launching: launches)
+    }
+
+    /// A checkpoint in two round trips: BEGIN with one statement that locks the lease and run rows and reads the
+    /// token, this write's receipt (was it applied already?), the cancel flag and the chain's head; then every
+    /// write, the receipt and COMMIT back to back.
+    private func commitReadingFirst(runID: String, leaseToken: String, writeID: String, _ changes: RunChanges,
+                                    launching launches: RunChanges?) async throws -> Bool {
+        heads.forget(runID)
+        let (cancelRequested, head) = try await call("committing a checkpoint of run \(runID)", runID: runID, .write(driving: true)) { db, _ in
             let state = try await db.rows("""
                 SELECT l.token, w.write_id, w.cancel_requested, r.cancel_requested, e.seq, e.hash
                 FROM runbook.leases l
@@ -189,7 +207,7 @@ public final class PostgresRunStore: RunStore, @unchecked Sendable {
                 LEFT JOIN LATERAL (SELECT seq, hash FROM runbook.events WHERE run_id = l.run_id ORDER BY seq DESC LIMIT 1) e ON true
                 WHERE l.run_id = \(runID) FOR UPDATE OF l, r
                 """).first.map { $0.makeRandomAccess() }
-            if let state, try state.optionalText(1) == writeID { return try state.optionalBool(2) ?? false }
+            if let state, try state.optionalText(1) == writeID { return (try state.optionalBool(2) ?? false, KnownHead?.none) }
             guard let state, try state.optionalText(0) == leaseToken else {
                 throw RunStoreError(.leaseLost, "run \(runID) is now driven by another process; this one stopped writing to it")
             }
@@ -201,13 +219,39 @@ public final class PostgresRunStore: RunStore, @unchecked Sendable {
             let writes = applied.compactMap { Self.runUpdate(runID: runID, $0) } + Self.upsertQueries(applied.flatMap(\.steps))
                 + Self.chainQueries(linked)
                 + [Self.receiptQuery(runID: runID, writer: leaseToken, writeID: writeID, cancelRequested: cancelRequested)]
-            try await db.pipeline(writes)
-            return cancelRequested
+            db.writeAtCommit(writes)
+            return (cancelRequested, KnownHead(linked.last.map { ChainHead(seq: $0.seq, hash: $0.hash) } ?? head))
+        }
+        if let head { heads.remember(runID, head) }
+        return cancelRequested
+    }
+
+    /// A checkpoint in one round trip (`runbook.checkpoint`), its events linked to `head`: the cancel flag, or
+    /// nil when the server found the head moved or a cancel requested and changed nothing.
+    private func commitInOneCall(runID: String, leaseToken: String, writeID: String, _ changes: RunChanges,
+                                 launching launches: RunChanges?, after head: KnownHead) async throws -> Bool? {
+        let applied = [changes] + (launches.map { [$0] } ?? [])
+        let linked = AuditChain.linking(applied.flatMap(\.events), runID: runID, after: head.head)
+        let query = Self.checkpointCall(runID: runID, leaseToken: leaseToken, writeID: writeID, applied: applied, linked: linked,
+                                        after: head.head, launching: launches != nil)
+        heads.forget(runID)
+        let answer = try await call("committing a checkpoint of run \(runID)", runID: runID, .write(driving: true), inTransaction: false) { db, _ in
+            try await db.rows(query).first.map { try $0.makeRandomAccess().text(0) } ?? ""
+        }
+        switch answer {
+        case "done":
+            heads.remember(runID, KnownHead(linked.last.map { ChainHead(seq: $0.seq, hash: $0.hash) } ?? head.head))
+            return false
+        case "applied": return false
+        case "applied, cancel requested": return true
+        case "lease lost": throw RunStoreError(.leaseLost, "run \(runID) is now driven by another process; this one stopped writing to it")
+        default: return nil
         }
     }
 
     public func acquireLease(runID: String, holder: ActorIdentity, staleAfter: Int64, now: Int64) async throws -> (lease: Lease, replaced: Lease?) {
         let lease = Lease(runID: runID, token: UUID().uuidString, holder: holder, heartbeatAt: now)
+        heads.forget(runID)
         let replaced = LockedBox<Lease?>()
         defer { heartbeats.succeeded(lease.token) }
         return try await call("taking the lease of run \(runID)", runID: runID, .write(driving: false)) { db, _ in
@@ -262,6 +306,7 @@ public final class PostgresRunStore: RunStore, @unchecked Sendable {
     }
 
     public func releaseLease(runID: String, leaseToken: String) async throws {
+        heads.forget(runID)
         _ = try await call("releasing the lease of run \(runID)", runID: runID, .once) { db, _ in
             try await db.rows("UPDATE runbook.leases SET token = NULL WHERE run_id = \(runID) AND token = \(leaseToken)")
         }
@@ -287,6 +332,7 @@ public final class PostgresRunStore: RunStore, @unchecked Sendable {
 
     /// A write outside the lease: lock the run's row, skip it when its receipt shows it applied, else apply it.
     private func unleased(_ what: String, runID: String, _ body: @escaping @Sendable (StoreLink.Session) async throws -> Void) async throws {
+        heads.forget(runID)
         let writeID = UUID().uuidString
         let writer = unleasedWriter
         try await call(what, runID: runID, .write(driving: false)) { db, _ in
@@ -392,4 +438,21 @@ final class HeartbeatClock: @unchecked Sendable {
             return .now - since
         }
     }
+}
+
+/// A run's chain head as known to this process (`head` nil: the run has no events yet).
+struct KnownHead: Sendable {
+    var head: ChainHead?
+    init(_ head: ChainHead?) { self.head = head }
+}
+
+/// The chain head of each run this store wrote last, so the next checkpoint can be linked without reading it
+/// first. Only a hint: the server checks it, and another writer's event in between only costs the longer path.
+final class ChainHeads: @unchecked Sendable {
+    private let lock = NSLock()
+    private var heads: [String: KnownHead] = [:]
+
+    func known(_ runID: String) -> KnownHead? { lock.withLock { heads[runID] } }
+    func remember(_ runID: String, _ head: KnownHead) { lock.withLock { heads[runID] = head } }
+    func forget(_ runID: String) { _ = lock.withLock { heads.removeValue(forKey: runID) } }
 }

@@ -132,6 +132,61 @@ enum PostgresSchema {
         CREATE TRIGGER definitions_are_not_truncated BEFORE TRUNCATE ON runbook.definitions
             FOR EACH STATEMENT EXECUTE FUNCTION runbook.refuse('stored definitions are part of the audit history')
         """,
+    ], [
+        // Version 2: a checkpoint in one statement (one round trip, one commit, no BEGIN). It applies the checkpoint only when
+        // the caller holds the lease, the chain's head is the one its events were linked to and (when it
+        // launches steps) no cancel was requested; otherwise it changes nothing and says why, and the caller
+        // takes the longer path that reads all of that first.
+        """
+        CREATE FUNCTION runbook.checkpoint(p_run text, p_token text, p_write text, p_head_seq bigint, p_head_hash text,
+                                           p_launching boolean, p_status text, p_set_message boolean, p_message text, p_finished bigint,
+                                           p_steps jsonb, p_events jsonb) RETURNS text LANGUAGE plpgsql AS $$
+        DECLARE
+            v_token text; v_write text; v_applied_cancel boolean; v_cancel boolean; v_seq bigint; v_hash text;
+        BEGIN
+            SELECT l.token, w.write_id, w.cancel_requested, r.cancel_requested
+              INTO v_token, v_write, v_applied_cancel, v_cancel
+              FROM runbook.leases l JOIN runbook.runs r ON r.id = l.run_id
+              LEFT JOIN runbook.write_receipts w ON w.run_id = l.run_id AND w.writer = p_token
+             WHERE l.run_id = p_run FOR UPDATE OF l, r;
+            IF v_write IS NOT DISTINCT FROM p_write THEN
+                RETURN CASE WHEN v_applied_cancel THEN 'applied, cancel requested' ELSE 'applied' END;
+            END IF;
+            IF v_token IS DISTINCT FROM p_token THEN RETURN 'lease lost'; END IF;
+            IF p_launching AND v_cancel THEN RETURN 'read first'; END IF;
+            SELECT seq, hash INTO v_seq, v_hash FROM runbook.events WHERE run_id = p_run ORDER BY seq DESC LIMIT 1;
+            IF v_seq IS DISTINCT FROM p_head_seq OR v_hash IS DISTINCT FROM p_head_hash THEN RETURN 'read first'; END IF;
+            v_seq := (p_events -> -1 ->> 'seq')::bigint;
+            v_hash := p_events -> -1 ->> 'hash';
+            IF p_status IS NOT NULL OR p_set_message OR p_finished IS NOT NULL OR v_seq IS NOT NULL THEN
+                UPDATE runbook.runs SET status = COALESCE(p_status, status),
+                                        message = CASE WHEN p_set_message THEN p_message ELSE message END,
+                                        finished_at = COALESCE(p_finished, finished_at),
+                                        head_seq = COALESCE(v_seq, head_seq), head_hash = COALESCE(v_hash, head_hash)
+                 WHERE id = p_run;
+            END IF;
+            INSERT INTO runbook.steps (run_id, step_id, status, attempts, polls, compensation_attempts, started_at, finished_at,
+                                       outputs, error, completion_order, waiter_deadline, approved_by)
+            SELECT p_run, s.step_id, s.status, s.attempts, s.polls, s.compensation_attempts, s.started_at, s.finished_at,
+                   s.outputs, s.error, s.completion_order, s.waiter_deadline, s.approved_by
+              FROM jsonb_populate_recordset(NULL::runbook.steps, p_steps) s
+            ON CONFLICT (run_id, step_id) DO UPDATE SET
+                status = EXCLUDED.status, attempts = EXCLUDED.attempts, polls = EXCLUDED.polls,
+                compensation_attempts = EXCLUDED.compensation_attempts, started_at = EXCLUDED.started_at,
+                finished_at = EXCLUDED.finished_at, outputs = EXCLUDED.outputs, error = EXCLUDED.error,
+                completion_order = EXCLUDED.completion_order, waiter_deadline = EXCLUDED.waiter_deadline,
+                approved_by = EXCLUDED.approved_by;
+            IF jsonb_array_length(p_events) > 0 THEN
+                INSERT INTO runbook.events (run_id, seq, step_id, attempt, kind, detail, at, actor, prev_hash, hash, state)
+                SELECT p_run, e.seq, e.step_id, e.attempt, e.kind, e.detail, e.at, e.actor, e.prev_hash, e.hash, e.state
+                  FROM jsonb_populate_recordset(NULL::runbook.events, p_events) e;
+            END IF;
+            INSERT INTO runbook.write_receipts (run_id, writer, write_id, cancel_requested) VALUES (p_run, p_token, p_write, false)
+            ON CONFLICT (run_id, writer) DO UPDATE SET write_id = EXCLUDED.write_id, cancel_requested = false;
+            RETURN 'done';
+        END
+        $$
+        """,
     ]]
 
     /// What the database holds under the schema's name.

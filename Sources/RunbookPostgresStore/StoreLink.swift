@@ -112,38 +112,71 @@ final class StoreLink: @unchecked Sendable {
         /// Run one statement and return its rows.
         @discardableResult
         func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
-            let connection = self.connection
-            let logger = link.logger
-            let begin = self.begin
-            return try await DatabaseDeadline.run(link.statementLimit, what: "a statement on \(link.place)") {
-                let answer: EventLoopFuture<PostgresQueryResult> = connection.query(query, logger: logger)
-                _ = try await begin?.get()
-                return try await answer.get().rows
-            }
+            try await answers([query], what: "a statement on \(link.place)").first?.rows ?? []
         }
 
         /// Run statements back to back without waiting for each answer (one round trip), then wait for all of
         /// them; the first failure is thrown (the server then refuses the rest of the transaction).
         func pipeline(_ queries: [PostgresQuery]) async throws {
             guard !queries.isEmpty else { return }
-            let connection = self.connection
-            let logger = link.logger
-            let begin = self.begin
-            try await DatabaseDeadline.run(link.statementLimit, what: "statements on \(link.place)") {
-                _ = try await begin?.get()
-                let answers = queries.map { (query: PostgresQuery) -> EventLoopFuture<PostgresQueryResult> in connection.query(query, logger: logger) }
-                for answer in answers { _ = try await answer.get() }
+            _ = try await answers(queries, what: "statements on \(link.place)")
+        }
+
+        /// Send `queries` back to back and wait for the transaction's BEGIN and all their answers, at most the
+        /// statement limit (a server behind a dead network costs that, never a hang). The deadline is the event
+        /// loop's timer, so a call costs one hop back to the caller and no task of its own.
+        private func answers(_ queries: [PostgresQuery], what: String) async throws -> [PostgresQueryResult] {
+            let loop = connection.eventLoop
+            let sent = queries.map { connection.query($0, logger: link.logger) }
+            let statements = EventLoopFuture.whenAllSucceed(sent, on: loop)
+            let all = begin.map { begin in begin.flatMap { _ in statements } } ?? statements
+            let promise = loop.makePromise(of: [PostgresQueryResult].self)
+            let settled = LoopFlag()
+            let limit = link.statementLimit
+            let timer = loop.scheduleTask(in: .nanoseconds(limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000)) {
+                guard settled.set() else { return }
+                promise.fail(DatabaseError.describing(DeadlineExceeded(limit: limit), doing: what))
             }
+            all.whenComplete { result in
+                timer.cancel()
+                guard settled.set() else { return }
+                promise.completeWith(result)
+            }
+            return try await promise.futureResult.get()
+        }
+
+        /// Statements `body` asked to send together with the COMMIT (see `writeAtCommit`).
+        var atCommit: PendingWrites?
+
+        /// Send `queries` with the transaction's COMMIT, in one round trip, when `body` returns. A failing
+        /// statement aborts the transaction, so the server answers that COMMIT with a rollback and the failure
+        /// is thrown: nothing of it is applied.
+        func writeAtCommit(_ queries: [PostgresQuery]) {
+            atCommit?.queries += queries
+        }
+
+        /// Run `body` outside a transaction: each statement commits on its own (one that does all of a write in one
+        /// function call needs no BEGIN and COMMIT of its own, saving their messages).
+        func autocommit<T: Sendable>(_ body: (Session) async throws -> T) async throws -> T {
+            var alone = self
+            alone.begin = nil
+            let value = try await body(alone)
+            if link.faults.loseCommitReply() {
+                throw DatabaseError.describing(DeadlineExceeded(limit: .zero), doing: "committing on \(link.place)")
+            }
+            return value
         }
 
         /// Run `body` in a transaction: committed when it returns, rolled back when it throws.
         func transaction<T: Sendable>(_ body: (Session) async throws -> T) async throws -> T {
             var inTransaction = self
             inTransaction.begin = connection.query("BEGIN", logger: link.logger)
+            let pending = PendingWrites()
+            inTransaction.atCommit = pending
             let value: T
             do {
                 value = try await body(inTransaction)
-                try await inTransaction.rows("COMMIT")
+                try await inTransaction.pipeline(pending.queries + ["COMMIT"])
             } catch {
                 if !StoreFailure.isConnectionLoss(error) { _ = try? await rows("ROLLBACK") }
                 throw error
@@ -158,6 +191,22 @@ final class StoreLink: @unchecked Sendable {
 
     /// Failures tests inject.
     let faults = FaultInjection()
+}
+
+/// Whether a call's answer or its deadline came first; touched on the connection's event loop only.
+final class LoopFlag: @unchecked Sendable {
+    private var isSet = false
+    /// Set the flag; false when it already was.
+    func set() -> Bool {
+        if isSet { return false }
+        isSet = true
+        return true
+    }
+}
+
+/// The statements a transaction sends with its COMMIT; used by one call at a time.
+final class PendingWrites: @unchecked Sendable {
+    var queries: [PostgresQuery] = []
 }
 
 /// Failures a test asks for, to see what the store does about them.

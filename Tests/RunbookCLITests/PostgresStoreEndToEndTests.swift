@@ -312,7 +312,7 @@ private func runID(_ started: CommandRunner.Started) -> String? {
         #expect(paused.exitCode == 3)
         let ids = [try #require(finished.json?["id"] as? String), try #require(paused.json?["id"] as? String)]
         let initialized = try await alice.runbook(["store", "init"])
-        #expect(initialized.exitCode == 0 && initialized.stdout.contains("the run store \(store.url) is ready (schema runbook, version 1)"),
+        #expect(initialized.exitCode == 0 && initialized.stdout.contains("the run store \(store.url) is ready (schema runbook, version 2)"),
                 "\(initialized.stdout) \(initialized.stderr)")
         #expect(try await alice.runbook(["store", "init"], db: laptop).exitCode == 2, "store init is for PostgreSQL stores")
         let copied = try await alice.plain(["store", "copy", "--from", laptop, "--to", store.url])

@@ -51,7 +51,7 @@ private func step(_ id: String, _ seq: Int64) -> RunChanges {
             _ = try server.open()
             try server.admin("UPDATE runbook.schema_info SET version = 99")
             let error = #expect(throws: PostgresStoreError.self) { try server.open() }
-            #expect(error?.message.contains("written by a newer runbook (schema version 99; this runbook knows up to 1)") == true, "\(error?.message ?? "")")
+            #expect(error?.message.contains("written by a newer runbook (schema version 99; this runbook knows up to \(PostgresSchema.currentVersion))") == true, "\(error?.message ?? "")")
             #expect(try server.admin("SELECT version FROM runbook.schema_info") == "99")
         }
     }
@@ -68,7 +68,49 @@ private func step(_ id: String, _ seq: Int64) -> RunChanges {
             // The same database then migrates cleanly.
             let store = try server.open()
             try await create(store, "r1")
-            #expect(try server.admin("SELECT application || ' ' || version FROM runbook.schema_info") == "runbook 1")
+            #expect(try server.admin("SELECT application || ' ' || version FROM runbook.schema_info") == "runbook \(PostgresSchema.currentVersion)")
+        }
+    }
+
+    @Test func aVersion1StoreIsUpgradedInPlaceAndItsRunsGoOn() async throws {
+        try await StoreServer.with { server in
+            let url = try PostgresStoreURL(server.url, home: "/nonexistent")
+            let link = StoreLink(target: url.target(password: server.server.password), place: url.description)
+            try link.openBlocking { run in
+                try PostgresSchema.migrate(place: url.description, create: true, migrations: Array(PostgresSchema.migrations.prefix(1)), run: run)
+            }
+            #expect(try server.admin("SELECT version FROM runbook.schema_info") == "1")
+            let store = try server.open()
+            #expect(try server.admin("SELECT version FROM runbook.schema_info") == "\(PostgresSchema.currentVersion)")
+            let lease = try await create(store, "r1")
+            try await store.commit(runID: "r1", leaseToken: lease.token, step("r1", 1))
+            let events = try await store.events(runID: "r1")
+            #expect(events.map(\.kind) == ["run_created", "attempt_started"])
+            #expect(AuditChain.verify(run: try await store.run(id: "r1"), events: events) == nil)
+        }
+    }
+
+    /// A driver links a checkpoint's events to the head its own last write left; when another process wrote
+    /// to the run in between (an approval, a cancel request), the server refuses that link and the driver reads
+    /// the head and the cancel flag first: the chain stays linear and a cancelled run launches nothing.
+    @Test func aCheckpointAfterAnotherProcessWroteToTheRunIsLinkedToItsEvent() async throws {
+        try await StoreServer.with { server in
+            let driver = try server.open()
+            let colleague = try server.open()
+            let lease = try await create(driver, "r1")
+            try await driver.commit(runID: "r1", leaseToken: lease.token, step("r1", 1))
+            try await colleague.appendUnleased(runID: "r1", steps: [], events: [NewEvent(stepID: "a", kind: .stepApproved, at: 3_000, actor: me)])
+            try await driver.commit(runID: "r1", leaseToken: lease.token, step("r1", 2))
+            try await colleague.requestCancel(runID: "r1", event: NewEvent(kind: .cancelRequested, at: 4_000, actor: me))
+            let cancelSeen = try await driver.commit(runID: "r1", leaseToken: lease.token, step("r1", 3), launching: step("r1", 4))
+            #expect(cancelSeen)
+            try await driver.commit(runID: "r1", leaseToken: lease.token, step("r1", 5))
+            let events = try await driver.events(runID: "r1")
+            #expect(events.map(\.kind) == ["run_created", "attempt_started", "step_approved", "attempt_started", "cancel_requested",
+                                           "attempt_started", "attempt_started"])
+            #expect(events.compactMap(\.attempt) == [1, 2, 3, 5], "the launch refused by the cancel left nothing")
+            #expect(AuditChain.verify(run: try await driver.run(id: "r1"), events: events) == nil)
+            #expect(try await driver.steps(runID: "r1").first?.attempts == 5)
         }
     }
 
