@@ -104,7 +104,10 @@ let package = Package(
         // Engine benchmarks (issue: per-step cost vs one durable SQLite commit, vs DBOS).
         .target(
             name: "RunbookBenchmarks",
-            dependencies: ["RunbookEngine", "RunbookSQLite", "RunbookActions", "CSQLite"]
+            dependencies: [
+                "RunbookEngine", "RunbookSQLite", "RunbookActions", "CSQLite", "RunbookPostgres", "RunbookPostgresStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
         ),
         .executableTarget(name: "runbook-bench", dependencies: ["RunbookBenchmarks"]),
         // Test helpers shared by the test targets: the local AWS emulator (moto) launcher, temp dirs.
@@ -123,7 +126,7 @@ let package = Package(
         // Runs the built `runbook` binary (`swift build --build-tests` builds it), so it imports none of the CLI's modules.
         .testTarget(name: "RunbookCLITests", dependencies: ["CSQLite", "RunbookAWS", "RunbookPostgres", "RunbookTestSupport"], exclude: ["Scripts"]),
         .testTarget(name: "RunbookPostgresTests", dependencies: ["RunbookPostgres", "RunbookTestSupport"]),
-        .testTarget(name: "RunbookBenchmarksTests", dependencies: ["RunbookBenchmarks", "RunbookEngine"]),
+        .testTarget(name: "RunbookBenchmarksTests", dependencies: ["RunbookBenchmarks", "RunbookEngine", "RunbookTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -38,7 +38,8 @@ public struct Sample: Sendable {
     public var extra: [String: Double] = [:]
 }
 
-/// The cases, one repetition each, every one on a fresh database file in `directory`.
+/// The cases, one repetition each, every one on a fresh store (an SQLite file in `directory`, or a run on the
+/// benchmark's PostgreSQL database).
 public enum BenchmarkCases {
     /// The built-in actions plus the benchmark-only `bench-poll`.
     public static func registry() -> ActionRegistry {
@@ -47,8 +48,8 @@ public enum BenchmarkCases {
         return registry
     }
 
-    static func engine(databasePath: String) throws -> (RunEngine, CountingStore) {
-        let store = CountingStore(try SQLiteRunStore(path: databasePath))
+    static func engine(_ base: any RunStore) -> (RunEngine, CountingStore) {
+        let store = CountingStore(base)
         let registry = registry()
         let env = EngineEnvironment(store: store, registry: registry)
         return (RunEngine(environment: env), store)
@@ -86,11 +87,11 @@ public enum BenchmarkCases {
     // MARK: - Cases
 
     /// `steps` sequential `pass` steps; the sample is the wall time of `RunEngine.start` (run creation to done).
-    public static func chain(directory: String, steps: Int) async throws -> Sample {
+    public static func chain(directory: String, steps: Int, store place: BenchmarkStore = .sqlite) async throws -> Sample {
         let definition = try parse(RunbookGenerator.chain(name: "bench-chain", count: steps), name: "bench-chain")
-        let path = freshDatabase(directory, "chain")
-        defer { removeDatabase(path) }
-        let (engine, store) = try engine(databasePath: path)
+        let (base, remove) = try place.open("chain", directory: directory)
+        defer { remove() }
+        let (engine, store) = engine(base)
         let clock = ContinuousClock()
         let start = clock.now
         let outcome = try await engine.start(definition: definition, parameters: [:], options: options(parallelism: 4, directory: directory))
@@ -100,11 +101,11 @@ public enum BenchmarkCases {
     }
 
     /// `steps` independent `pass` steps under `parallelism`.
-    public static func fanOut(directory: String, steps: Int, parallelism: Int) async throws -> Sample {
+    public static func fanOut(directory: String, steps: Int, parallelism: Int, store place: BenchmarkStore = .sqlite) async throws -> Sample {
         let definition = try parse(RunbookGenerator.fanOut(name: "bench-fanout", count: steps), name: "bench-fanout")
-        let path = freshDatabase(directory, "fanout")
-        defer { removeDatabase(path) }
-        let (engine, store) = try engine(databasePath: path)
+        let (base, remove) = try place.open("fanout", directory: directory)
+        defer { remove() }
+        let (engine, store) = engine(base)
         let clock = ContinuousClock()
         let start = clock.now
         let outcome = try await engine.start(definition: definition, parameters: [:], options: options(parallelism: parallelism, directory: directory))
@@ -117,12 +118,12 @@ public enum BenchmarkCases {
     /// `awaiting_approval` with `finished` succeeded steps (not timed), then `RunEngine.approve` — which
     /// records the approval, loads the run, takes the lease, re-parses the stored definition and drives the
     /// last step to the end — is timed.
-    public static func resume(directory: String, finished: Int) async throws -> Sample {
+    public static func resume(directory: String, finished: Int, store place: BenchmarkStore = .sqlite) async throws -> Sample {
         let count = finished + 1
         let definition = try parse(RunbookGenerator.chain(name: "bench-resume", count: count, gateLast: true), name: "bench-resume")
-        let path = freshDatabase(directory, "resume")
-        defer { removeDatabase(path) }
-        let (engine, store) = try engine(databasePath: path)
+        let (base, remove) = try place.open("resume", directory: directory)
+        defer { remove() }
+        let (engine, store) = engine(base)
         let stopped = try await engine.start(definition: definition, parameters: [:], options: options(parallelism: 4, directory: directory))
         guard stopped.run.status == .awaitingApproval else {
             throw BenchmarkFailure("resume: setup run ended \(stopped.run.status.rawValue), expected awaiting_approval")
@@ -139,11 +140,11 @@ public enum BenchmarkCases {
     }
 
     /// One waiter polling `polls` times with zero interval; every poll is a recorded (committed) transition.
-    public static func polls(directory: String, polls: Int) async throws -> Sample {
+    public static func polls(directory: String, polls: Int, store place: BenchmarkStore = .sqlite) async throws -> Sample {
         let definition = try parse(RunbookGenerator.poller(name: "bench-polls", polls: polls), name: "bench-polls")
-        let path = freshDatabase(directory, "polls")
-        defer { removeDatabase(path) }
-        let (engine, store) = try engine(databasePath: path)
+        let (base, remove) = try place.open("polls", directory: directory)
+        defer { remove() }
+        let (engine, store) = engine(base)
         let clock = ContinuousClock()
         let start = clock.now
         let outcome = try await engine.start(definition: definition, parameters: [:], options: options(parallelism: 1, directory: directory))

@@ -17,13 +17,15 @@ enum ProcessBenchmark {
     }
 
     /// Wall time of one whole `runbook run`, checked to have succeeded with every step.
-    static func run(executable: String, runbook: String, directory: String, steps: Int) throws -> Sample {
-        let database = BenchmarkCases.freshDatabase(directory, "process")
-        defer { BenchmarkCases.removeDatabase(database) }
+    static func run(executable: String, runbook: String, directory: String, steps: Int, store: BenchmarkStore = .sqlite,
+                    environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Sample {
+        let (database, remove) = store.processDatabase(directory: directory)
+        defer { remove() }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["--db", database, "run", runbook, "--json"]
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.environment = environment
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

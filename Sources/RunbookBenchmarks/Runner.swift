@@ -13,6 +13,11 @@ public struct BenchmarkOptions: Sendable, Equatable {
     public var validateExecutable: String?
     /// The `runbook` binary the process case runs; nil = the case is skipped.
     public var runbookExecutable: String?
+    /// A PostgreSQL server (`postgres://USER@HOST:PORT/DB`) to measure the engine and the floor on, in a
+    /// throwaway database of its own; nil = SQLite files in `directory`.
+    public var database: String?
+    /// Where the PostgreSQL password comes from (`PGPASSWORD`, `PGPASSFILE`), for this process and the process case's.
+    public var environment = ProcessInfo.processInfo.environment
 
     public static let caseNames = ["floor", "chain", "process", "fanout", "polls", "resume", "validate"]
 
@@ -20,6 +25,7 @@ public struct BenchmarkOptions: Sendable, Equatable {
 
     public static let usage = """
     usage: runbook-bench [--repetitions N] [--quick] [--json-only] [--dir PATH] [--only CASE,CASE...] [--runbook PATH]
+                         [--db postgres://USER@HOST:PORT/DB]
            runbook-bench validate-only FILE
     cases: \(caseNames.joined(separator: ", "))
     """
@@ -42,6 +48,12 @@ public struct BenchmarkOptions: Sendable, Equatable {
             case "--json-only": options.jsonOnly = true
             case "--dir": options.directory = try value(arg)
             case "--runbook": options.runbookExecutable = try value(arg)
+            case "--db":
+                let url = try value(arg)
+                guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
+                    throw BenchmarkFailure("--db takes a PostgreSQL URL (postgres://USER@HOST:PORT/DB); SQLite is the default, in --dir")
+                }
+                options.database = url
             case "--only":
                 let names = Set(try value(arg).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
                 if let bad = names.first(where: { !caseNames.contains($0) }) {
@@ -130,57 +142,21 @@ public enum BenchmarkRunner {
         }
         defer { if created { try? fm.removeItem(atPath: directory) } }
         let machine = MachineInfo.current(directory: directory)
-        func note(_ text: String) { if !options.jsonOnly { FileHandle.standardError.write(Data((text + "\n").utf8)) } }
-
-        if !options.jsonOnly {
-            output("runbook-bench — \(options.quick ? "QUICK sizes (not the issue's figures)" : "full sizes") — \(options.repetitions) repetitions, median")
-            output("machine: \(machine.cores) cores, \(machine.cpuModel), Linux \(machine.kernel), Swift \(machine.swift)")
-            output("databases: \(directory) on \(machine.filesystem) (WAL, synchronous=FULL, fresh file per repetition)")
-            #if DEBUG
-            output("WARNING: debug build; figures are meaningless — use `swift run -c release runbook-bench`")
-            #endif
+        let store: BenchmarkStore
+        if let url = options.database {
+            store = .postgres(try await PostgresBenchDatabase.create(url, environment: options.environment, home: NSHomeDirectory()))
+        } else {
+            store = .sqlite
         }
-
-        var samples: [String: [Sample]] = [:]
-        let validateFile = options.includes("validate") ? try ValidateBenchmark.writeRunbook(directory: directory, steps: sizes.validateSteps) : nil
-        let processRunbook = options.includes("process") && options.runbookExecutable != nil
-            ? try ProcessBenchmark.writeRunbook(directory: directory, steps: sizes.chainSteps) : nil
-        if options.includes("process") && processRunbook == nil { note("process: no runbook binary beside runbook-bench (--runbook PATH); skipped") }
-        for rep in 1...options.repetitions {
-            note("repetition \(rep)/\(options.repetitions)…")
-            samples["floor", default: []].append(try BenchmarkCases.floor(directory: directory, commits: sizes.floorCommits))
-            if options.includes("chain") {
-                samples["chain", default: []].append(try await BenchmarkCases.chain(directory: directory, steps: sizes.chainSteps))
-            }
-            if let processRunbook, let exe = options.runbookExecutable {
-                samples["process", default: []].append(try ProcessBenchmark.run(executable: exe, runbook: processRunbook, directory: directory, steps: sizes.chainSteps))
-            }
-            if options.includes("fanout") {
-                samples["fanout", default: []].append(try await BenchmarkCases.fanOut(directory: directory, steps: sizes.fanOutSteps, parallelism: sizes.fanOutParallelism))
-            }
-            if options.includes("polls") {
-                samples["polls", default: []].append(try await BenchmarkCases.polls(directory: directory, polls: sizes.polls))
-            }
-            if options.includes("resume") {
-                samples["resume", default: []].append(try await BenchmarkCases.resume(directory: directory, finished: sizes.resumeFinishedSteps))
-            }
-            if let validateFile {
-                if let exe = options.validateExecutable {
-                    let (result, wall, maxRSS) = try ValidateBenchmark.inChild(executable: exe, file: validateFile)
-                    guard result.steps == sizes.validateSteps else { throw BenchmarkFailure("validate: \(result.steps) steps, expected \(sizes.validateSteps)") }
-                    samples["validate", default: []].append(Sample(seconds: result.seconds, units: result.steps, extra: [
-                        "peak_rss_mb": Double(result.peakKB) / 1024, "ru_maxrss_mb": Double(maxRSS) / 1024, "child_wall_ms": wall * 1000,
-                    ]))
-                } else {
-                    let result = try ValidateBenchmark.inProcess(file: validateFile)
-                    guard result.steps == sizes.validateSteps else { throw BenchmarkFailure("validate: \(result.steps) steps, expected \(sizes.validateSteps)") }
-                    samples["validate", default: []].append(Sample(seconds: result.seconds, units: result.steps, extra: [
-                        "peak_rss_mb": Double(result.peakKB) / 1024,
-                    ]))
-                }
-            }
+        if !options.jsonOnly { header(options, machine: machine, directory: directory, store: store).forEach(output) }
+        let samples: [String: [Sample]]
+        do {
+            samples = try await measure(options, sizes: sizes, directory: directory, store: store)
+        } catch {
+            if case .postgres(let database) = store { try? await database.drop() }
+            throw error
         }
-        if let validateFile { try? fm.removeItem(atPath: validateFile) }
+        if case .postgres(let database) = store { try await database.drop() }
 
         let reports = summarize(samples, sizes: sizes)
         if !options.jsonOnly {
@@ -188,8 +164,78 @@ public enum BenchmarkRunner {
             output(table(reports))
             output("")
         }
-        for report in reports { output(json(report, machine: machine, options: options)) }
+        for report in reports { output(json(report, machine: machine, options: options, store: store)) }
         return reports
+    }
+
+    static func header(_ options: BenchmarkOptions, machine: MachineInfo, directory: String, store: BenchmarkStore) -> [String] {
+        var lines = [
+            "runbook-bench — \(options.quick ? "QUICK sizes (not the issue's figures)" : "full sizes") — \(options.repetitions) repetitions, median",
+            "machine: \(machine.cores) cores, \(machine.cpuModel), Linux \(machine.kernel), Swift \(machine.swift)",
+        ]
+        switch store {
+        case .sqlite:
+            lines.append("databases: \(directory) on \(machine.filesystem) (WAL, synchronous=FULL, fresh file per repetition)")
+        case .postgres(let database):
+            let s = database.settings
+            lines.append("store: \(database.urlText) (throwaway database, dropped at the end); PostgreSQL \(s["server_version"] ?? "?"), "
+                + "synchronous_commit=\(s["synchronous_commit"] ?? "?"), fsync=\(s["fsync"] ?? "?"), wal_sync_method=\(s["wal_sync_method"] ?? "?")")
+            lines.append("floor: one autocommit INSERT per round trip on one connection, synchronous_commit=on, same database")
+        }
+        #if DEBUG
+        lines.append("WARNING: debug build; figures are meaningless — use `swift run -c release runbook-bench`")
+        #endif
+        return lines
+    }
+
+    /// The samples of every selected case, the cases interleaved repetition by repetition.
+    static func measure(_ options: BenchmarkOptions, sizes: BenchmarkSizes, directory: String, store: BenchmarkStore) async throws -> [String: [Sample]] {
+        let fm = FileManager.default
+        func note(_ text: String) { if !options.jsonOnly { FileHandle.standardError.write(Data((text + "\n").utf8)) } }
+        var samples: [String: [Sample]] = [:]
+        let validateFile = options.includes("validate") ? try ValidateBenchmark.writeRunbook(directory: directory, steps: sizes.validateSteps) : nil
+        defer { if let validateFile { try? fm.removeItem(atPath: validateFile) } }
+        let processRunbook = options.includes("process") && options.runbookExecutable != nil
+            ? try ProcessBenchmark.writeRunbook(directory: directory, steps: sizes.chainSteps) : nil
+        if options.includes("process") && processRunbook == nil { note("process: no runbook binary beside runbook-bench (--runbook PATH); skipped") }
+        for rep in 1...options.repetitions {
+            note("repetition \(rep)/\(options.repetitions)…")
+            samples["floor", default: []].append(try await store.floor(directory: directory, commits: sizes.floorCommits))
+            if options.includes("chain") {
+                samples["chain", default: []].append(try await BenchmarkCases.chain(directory: directory, steps: sizes.chainSteps, store: store))
+            }
+            if let processRunbook, let exe = options.runbookExecutable {
+                samples["process", default: []].append(
+                    try ProcessBenchmark.run(executable: exe, runbook: processRunbook, directory: directory, steps: sizes.chainSteps, store: store,
+                                             environment: options.environment))
+            }
+            if options.includes("fanout") {
+                samples["fanout", default: []].append(
+                    try await BenchmarkCases.fanOut(directory: directory, steps: sizes.fanOutSteps, parallelism: sizes.fanOutParallelism, store: store))
+            }
+            if options.includes("polls") {
+                samples["polls", default: []].append(try await BenchmarkCases.polls(directory: directory, polls: sizes.polls, store: store))
+            }
+            if options.includes("resume") {
+                samples["resume", default: []].append(try await BenchmarkCases.resume(directory: directory, finished: sizes.resumeFinishedSteps, store: store))
+            }
+            if let validateFile { samples["validate", default: []].append(try validate(validateFile, options: options, sizes: sizes)) }
+        }
+        return samples
+    }
+
+    /// One repetition of the validate case: in a child process when the executable is known, else in this one.
+    static func validate(_ file: String, options: BenchmarkOptions, sizes: BenchmarkSizes) throws -> Sample {
+        if let exe = options.validateExecutable {
+            let (result, wall, maxRSS) = try ValidateBenchmark.inChild(executable: exe, file: file)
+            guard result.steps == sizes.validateSteps else { throw BenchmarkFailure("validate: \(result.steps) steps, expected \(sizes.validateSteps)") }
+            return Sample(seconds: result.seconds, units: result.steps, extra: [
+                "peak_rss_mb": Double(result.peakKB) / 1024, "ru_maxrss_mb": Double(maxRSS) / 1024, "child_wall_ms": wall * 1000,
+            ])
+        }
+        let result = try ValidateBenchmark.inProcess(file: file)
+        guard result.steps == sizes.validateSteps else { throw BenchmarkFailure("validate: \(result.steps) steps, expected \(sizes.validateSteps)") }
+        return Sample(seconds: result.seconds, units: result.steps, extra: ["peak_rss_mb": Double(result.peakKB) / 1024])
     }
 
     static func summarize(_ samples: [String: [Sample]], sizes: BenchmarkSizes) -> [CaseReport] {
@@ -295,8 +341,9 @@ public enum BenchmarkRunner {
         }.joined(separator: "\n")
     }
 
-    static func json(_ r: CaseReport, machine: MachineInfo, options: BenchmarkOptions) -> String {
+    static func json(_ r: CaseReport, machine: MachineInfo, options: BenchmarkOptions, store: BenchmarkStore) -> String {
         var object: [String: Any] = [
+            "store": store.name,
             "case": r.name, "unit": r.unit, "size": r.size, "median": r.median,
             "min": r.samples.min() ?? 0, "max": r.samples.max() ?? 0, "samples": r.samples,
             "repetitions": r.samples.count, "quick": options.quick, "target": r.target,

@@ -94,6 +94,8 @@ import Testing
         #expect(options.directory == "/tmp/x")
         #expect(options.only == ["chain", "floor"])
         #expect(throws: BenchmarkFailure.self) { try BenchmarkOptions.parse(["--only", "nope"]) }
+        #expect(try BenchmarkOptions.parse(["--db", "postgres://u@h:5/d"]).database == "postgres://u@h:5/d")
+        #expect(throws: BenchmarkFailure.self) { try BenchmarkOptions.parse(["--db", "runs.sqlite"]) }
     }
 }
 
