@@ -288,29 +288,32 @@ extension Array {
 /// checkpoint's hot path); keys are the tables' column names.
 enum CheckpointJSON {
     static func steps(_ steps: [StepRecord]) -> String {
-        var out = "["
-        for (index, step) in steps.enumerated() {
-            if index > 0 { out += "," }
-            out += "{\"step_id\":\(AuditChain.jsonString(step.stepID)),\"status\":\(AuditChain.jsonString(step.status.rawValue))"
-            out += ",\"attempts\":\(step.attempts),\"polls\":\(step.polls),\"compensation_attempts\":\(step.compensationAttempts)"
-            out += ",\"started_at\":\(number(step.startedAt)),\"finished_at\":\(number(step.finishedAt))"
-            out += ",\"outputs\":\(AuditChain.jsonString(StoreJSON.encode(step.outputs))),\"error\":\(string(step.error))"
-            out += ",\"completion_order\":\(number(step.completionOrder.map(Int64.init))),\"waiter_deadline\":\(number(step.waiterDeadline))"
-            out += ",\"approved_by\":\(string(step.approvedBy))}"
+        array(steps) { step in
+            [("step_id", string(step.stepID)), ("status", string(step.status.rawValue)), ("attempts", String(step.attempts)),
+             ("polls", String(step.polls)), ("compensation_attempts", String(step.compensationAttempts)),
+             ("started_at", number(step.startedAt)), ("finished_at", number(step.finishedAt)),
+             ("outputs", string(StoreJSON.encode(step.outputs))), ("error", string(step.error)),
+             ("completion_order", number(step.completionOrder.map(Int64.init))), ("waiter_deadline", number(step.waiterDeadline)),
+             ("approved_by", string(step.approvedBy))]
         }
-        return out + "]"
     }
 
     static func events(_ events: [AuditEvent]) -> String {
         var actors = StoreJSON.ActorEncoder()
+        return array(events) { event in
+            [("seq", String(event.seq)), ("step_id", string(event.stepID)), ("attempt", number(event.attempt.map(Int64.init))),
+             ("kind", string(event.kind)), ("detail", string(StoreJSON.encode(event.detail))), ("at", String(event.at)),
+             ("actor", string(actors.encode(event.actor))), ("prev_hash", string(event.previousHash)), ("hash", string(event.hash)),
+             ("state", string(event.state))]
+        }
+    }
+
+    /// A JSON array of one object per element; `fields` gives each object's keys and already-encoded values.
+    private static func array<T>(_ elements: [T], _ fields: (T) -> [(String, String)]) -> String {
         var out = "["
-        for (index, event) in events.enumerated() {
+        for (index, element) in elements.enumerated() {
             if index > 0 { out += "," }
-            out += "{\"seq\":\(event.seq),\"step_id\":\(string(event.stepID)),\"attempt\":\(number(event.attempt.map(Int64.init)))"
-            out += ",\"kind\":\(AuditChain.jsonString(event.kind)),\"detail\":\(AuditChain.jsonString(StoreJSON.encode(event.detail)))"
-            out += ",\"at\":\(event.at),\"actor\":\(AuditChain.jsonString(actors.encode(event.actor)))"
-            out += ",\"prev_hash\":\(AuditChain.jsonString(event.previousHash)),\"hash\":\(AuditChain.jsonString(event.hash))"
-            out += ",\"state\":\(string(event.state))}"
+            out += "{" + fields(element).map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
         }
         return out + "]"
     }
