@@ -253,8 +253,12 @@ struct DRRunbookTests {
         let unprotect = DRHarness.outputs(cleanup)["unprotect-primary"] ?? [:]
         #expect(unprotect["previous_deletion_protection"] == "true" && unprotect["result"] == "changed", "cleanup records the protection it turned off: \(unprotect)")
         let afterCleanup = try await h.state(name, zone: zone)
-        #expect(afterCleanup == ["snapshot us-east-1 NAME-final"], "cleanup leaves only the final snapshot: \(afterCleanup)")
-        try await h.withAWS { _ = try await $0.rds(region: "us-east-1").deleteDBSnapshot(snapshotIdentifier: name + "-final") }
+        // Both were writers by then (the old primary fenced, the promoted replica): each leaves its final snapshot.
+        #expect(afterCleanup == ["snapshot us-east-1 NAME-final", "snapshot us-west-2 NAME-replica-final"], "cleanup leaves only the final snapshots: \(afterCleanup)")
+        try await h.withAWS { aws in
+            _ = try await aws.rds(region: "us-east-1").deleteDBSnapshot(snapshotIdentifier: name + "-final")
+            _ = try await aws.rds(region: "us-west-2").deleteDBSnapshot(snapshotIdentifier: name + "-replica-final")
+        }
         #expect(try await h.run(["audit", "verify"]).exitCode == 0)
     }
 

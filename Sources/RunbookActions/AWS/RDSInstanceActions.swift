@@ -443,7 +443,7 @@ public struct PromoteReadReplicaAction: StepAction {
 }
 
 /// `aws.rds.delete-db-instance`: not-found is done; deletion protection is turned off first only with
-/// `disable_deletion_protection: true`; a final snapshot unless `skip_final_snapshot`.
+/// `disable_deletion_protection: true`; a final snapshot unless `skip_final_snapshot` or a read replica.
 public struct DeleteDBInstanceAction: StepAction {
     public let name = "aws.rds.delete-db-instance"
     public let summary = "Delete a DB instance (absent is fine), optionally with a final snapshot"
@@ -472,13 +472,17 @@ public struct DeleteDBInstanceAction: StepAction {
             out["deletion_protection_disabled"] = "true"
             guard try await AWSStep.run(target.description, { try await target.disableDeletionProtection(pacing) }) != nil else { return Self.absent }
         }
-        return try await delete(target, invocation, out)
+        return try await delete(target, invocation, out, replica: !(settled.readReplicaSourceDBInstanceIdentifier ?? "").isEmpty)
     }
 
-    /// Deletes the settled instance, with a final snapshot unless `skip_final_snapshot`.
-    func delete(_ target: DBInstanceTarget, _ invocation: ActionInvocation, _ before: [String: String]) async throws -> [String: String] {
+    /// Deletes the settled instance, with a final snapshot unless `skip_final_snapshot` or it is a read replica
+    /// (RDS takes none of a replica: its writer holds the data). So a runbook can ask for a final snapshot of
+    /// both slots of a deployment and get one of whichever is the writer.
+    func delete(_ target: DBInstanceTarget, _ invocation: ActionInvocation, _ before: [String: String], replica: Bool) async throws -> [String: String] {
         var out = before
-        let skip = try invocation.bool("skip_final_snapshot") ?? false
+        let requested = !(try invocation.bool("skip_final_snapshot") ?? false)
+        if requested && replica { out["final_snapshot_skipped"] = "a read replica has none (its writer holds the data)" }
+        let skip = !requested || replica
         let snapshot = skip ? nil : (invocation.string("final_snapshot_identifier") ?? "\(target.identifier)-final")
         do {
             let deleted = try await target.rds.deleteDBInstance(identifier: target.identifier, skipFinalSnapshot: skip, finalDBSnapshotIdentifier: snapshot)
