@@ -57,11 +57,58 @@ struct RoundTripTests {
         try await workload.expectNothingLost(after: "the round trip")
         await workload.shutdown()
 
-        let (cleaned, _) = try await h.runJSON(["run", "cleanup"] + params(name, zone))
+        let (cleaned, cleanup) = try await h.runJSON(["run", "cleanup"] + params(name, zone))
         #expect(cleaned.exitCode == 0, "\(cleaned.stdout)\(cleaned.stderr)")
         let left = try await h.state(name, zone: zone)
         #expect(left.allSatisfy { $0.hasPrefix("snapshot ") && ($0.hasSuffix("-final") || $0.contains("-retired-")) }, "cleanup leaves only final snapshots: \(left)")
+        // Back in provision's orientation NAME-replica is a replica: RDS takes no final snapshot of one.
+        #expect(left.contains("snapshot \(Self.primary) NAME-final") && !left.contains("snapshot \(Self.secondary) NAME-replica-final"), "\(left)")
+        #expect(DRHarness.outputs(cleanup)["delete-replica"]?["final_snapshot_skipped"] != nil, "\(DRHarness.outputs(cleanup)["delete-replica"] ?? [:])")
         #expect(try await roles(h, name, zone).isEmpty)
+        #expect(try await h.run(["audit", "verify"]).exitCode == 0)
+    }
+
+    @Test("cleanup after a switchover keeps the writer's data: a final snapshot of NAME-replica, the writer now")
+    func cleanupAfterASwitchover() async throws {
+        let h = try await DRHarness(emulator: try await LocalAWSEmulator.withDataPlane("cleanup-switched"))
+        defer { h.directory.remove() }
+        let name = LocalAWSEmulator.uniqueName("cs"), zone = "\(name).internal"
+        try await DataPlaneDRTests.provision(h, name, zone, params(name, zone))
+        let (switched, _) = try await h.runJSON(["run", "switchover", "--yes"] + params(name, zone))
+        #expect(switched.exitCode == 0, "\(switched.stdout)\(switched.stderr)")
+
+        let (cleaned, run) = try await h.runJSON(["run", "cleanup"] + params(name, zone))
+        #expect(cleaned.exitCode == 0, "\(cleaned.stdout)\(cleaned.stderr)")
+        let left = try await h.state(name, zone: zone)
+        #expect(left.contains("snapshot \(Self.secondary) NAME-replica-final"), "the writer's final snapshot: \(left)")
+        #expect(!left.contains { $0.hasPrefix("instance ") }, "\(left)")
+        #expect(DRHarness.outputs(run)["delete-replica"]?["final_snapshot"] == "\(name)-replica-final", "\(DRHarness.outputs(run)["delete-replica"] ?? [:])")
+    }
+
+    @Test("promote-secondary, reprotect, promote-secondary again: the second regional failover finds the standby in us-east-1 by itself")
+    func failoverTwice() async throws {
+        let h = try await DRHarness(emulator: try await LocalAWSEmulator.withDataPlane("failover-twice"))
+        defer { h.directory.remove() }
+        let name = LocalAWSEmulator.uniqueName("ft"), zone = "\(name).internal"
+        try await DataPlaneDRTests.provision(h, name, zone, params(name, zone))
+        let provisioned = try await roles(h, name, zone)
+        for (leg, standby) in [(1, "\(name)-replica"), (2, name)] {
+            let (failedOver, run) = try await h.runJSON(["run", "promote-secondary", "--yes", "--param", "force=true"] + params(name, zone))
+            #expect(failedOver.exitCode == 0, "promote-secondary \(leg): \(failedOver.stdout)\(failedOver.stderr)")
+            #expect(DRHarness.outputs(run)["locate"]?["standby_identifier"] == standby, "\(DRHarness.outputs(run)["locate"] ?? [:])")
+            #expect(DRHarness.outputs(run)["data-report"]?["fenced"] == "true", "\(DRHarness.outputs(run)["data-report"] ?? [:])")
+
+            let (reprotected, _) = try await h.runJSON(["run", "reprotect", "--yes"] + params(name, zone))
+            #expect(reprotected.exitCode == 0, "reprotect \(leg): \(reprotected.stdout)\(reprotected.stderr)")
+            let topology = try await roles(h, name, zone)
+            let expected = leg == 1 ? Self.mirrored(provisioned) : Self.restored(provisioned)
+            #expect(topology == expected, "after reprotect \(leg): \(topology) vs \(expected)")
+        }
+        // With nothing to promote (the standby promoted, no reprotect yet), it refuses and changes nothing.
+        let (first, _) = try await h.runJSON(["run", "promote-secondary", "--yes", "--param", "force=true"] + params(name, zone))
+        #expect(first.exitCode == 0, "\(first.stdout)\(first.stderr)")
+        let (again, _) = try await h.runJSON(["run", "promote-secondary", "--yes", "--param", "force=true"] + params(name, zone))
+        #expect(again.exitCode == 1 && (again.stdout + again.stderr).contains("has no standby to promote"), "\(again.stdout)\(again.stderr)")
         #expect(try await h.run(["audit", "verify"]).exitCode == 0)
     }
 

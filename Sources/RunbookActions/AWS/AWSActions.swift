@@ -10,7 +10,7 @@ public enum AWSActions {
             CreateDBSubnetGroupAction(provider: provider), DeleteDBSubnetGroupAction(provider: provider),
             CreateDBInstanceAction(provider: provider), CreateDBInstanceReadReplicaAction(provider: provider),
             DescribeDBInstanceAction(provider: provider), AssertDBInstanceAction(provider: provider),
-            LocateDeploymentAction(provider: provider), SetDeploymentRoleAction(provider: provider), SetDBParametersAction(provider: provider),
+            LocateDeploymentAction(provider: provider), LocateStandbyAction(provider: provider), SetDeploymentRoleAction(provider: provider), SetDBParametersAction(provider: provider),
             ManageMasterPasswordAction(provider: provider), SetMultiAZAction(provider: provider),
             RebootDBInstanceAction(provider: provider), PromoteReadReplicaAction(provider: provider), DeleteDBInstanceAction(provider: provider),
             CreateDBSnapshotAction(provider: provider), DescribeDBSnapshotAction(provider: provider), DeleteDBSnapshotAction(provider: provider),
