@@ -187,9 +187,10 @@ import Testing
         try #require(numbers.count == 4, "\(stats.stdout)\(stats.stderr)")
         #expect(numbers[0] == 1100 && numbers[1] == 1000)
         #expect(numbers[2] > 1100 * 1000 / 50, "at least 2% of the page is drawn: \(numbers)")
-        // The legend's swatch is 140 pixels of that green; the second attempt of `flaky` lasts 0.5 s of a run of a few
-        // seconds at most, a bar of well over 40 × 14 pixels.
-        #expect(numbers[3] > 140 + 560, "the timeline's bars are drawn, not only its legend: \(numbers)")
+        // The legend's swatch is 140 pixels of that green (all there is with the bars left out). The bars' share of the
+        // width depends on how long the whole run took, approval wait included (a loaded CI machine drew 466 pixels of
+        // them), so the check asks for at least as much green in bars as in the swatch.
+        #expect(numbers[3] > 140 + 140, "the timeline's bars are drawn, not only its legend: \(numbers)")
     }
 
     /// With a signing key the report lists the signatures; it says they were not checked until given the public
