@@ -57,13 +57,13 @@ public enum CommandRunner {
                            directory: String? = nil) throws -> CommandResult {
         let process = try start(executable, arguments, environment: environment, directory: directory)
         let out = process.stdoutFile, err = process.stderrFile
-        process.process.waitUntilExit()
+        let status = ChildExit.wait(process.process)
         defer {
             try? FileManager.default.removeItem(atPath: out)
             try? FileManager.default.removeItem(atPath: err)
         }
         return CommandResult(
-            exitCode: process.process.terminationStatus,
+            exitCode: status,
             stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
     }
@@ -94,8 +94,7 @@ public enum CommandRunner {
             let process = self.process
             return await withCheckedContinuation { continuation in
                 Thread {
-                    process.waitUntilExit()
-                    continuation.resume(returning: process.terminationStatus)
+                    continuation.resume(returning: ChildExit.wait(process))
                 }.start()
             }
         }
@@ -137,8 +136,7 @@ public enum Python {
                     process.standardError = FileHandle.nullDevice
                     try process.run()
                     let data = out.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+                    return (ChildExit.wait(process), String(decoding: data, as: UTF8.self))
                 })
             }.start()
         }
