@@ -87,10 +87,13 @@ public struct SetDeploymentRoleAction: StepAction {
 public struct LocateDeploymentAction: StepAction, ReadOnlyAction {
     public let name = "aws.rds.locate-deployment"
     public let summary = "Find the deployment's writer and its other slot (standby or old writer) from RDS's state and the role tags"
-    public let inputs = [ActionInputSpec("name", required: true, description: "the deployment (the resource prefix provision used)"),
-                         ActionInputSpec("primary_region", required: true), ActionInputSpec("secondary_region", required: true)]
+    public let inputs = Self.deploymentInputs
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
+
+    /// A deployment's name and its two regions: what every action that looks at both slots takes.
+    static let deploymentInputs = [ActionInputSpec("name", required: true, description: "the deployment (the resource prefix provision used)"),
+                                   ActionInputSpec("primary_region", required: true), ActionInputSpec("secondary_region", required: true)]
 
     struct Slot {
         var target: DBInstanceTarget

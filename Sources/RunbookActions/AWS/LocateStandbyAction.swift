@@ -11,8 +11,7 @@ import RunbookEngine
 public struct LocateStandbyAction: StepAction, ReadOnlyAction {
     public let name = "aws.rds.locate-standby"
     public let summary = "Find the deployment's standby (its read replica) and the writer it replicates from; a region that does not answer is noted"
-    public let inputs = [ActionInputSpec("name", required: true, description: "the deployment (the resource prefix provision used)"),
-                         ActionInputSpec("primary_region", required: true), ActionInputSpec("secondary_region", required: true)]
+    public let inputs = LocateDeploymentAction.deploymentInputs
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
