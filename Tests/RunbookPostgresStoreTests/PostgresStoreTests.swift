@@ -114,6 +114,24 @@ private func step(_ id: String, _ seq: Int64) -> RunChanges {
         }
     }
 
+    /// The one-call checkpoint reads the cancel flag itself, not only the chain's head (a cancel request moves
+    /// both): a flag set behind runbook's back, with no event, still refuses the launches.
+    @Test func theOneCallCheckpointRefusesLaunchesOfARunWhoseCancelFlagIsSet() async throws {
+        try await StoreServer.with { server in
+            let driver = try server.open()
+            let lease = try await create(driver, "r1")
+            try await driver.commit(runID: "r1", leaseToken: lease.token, step("r1", 1))
+            try server.admin("UPDATE runbook.runs SET cancel_requested = true WHERE id = 'r1'")
+            let cancelSeen = try await driver.commit(runID: "r1", leaseToken: lease.token, step("r1", 2), launching: step("r1", 3))
+            #expect(cancelSeen)
+            let events = try await driver.events(runID: "r1")
+            #expect(events.compactMap(\.attempt) == [1, 2], "the refused launch left nothing")
+            // A flag with no cancel_requested event is not something runbook writes: the audit names it.
+            let problem = AuditChain.verify(run: try await driver.run(id: "r1"), events: events).map { String(describing: $0) } ?? ""
+            #expect(problem.contains("cancel request flag does not match its history"), "\(problem)")
+        }
+    }
+
     @Test func eventsCannotBeUpdatedDeletedOrTruncatedEvenByTheirOwner() async throws {
         try await StoreServer.with { server in
             let store = try server.open()
