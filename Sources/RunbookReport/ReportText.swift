@@ -3,12 +3,7 @@ import RunbookEngine
 
 /// Formatting shared by the HTML and Markdown reports.
 enum ReportText {
-    static func iso(_ ms: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
-    }
+    static func iso(_ ms: Int64) -> String { ISOTimestamp.string(milliseconds: ms) }
 
     /// `4.6 s`, `2 min 5 s`, `1 h 3 min`.
     static func duration(milliseconds ms: Int64) -> String {

@@ -83,12 +83,76 @@ enum RunReport {
     }
 }
 
+/// The `--json` output of every command: JSONEncoder over ``JSONValue`` (JSONSerialization sorts keys through
+/// the locale's collation, which cost a 1,000-step `run --json` a quarter of its time). Keys are in code-point order.
 enum JSONOutput {
     static func render(_ object: Any, pretty: Bool = true) -> String {
-        var options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes]
-        if pretty { options.insert(.prettyPrinted) }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: options) else { return "{}" }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted] : [.sortedKeys, .withoutEscapingSlashes]
+        guard let value = JSONValue(object), let data = try? encoder.encode(value) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A JSON value built from the `[String: Any]` trees the commands assemble.
+enum JSONValue: Encodable {
+    case string(String), integer(Int64), number(Double), bool(Bool), null
+    case array([JSONValue]), object([String: JSONValue])
+
+    /// Nil for a value JSON cannot hold.
+    init?(_ any: Any) {
+        switch any {
+        case let value as String: self = .string(value)
+        case let value as Bool where type(of: any) == Bool.self: self = .bool(value)
+        case let value as Int: self = .integer(Int64(value))
+        case let value as Int64: self = .integer(value)
+        case let value as Int32: self = .integer(Int64(value))
+        case let value as Double: self = .number(value)
+        case let value as [String: Any]:
+            var object: [String: JSONValue] = [:]
+            for (key, element) in value {
+                guard let converted = JSONValue(element) else { return nil }
+                object[key] = converted
+            }
+            self = .object(object)
+        case let value as [Any]:
+            var array: [JSONValue] = []
+            for element in value {
+                guard let converted = JSONValue(element) else { return nil }
+                array.append(converted)
+            }
+            self = .array(array)
+        // Last: asking whether a Swift value is an NSNull bridges it to an Objective-C object first.
+        case is NSNull: self = .null
+        default: return nil
+        }
+    }
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .array(let values):
+            var container = encoder.unkeyedContainer()
+            for value in values { try container.encode(value) }
+        case .object(let values):
+            var container = encoder.container(keyedBy: Key.self)
+            for (key, value) in values { try container.encode(value, forKey: Key(stringValue: key)) }
+        default:
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .string(let value): try container.encode(value)
+            case .integer(let value): try container.encode(value)
+            case .number(let value): try container.encode(value)
+            case .bool(let value): try container.encode(value)
+            default: try container.encodeNil()
+            }
+        }
     }
 }
 

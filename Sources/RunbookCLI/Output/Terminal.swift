@@ -60,13 +60,7 @@ enum Terminal {
 
 /// Times as ISO-8601 UTC with milliseconds.
 enum Timestamp {
-    static func iso(_ ms: Int64) -> String {
-        let date = Date(timeIntervalSince1970: Double(ms) / 1000)
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: date)
-    }
+    static func iso(_ ms: Int64) -> String { ISOTimestamp.string(milliseconds: ms) }
 
     static func duration(from start: Int64, to end: Int64?) -> String {
         guard let end else { return "-" }

@@ -60,7 +60,7 @@ public enum RunbookParser {
 
     /// Lower-case hex SHA-256 of `source`'s UTF-8 bytes.
     public static func sourceHash(of source: String) -> String {
-        SHA256.hash(data: Data(source.utf8)).map { String(format: "%02x", $0) }.joined()
+        AuditChain.sha256Hex(source)
     }
 
     /// The runbook name a file path implies: its last component without `.yaml`/`.yml`; nil for other paths.

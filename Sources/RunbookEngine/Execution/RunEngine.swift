@@ -45,12 +45,9 @@ public struct RunEngine: Sendable {
 
     /// A new run id: UTC time `now` plus random hex, sortable and short enough to type.
     public static func newRunID(now: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        let random = (0..<3).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-        return "\(formatter.string(from: now))-\(random)"
+        let iso = ISOTimestamp.string(milliseconds: Int64((now.timeIntervalSince1970 * 1000).rounded(.down)))
+        let time = iso.prefix(19).filter { $0 != "-" && $0 != ":" }.replacingOccurrences(of: "T", with: "-")
+        return "\(time)-\(AuditChain.hex((0..<3).map { _ in UInt8.random(in: 0...255) }))"
     }
 
     /// Start a new run of `definition` with resolved `parameters` (secrets included in clear; they are

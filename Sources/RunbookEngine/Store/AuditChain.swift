@@ -80,7 +80,8 @@ public enum AuditChain {
             case "\t": out += "\\t"
             default:
                 if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
+                    let low = Int(scalar.value)
+                    out += "\\u00" + String(decoding: [hexDigits[low >> 4], hexDigits[low & 0x0f]], as: UTF8.self)
                 } else {
                     out.unicodeScalars.append(scalar)
                 }

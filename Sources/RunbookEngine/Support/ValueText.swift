@@ -58,3 +58,18 @@ public enum BooleanText {
         }
     }
 }
+
+/// Epoch milliseconds as ISO-8601 UTC with milliseconds, `2026-12-01T20:39:35.988Z`.
+public enum ISOTimestamp {
+    /// Whole seconds only: the millisecond digits come from the integer, so binary floating point cannot turn
+    /// `.122` into `.121`.
+    private static let seconds = Date.ISO8601FormatStyle(timeZone: .gmt)
+
+    public static func string(milliseconds ms: Int64) -> String {
+        let (whole, fraction) = ms.quotientAndRemainder(dividingBy: 1000)
+        let (second, millisecond) = fraction < 0 ? (whole - 1, fraction + 1000) : (whole, fraction)
+        let text = seconds.format(Date(timeIntervalSince1970: Double(second)))
+        let digits = String(millisecond)
+        return text.dropLast() + "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
+    }
+}
