@@ -244,7 +244,7 @@ struct GlobalOptions: ParsableArguments {
     /// An engine on `store`; with a signing key, through `SigningRunStore` so the run is signed where it stops
     /// (exit 2 before anything is written when the key file is unusable).
     /// - Parameter callerARN: the AWS identity of the operator, recorded with the approvals `--yes` gives.
-    func engine(store: any RunStore, progress: @escaping @Sendable (ProgressEvent) -> Void, callerARN: String? = nil) throws -> RunEngine {
+    func engine(store: any RunStore, progress: (@Sendable (ProgressEvent) -> Void)?, callerARN: String? = nil) throws -> RunEngine {
         let registry = self.registry
         var engineStore = store
         if let path = signingKeyPath {

@@ -32,7 +32,7 @@ struct RunCommand: AsyncParsableCommand {
         let store = try global.openStore(create: true)
         let runID = RunEngine.newRunID(now: CommandProcess.clock.now)
         let printer = ProgressPrinter(stepIDs: definition.steps.map(\.id), quiet: json)
-        let engine = try global.engine(store: store, progress: printer.handle, callerARN: yes ? await ApproverIdentity.callerARN() : nil)
+        let engine = try global.engine(store: store, progress: printer.handler, callerARN: yes ? await ApproverIdentity.callerARN() : nil)
         if !json { Terminal.out("run \(runID)  (\(definition.name), \(definition.steps.count) steps, database \(global.databasePath))") }
         let deadlineAt = deadline.flatMap(DurationText.parse).map { CommandProcess.clock.nowMilliseconds + DurationText.milliseconds($0) }
         let options = RunOptions(autoApprove: yes, parallelism: parallelism, deadlineAt: deadlineAt, workingDirectory: FileManager.default.currentDirectoryPath,
@@ -66,7 +66,7 @@ struct StoredRunOptions: ParsableArguments {
         let printer = ProgressPrinter(stepIDs: context.stepIDs, quiet: json)
         // A run started with --yes approves its gates as it reaches them: on behalf of whoever drives it now.
         let gatesPassByYes = context.run.options.autoApprove && !context.run.status.isFinished
-        let engine = try global.engine(store: store, progress: printer.handle, callerARN: gatesPassByYes ? await ApproverIdentity.callerARN() : nil)
+        let engine = try global.engine(store: store, progress: printer.handler, callerARN: gatesPassByYes ? await ApproverIdentity.callerARN() : nil)
         let outcome = try await Interruptible.run { try await body(engine, context) }
         return (outcome, context, store)
     }

@@ -141,6 +141,9 @@ final class ProgressPrinter: @unchecked Sendable {
         for id in stepIDs { states[id] = ("pending", "") }
     }
 
+    /// What the engine calls after each commit; nil when quiet.
+    var handler: (@Sendable (ProgressEvent) -> Void)? { quiet ? nil : handle }
+
     func handle(_ event: ProgressEvent) {
         // Process records are for the history and for taking a run over, not for following it live.
         guard !quiet, event.kind != .processStarted else { return }

@@ -37,8 +37,8 @@ public struct EngineEnvironment: Sendable {
     public var clock: any RunClock
     /// A number in [0, 1) for retry jitter.
     public var random: @Sendable () -> Double
-    /// Called after each commit with the events it made durable.
-    public var progress: @Sendable (ProgressEvent) -> Void
+    /// Called after each commit with the events it made durable; nil when nobody follows the run live.
+    public var progress: (@Sendable (ProgressEvent) -> Void)?
     /// Called at every checkpoint boundary; throwing from it simulates a crash at that point (tests only).
     public var checkpointHook: (@Sendable (Checkpoint) throws -> Void)?
     /// A lease whose heartbeat is older than this (ms) may be taken over.
@@ -53,7 +53,7 @@ public struct EngineEnvironment: Sendable {
     public init(
         store: any RunStore, registry: ActionRegistry, actor: ActorIdentity = .current(),
         clock: any RunClock = SystemClock(), random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
-        progress: @escaping @Sendable (ProgressEvent) -> Void = { _ in },
+        progress: (@Sendable (ProgressEvent) -> Void)? = nil,
         checkpointHook: (@Sendable (Checkpoint) throws -> Void)? = nil,
         leaseStaleAfter: Int64 = EngineEnvironment.defaultLeaseStaleAfter, heartbeatInterval: Duration = .seconds(2),
         callerARN: String? = nil

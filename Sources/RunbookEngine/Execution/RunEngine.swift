@@ -80,7 +80,7 @@ public struct RunEngine: Sendable {
         try env.checkpointHook.map { try $0(.beforeCommit("run created")) }
         try await env.store.createRun(run, steps: steps, lease: lease, events: [created])
         try env.checkpointHook.map { try $0(.afterCommit("run created")) }
-        env.progress(ProgressEvent(runID: id, stepID: nil, attempt: nil, kind: .runCreated, detail: created.detail, at: now))
+        env.progress?(ProgressEvent(runID: id, stepID: nil, attempt: nil, kind: .runCreated, detail: created.detail, at: now))
         let driver = RunDriver(env: env, definition: definition, run: run, steps: steps, lease: lease, parameters: parameters)
         return try await drive(driver) { try await $0.forward() }
     }
@@ -145,7 +145,7 @@ public struct RunEngine: Sendable {
         let approved = NewEvent(stepID: stepID, kind: .stepApproved, detail: Self.detail(env.actor, decision), at: env.clock.nowMilliseconds, actor: env.actor)
         let stamped = RunChanges(steps: [approvedRecord], events: [approved]).stamped(actor: env.actor, at: approved.at)
         try await env.store.appendUnleased(runID: run.id, steps: stamped.steps, events: stamped.events)
-        env.progress(ProgressEvent(runID: run.id, stepID: stepID, attempt: nil, kind: .stepApproved, detail: approved.detail, at: approved.at))
+        env.progress?(ProgressEvent(runID: run.id, stepID: stepID, attempt: nil, kind: .stepApproved, detail: approved.detail, at: approved.at))
         // Verified above; since then only this approval was appended, by this process.
         let (current, currentSteps) = try await load(run.id)
         return try await resume(current, currentSteps, secrets: secrets, history: history)
@@ -157,7 +157,7 @@ public struct RunEngine: Sendable {
         let (run, _, _, _) = try await openGate(runID: runID, stepID: stepID, secrets: secrets, verb: "decline")
         let declined = NewEvent(stepID: stepID, kind: .stepDeclined, detail: Self.detail(env.actor, decision), at: env.clock.nowMilliseconds, actor: env.actor)
         try await env.store.appendUnleased(runID: run.id, steps: [], events: [declined])
-        env.progress(ProgressEvent(runID: run.id, stepID: stepID, attempt: nil, kind: .stepDeclined, detail: declined.detail, at: declined.at))
+        env.progress?(ProgressEvent(runID: run.id, stepID: stepID, attempt: nil, kind: .stepDeclined, detail: declined.detail, at: declined.at))
         let (current, currentSteps) = try await load(run.id)
         let (driver, note) = try await takeOver(current, currentSteps, secrets: secrets, verb: "declined")
         let why = "step '\(stepID)' was declined by \(env.actor.user)" + (decision.comment.map { ": \($0)" } ?? "")

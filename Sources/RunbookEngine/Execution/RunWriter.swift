@@ -67,15 +67,16 @@ struct RunWriter: Sendable {
 /// Hands committed events to the progress callback in order, on a serial queue of its own.
 final class ProgressRelay: Sendable {
     private let queue = DispatchQueue(label: "runbook.progress")
-    private let deliver: @Sendable (ProgressEvent) -> Void
+    private let deliver: (@Sendable (ProgressEvent) -> Void)?
 
-    init(_ deliver: @escaping @Sendable (ProgressEvent) -> Void) {
+    init(_ deliver: (@Sendable (ProgressEvent) -> Void)?) {
         self.deliver = deliver
     }
 
+    /// Without a callback (`--json`) nothing is queued: no thread wakes up for each commit.
     func report(_ events: [ProgressEvent]) {
-        guard !events.isEmpty else { return }
-        queue.async { [deliver] in events.forEach(deliver) }
+        guard let deliver, !events.isEmpty else { return }
+        queue.async { events.forEach(deliver) }
     }
 
     /// Wait until everything reported so far has been delivered.
