@@ -6,6 +6,7 @@ public struct PassAction: StepAction {
     public let name = "pass"
     public let summary = "Do nothing; output the given values"
     public let inputs = [ActionInputSpec("*", kind: .any, description: "any keys; each becomes an output")]
+    public let computesInMemory = true
 
     public init() {}
 
@@ -47,6 +48,7 @@ public struct FailAction: StepAction {
         ActionInputSpec("message", description: "the failure message"),
         ActionInputSpec("attempts", description: "fail only the first N attempts, then succeed"),
     ]
+    public let computesInMemory = true
 
     public init() {}
 

@@ -191,6 +191,10 @@ public protocol StepAction: Sendable {
     func plan(_ invocation: ActionInvocation) async throws -> ActionPlan
     /// True for gate actions: a step using it waits for approval as if it had `approval: required`.
     var isApprovalGate: Bool { get }
+    /// True for actions that only compute outputs from their inputs in memory and never suspend, block or
+    /// reach outside the process (`pass`, `fail`): the driver performs them where it runs, without a task and
+    /// two thread hand-offs. Anything doing I/O (AWS, shell, databases, sleeping) leaves it false.
+    var computesInMemory: Bool { get }
 }
 
 extension StepAction {
@@ -198,6 +202,7 @@ extension StepAction {
     public func undo(_ invocation: ActionInvocation) async throws -> [String: String] { [:] }
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan { ActionPlan(.unknown, "this action cannot be planned") }
     public var isApprovalGate: Bool { false }
+    public var computesInMemory: Bool { false }
 }
 
 /// Actions by name.

@@ -158,7 +158,7 @@ final class RunDriver {
                 if !transition.launching.isEmpty { continue }
             }
             if transition.stopInFlight { tasks.values.forEach { $0.cancel() } }
-            for launch in transition.launches { start(launch) }
+            for launch in transition.launches { await start(launch) }
             if let status = transition.finished { return status }
             inputs += try await nextInputs()
         }
@@ -241,7 +241,7 @@ final class RunDriver {
 
     // MARK: - Launches
 
-    private func start(_ launch: Launch) {
+    private func start(_ launch: Launch) async {
         let mailbox = self.mailbox
         switch launch {
         case .timer(let step, let delay):
@@ -254,8 +254,21 @@ final class RunDriver {
                     mailbox.post(.input(.stopped(step: step)))
                 }
             }
+        case .perform(let call) where context.registry.action(named: call.actionName)?.computesInMemory == true:
+            mailbox.post(await Self.performInPlace(call, context: context, writer: writer))
         case .perform(let call):
             tasks[call.step.id] = Self.performing(call, context: context, writer: writer, mailbox: mailbox)
+        }
+    }
+
+    /// An in-memory action, performed on the driver's own executor: it returns before anything could time it
+    /// out, and it starts no processes.
+    private static func performInPlace(_ call: StepCall, context: StepContext, writer: RunWriter) async -> DriverMessage {
+        var unlimited = call
+        unlimited.limit = nil
+        let name = call.actionName
+        return await perform(unlimited, context: context, writer: writer) { _ in
+            throw ActionFailure("action '\(name)' computes in memory and cannot start processes", retryable: false)
         }
     }
 
