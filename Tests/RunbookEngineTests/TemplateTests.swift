@@ -26,6 +26,15 @@ import Testing
         #expect(Template.references(in: "plain text") == [])
     }
 
+    @Test(arguments: [
+        ("${{ params.target }}", "/srv"), ("a$${{params.target}}", "a$/srv"), ("x ${{ run.id }}", "x run-42"),
+        ("${ {params.target}}", "${ {params.target}}"), ("$ {{ run.id }}", "$ {{ run.id }}"), ("{{ run.id }}", "{{ run.id }}"),
+        ("${", "${"), ("", ""), ("é${{ run.runbook }}", "érestore"),
+    ])
+    func onlyTheExactOpeningStartsAnExpression(text: String, rendered: String) throws {
+        #expect(try Template.render(text, context) == rendered)
+    }
+
     @Test func rendersEveryKindOfReference() throws {
         let rendered = try Template.render("${{ params.target }}/${{ steps.create.outputs.id }}/${{outputs.path}}/${{ run.id }}/${{ run.runbook }}", context)
         #expect(rendered == "/srv/snap-1//srv/x/run-42/restore")

@@ -108,7 +108,7 @@ struct RunStateMachine {
 
     /// A step that failed for good but is marked `on_failure: continue`: done, as far as its dependents go.
     private func isTolerated(_ record: StepRecord) -> Bool {
-        record.status == .failed && definition.step(record.stepID)?.continueOnFailure == true
+        record.status == .failed && step(record.stepID)?.continueOnFailure == true
     }
 
     /// Whether a step's dependents may start after it.
@@ -164,16 +164,21 @@ struct RunStateMachine {
 
     /// After the inputs: start what can start, or end the phase when nothing is left in flight.
     private mutating func settle(_ now: Int64, _ t: inout Transition) {
-        switch phase {
-        case .forward(var forward):
+        if var forward = takeForward() {
             if forward.failure == nil && forward.stop == nil { schedule(&forward, now, &t) }
             phase = .forward(forward)
             if inFlight.isEmpty { finishForward(forward, now, &t) }
-        case .rollback:
+        } else if case .rollback = phase {
             advanceRollback(now, &t)
-        case .idle, .done:
-            break
         }
+    }
+
+    /// The forward state, moved out of `phase` (left `.idle` until the caller puts it back) so that changing it
+    /// changes it in place: a copy still held by `phase` would make every step copy its tables.
+    private mutating func takeForward() -> Forward? {
+        guard case .forward(let forward) = phase else { return nil }
+        phase = .idle
+        return forward
     }
 
     private func event(_ kind: EventKind, step: String? = nil, attempt: Int? = nil, _ detail: [String: String] = [:]) -> NewEvent {
@@ -182,6 +187,11 @@ struct RunStateMachine {
 
     private func templateContext(own: [String: String] = [:]) -> TemplateContext {
         TemplateContext(params: context.parameters, stepOutputs: outputs, ownOutputs: own, runID: context.runID, runbook: definition.name)
+    }
+
+    /// The definition's step `id`, by its index (a search of the definition would copy every step before it).
+    private func step(_ id: String) -> StepDefinition? {
+        index[id].map { definition.steps[$0] }
     }
 
     private func isGate(_ step: StepDefinition) -> Bool {
@@ -316,7 +326,7 @@ struct RunStateMachine {
     /// A step in flight when the previous driver stopped runs again (actions are idempotent); a waiting
     /// step goes on polling with its original deadline.
     private mutating func relaunch(_ id: String, _ forward: inout Forward, _ now: Int64, _ t: inout Transition) {
-        guard let step = definition.step(id), var record = steps[id] else { return }
+        guard let step = step(id), var record = steps[id] else { return }
         budgetStart[id] = record.attempts + (record.status == .running ? 1 : 0)
         if record.status == .waiting {
             startWaiter(step, record, &forward, now, &t)
@@ -378,7 +388,7 @@ struct RunStateMachine {
         // Carries the attempt that succeeded and the step's outputs.
         t.record(event(.stepSucceeded, step: id, attempt: record.attempts, record.outputs))
         t.label = "checkpoint"
-        if case .forward(var forward) = phase {
+        if var forward = takeForward() {
             markDone(id, &forward)
             phase = .forward(forward)
         }
@@ -395,7 +405,7 @@ struct RunStateMachine {
             t.record(event(.attemptFailed, step: id, attempt: record.attempts, detail))
         }
         t.record(event(.stepFailed, step: id, attempt: record.attempts, ["error": error]))
-        if definition.step(id)?.continueOnFailure == true {
+        if step(id)?.continueOnFailure == true {
             outputs[id] = record.outputs
             markDone(id, &forward)
         } else {
@@ -405,14 +415,14 @@ struct RunStateMachine {
 
     /// `stepFailed` from a handler outside `schedule`, where the forward state is in `phase`.
     private mutating func failStep(_ id: String, error: String, fromWaiter: Bool = false, extra: [NewEvent] = [], _ now: Int64, _ t: inout Transition) {
-        guard case .forward(var forward) = phase else { return }
+        guard var forward = takeForward() else { return }
         stepFailed(id, error: error, fromWaiter: fromWaiter, extra: extra, forward: &forward, now, &t)
         phase = .forward(forward)
     }
 
     private mutating func actionFinished(_ id: String, _ outcome: ActionOutcome, _ now: Int64, _ t: inout Transition) {
         inFlight[id] = nil
-        guard let step = definition.step(id), var record = steps[id] else { return }
+        guard let step = step(id), var record = steps[id] else { return }
         switch outcome {
         case .succeeded(let raw):
             record.outputs = context.redactor.redact(raw)
@@ -423,7 +433,7 @@ struct RunStateMachine {
                 stepSucceeded(id, record, now, &t)
                 return
             }
-            guard case .forward(var forward) = phase else { return }
+            guard var forward = takeForward() else { return }
             startWaiter(step, record, &forward, now, &t)
             phase = .forward(forward)
         case .failed(let failure):
@@ -454,7 +464,7 @@ struct RunStateMachine {
         inFlight[id] = nil
         switch activity {
         case .retryWait:
-            guard let step = definition.step(id), var record = steps[id], case .forward(var forward) = phase else { return }
+            guard let step = step(id), var record = steps[id], var forward = takeForward() else { return }
             record.attempts += 1
             steps[id] = record
             t.write(record)
@@ -616,7 +626,7 @@ extension RunStateMachine {
     }
 
     private mutating func launchPoll(_ id: String, _ now: Int64, _ t: inout Transition) {
-        guard let step = definition.step(id), let wait = step.wait, let waiter = waiters[id], let record = steps[id] else { return }
+        guard let step = step(id), let wait = step.wait, let waiter = waiters[id], let record = steps[id] else { return }
         let poll = record.polls + 1
         let remaining = Duration.milliseconds(max(Int64(1), waiter.deadline - now))
         inFlight[id] = .poll
@@ -628,7 +638,7 @@ extension RunStateMachine {
     /// Classify a poll, record it, and succeed, fail, time out or poll again after the interval.
     private mutating func pollFinished(_ id: String, _ outcome: ActionOutcome, _ now: Int64, _ t: inout Transition) {
         inFlight[id] = nil
-        guard let wait = definition.step(id)?.wait, var waiter = waiters[id], var record = steps[id] else { return }
+        guard let wait = step(id)?.wait, var waiter = waiters[id], var record = steps[id] else { return }
         let poll = record.polls + 1
         let (verdict, pollOutputs, detail) = classify(outcome, wait, &waiter)
         var recorded = detail
@@ -732,7 +742,7 @@ extension RunStateMachine {
                 rollback.left.append(id)
                 continue
             }
-            guard let step = definition.step(id), var record = steps[id] else { continue }
+            guard let step = step(id), var record = steps[id] else { continue }
             let action = context.registry.action(named: step.call.action)
             guard step.compensate != nil || (action?.hasUndo ?? false) else {
                 if [.succeeded, .compensating, .compensationFailed].contains(record.status) { record.status = .compensated }
@@ -791,7 +801,7 @@ extension RunStateMachine {
     private mutating func compensationFinished(_ id: String, _ outcome: ActionOutcome, _ now: Int64, _ t: inout Transition) {
         inFlight[id] = nil
         guard case .rollback(var rollback) = phase, let current = rollback.current, current.stepID == id,
-              var record = steps[id], let step = definition.step(id) else { return }
+              var record = steps[id], let step = step(id) else { return }
         switch outcome {
         case .succeeded(let raw):
             record.status = .compensated
@@ -855,9 +865,9 @@ extension RunStateMachine {
 
     private func ancestors(of id: String) -> Set<String> {
         var seen: Set<String> = []
-        var stack = definition.step(id)?.needs ?? []
+        var stack = step(id)?.needs ?? []
         while let next = stack.popLast() {
-            if seen.insert(next).inserted { stack.append(contentsOf: definition.step(next)?.needs ?? []) }
+            if seen.insert(next).inserted { stack.append(contentsOf: step(next)?.needs ?? []) }
         }
         return seen
     }
