@@ -30,12 +30,12 @@ public struct IAM: QueryService {
                            tags: [AWSTag] = []) async throws -> Role {
         var p: QueryParameters = ["RoleName": name, "AssumeRolePolicyDocument": assumeRolePolicyDocument, "Description": description, "Path": path]
         p.setTags("Tags.member", tags)
-        return try await call("CreateRole", p, idempotent: false, element: "Role", Role.init)
+        return try await answer("CreateRole", p, idempotent: false)
     }
 
     /// `GetRole`; throws `NoSuchEntity` if absent.
     public func getRole(name: String) async throws -> Role {
-        try await call("GetRole", ["RoleName": name], idempotent: true, element: "Role", Role.init)
+        try await answer("GetRole", ["RoleName": name], idempotent: true)
     }
 
     /// `DeleteRole`; fails with `DeleteConflict` while policies are attached.
@@ -70,3 +70,5 @@ public struct IAM: QueryService {
         try await tags("ListRoleTags", ["RoleName": roleName], list: "Tags")
     }
 }
+
+extension IAM.Role: QueryAnswer { static let element = "Role" }

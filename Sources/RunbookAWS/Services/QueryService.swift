@@ -8,6 +8,13 @@ protocol QueryService: Sendable {
     var callRegion: String? { get }
 }
 
+/// A structure of a Query service's model that several operations answer, each as one element named `element`.
+protocol QueryAnswer: Sendable {
+    /// The element of an answer that holds it, e.g. `DBInstance`.
+    static var element: String { get }
+    init(_ node: XMLNode)
+}
+
 extension QueryService {
     /// Calls `action`; `idempotent` says whether a call whose outcome is unknown may be sent again.
     func call(_ action: String, _ parameters: QueryParameters, idempotent: Bool) async throws -> XMLNode {
@@ -19,6 +26,11 @@ extension QueryService {
                       _ decode: (XMLNode) -> Output) async throws -> Output {
         let answer = try await call(action, parameters, idempotent: idempotent)
         return decode(answer.child(element) ?? answer)
+    }
+
+    /// Calls `action` and decodes the one `Answer` it answers.
+    func answer<Answer: QueryAnswer>(_ action: String, _ parameters: QueryParameters, idempotent: Bool) async throws -> Answer {
+        try await call(action, parameters, idempotent: idempotent, element: Answer.element, Answer.init)
     }
 
     /// Adds `tags` (encoded under `prefix`) to the resource that `parameters` name, with an idempotent `action`.

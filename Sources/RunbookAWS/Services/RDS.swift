@@ -46,7 +46,7 @@ public struct RDS: QueryService {
         p.set("DBParameterGroupFamily", family)
         p.set("Description", description)
         p.setTags("Tags.Tag", tags)
-        return try await call("CreateDBParameterGroup", p, idempotent: false, element: "DBParameterGroup", DBParameterGroup.init)
+        return try await answer("CreateDBParameterGroup", p, idempotent: false)
     }
 
     public struct Parameter: Sendable, Equatable {
@@ -145,7 +145,7 @@ public struct RDS: QueryService {
         p.set("DBSubnetGroupDescription", description)
         p.setList("SubnetIds.SubnetIdentifier", subnetIDs)
         p.setTags("Tags.Tag", tags)
-        return try await call("CreateDBSubnetGroup", p, idempotent: false, element: "DBSubnetGroup", DBSubnetGroup.init)
+        return try await answer("CreateDBSubnetGroup", p, idempotent: false)
     }
 
     /// `DescribeDBSubnetGroups`, one page.
@@ -312,7 +312,7 @@ public struct RDS: QueryService {
         p.set("AvailabilityZone", r.availabilityZone)
         p.set("EnableIAMDatabaseAuthentication", r.enableIAMDatabaseAuthentication)
         p.setTags("Tags.Tag", r.tags)
-        return try await instance("CreateDBInstance", p, idempotent: false)
+        return try await answer("CreateDBInstance", p, idempotent: false)
     }
 
     /// Fields of `CreateDBInstanceReadReplica`; for a cross-region replica call it in the target
@@ -363,18 +363,13 @@ public struct RDS: QueryService {
         p.set("MonitoringRoleArn", r.monitoringRoleARN)
         p.set("DeletionProtection", r.deletionProtection)
         p.setTags("Tags.Tag", r.tags)
-        return try await instance("CreateDBInstanceReadReplica", p, idempotent: false)
+        return try await answer("CreateDBInstanceReadReplica", p, idempotent: false)
     }
 
     /// `DescribeDBInstances`, one page (identifier may be a name or an ARN).
     public func describeDBInstances(identifier: String? = nil, maxRecords: Int? = nil, marker: String? = nil) async throws -> AWSPage<DBInstance> {
         try await describe("DescribeDBInstances", ["DBInstanceIdentifier": identifier], list: "DBInstances",
                            maxRecords: maxRecords, marker: marker, DBInstance.init)
-    }
-
-    /// Calls an action answering one `DBInstance`.
-    func instance(_ action: String, _ p: QueryParameters, idempotent: Bool) async throws -> DBInstance {
-        try await call(action, p, idempotent: idempotent, element: "DBInstance", DBInstance.init)
     }
 
     /// One instance; throws `DBInstanceNotFound` if absent.
@@ -430,7 +425,7 @@ public struct RDS: QueryService {
         p.set("EnableIAMDatabaseAuthentication", r.enableIAMDatabaseAuthentication)
         p.set("ManageMasterUserPassword", r.manageMasterUserPassword)
         p.set("MasterUserPassword", r.masterUserPassword)
-        return try await instance("ModifyDBInstance", p, idempotent: true)
+        return try await answer("ModifyDBInstance", p, idempotent: true)
     }
 
     /// `DeleteDBInstance`. Give either `skipFinalSnapshot: true` or a final snapshot identifier.
@@ -445,7 +440,7 @@ public struct RDS: QueryService {
         p.set("SkipFinalSnapshot", skipFinalSnapshot)
         p.set("FinalDBSnapshotIdentifier", finalDBSnapshotIdentifier)
         p.set("DeleteAutomatedBackups", deleteAutomatedBackups)
-        return try await instance("DeleteDBInstance", p, idempotent: false)
+        return try await answer("DeleteDBInstance", p, idempotent: false)
     }
 
     /// `RebootDBInstance`; `forceFailover` fails a Multi-AZ instance over to its standby.
@@ -454,7 +449,7 @@ public struct RDS: QueryService {
         var p = QueryParameters()
         p.set("DBInstanceIdentifier", identifier)
         p.set("ForceFailover", forceFailover)
-        return try await instance("RebootDBInstance", p, idempotent: false)
+        return try await answer("RebootDBInstance", p, idempotent: false)
     }
 
     /// `PromoteReadReplica`.
@@ -464,7 +459,7 @@ public struct RDS: QueryService {
         p.set("DBInstanceIdentifier", identifier)
         p.set("BackupRetentionPeriod", backupRetentionPeriod)
         p.set("PreferredBackupWindow", preferredBackupWindow)
-        return try await instance("PromoteReadReplica", p, idempotent: false)
+        return try await answer("PromoteReadReplica", p, idempotent: false)
     }
 
     // MARK: Snapshots
@@ -497,7 +492,7 @@ public struct RDS: QueryService {
         p.set("DBSnapshotIdentifier", snapshotIdentifier)
         p.set("DBInstanceIdentifier", instanceIdentifier)
         p.setTags("Tags.Tag", tags)
-        return try await call("CreateDBSnapshot", p, idempotent: false, element: "DBSnapshot", DBSnapshot.init)
+        return try await answer("CreateDBSnapshot", p, idempotent: false)
     }
 
     /// `DescribeDBSnapshots`, one page.
@@ -526,15 +521,13 @@ public struct RDS: QueryService {
         p.setTags("Tags.Tag", tags)
         p.set("CopyTags", copyTags)
         p.set("SourceRegion", sourceRegion)
-        return try await call("CopyDBSnapshot", p, idempotent: false, element: "DBSnapshot", DBSnapshot.init)
+        return try await answer("CopyDBSnapshot", p, idempotent: false)
     }
 
     /// `DeleteDBSnapshot`.
     public func deleteDBSnapshot(snapshotIdentifier: String) async throws -> DBSnapshot {
         try RDS.require(snapshotIdentifier, "DBSnapshotIdentifier", "DeleteDBSnapshot")
-        var p = QueryParameters()
-        p.set("DBSnapshotIdentifier", snapshotIdentifier)
-        return try await call("DeleteDBSnapshot", p, idempotent: false, element: "DBSnapshot", DBSnapshot.init)
+        return try await answer("DeleteDBSnapshot", ["DBSnapshotIdentifier": snapshotIdentifier], idempotent: false)
     }
 
     /// Fields of `RestoreDBInstanceFromDBSnapshot`.
@@ -569,7 +562,7 @@ public struct RDS: QueryService {
         p.setList("VpcSecurityGroupIds.VpcSecurityGroupId", r.vpcSecurityGroupIDs)
         p.set("DeletionProtection", r.deletionProtection)
         p.setTags("Tags.Tag", r.tags)
-        return try await instance("RestoreDBInstanceFromDBSnapshot", p, idempotent: false)
+        return try await answer("RestoreDBInstanceFromDBSnapshot", p, idempotent: false)
     }
 
     // MARK: Tags
@@ -618,15 +611,13 @@ public struct RDS: QueryService {
         p.set("SourceDBInstanceArn", sourceDBInstanceARN)
         p.set("BackupRetentionPeriod", backupRetentionPeriod)
         p.set("KmsKeyId", kmsKeyID)
-        return try await call("StartDBInstanceAutomatedBackupsReplication", p, idempotent: false, element: "DBInstanceAutomatedBackup", DBInstanceAutomatedBackup.init)
+        return try await answer("StartDBInstanceAutomatedBackupsReplication", p, idempotent: false)
     }
 
     /// `StopDBInstanceAutomatedBackupsReplication`, called in the destination region.
     public func stopDBInstanceAutomatedBackupsReplication(sourceDBInstanceARN: String) async throws -> DBInstanceAutomatedBackup {
         try RDS.require(sourceDBInstanceARN, "SourceDBInstanceArn", "StopDBInstanceAutomatedBackupsReplication")
-        var p = QueryParameters()
-        p.set("SourceDBInstanceArn", sourceDBInstanceARN)
-        return try await call("StopDBInstanceAutomatedBackupsReplication", p, idempotent: false, element: "DBInstanceAutomatedBackup", DBInstanceAutomatedBackup.init)
+        return try await answer("StopDBInstanceAutomatedBackupsReplication", ["SourceDBInstanceArn": sourceDBInstanceARN], idempotent: false)
     }
 
     /// `DescribeDBInstanceAutomatedBackups`, one page.
@@ -635,3 +626,9 @@ public struct RDS: QueryService {
                            maxRecords: maxRecords, marker: marker, DBInstanceAutomatedBackup.init)
     }
 }
+
+extension RDS.DBParameterGroup: QueryAnswer { static let element = "DBParameterGroup" }
+extension RDS.DBSubnetGroup: QueryAnswer { static let element = "DBSubnetGroup" }
+extension RDS.DBInstance: QueryAnswer { static let element = "DBInstance" }
+extension RDS.DBSnapshot: QueryAnswer { static let element = "DBSnapshot" }
+extension RDS.DBInstanceAutomatedBackup: QueryAnswer { static let element = "DBInstanceAutomatedBackup" }
