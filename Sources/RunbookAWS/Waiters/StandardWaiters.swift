@@ -7,83 +7,100 @@ extension RDS {
     /// `DBInstanceAvailable`: success when every instance is `available`; fails fast on
     /// deleted, deleting, failed, incompatible-restore, incompatible-parameters. AWS: 30 s × 60.
     public func dbInstanceAvailableWaiter(identifier: String, delay: Duration = .seconds(30), maxAttempts: Int = 60) -> AWSWaiter<AWSPage<DBInstance>> {
-        instanceWaiter("DBInstanceAvailable", identifier, delay, maxAttempts,
-                       RDS.statusAcceptors(RDS.instanceStatusPath, { $0.status }, success: ["available"], failure: RDS.availableFailures))
+        availableWaiter(RDS.instances, identifier, delay, maxAttempts)
     }
 
     /// `DBInstanceDeleted`: success when none is left or `DBInstanceNotFound`; fails on
     /// creating, modifying, rebooting, resetting-master-credentials.
     public func dbInstanceDeletedWaiter(identifier: String, delay: Duration = .seconds(30), maxAttempts: Int = 60) -> AWSWaiter<AWSPage<DBInstance>> {
-        instanceWaiter("DBInstanceDeleted", identifier, delay, maxAttempts,
-                       RDS.goneAcceptors("DBInstances", AWSErrorCode.dbInstanceNotFound)
-                           + RDS.statusAcceptors(RDS.instanceStatusPath, { $0.status }, success: [], failure: RDS.deletedFailures))
+        deletedWaiter(RDS.instances, identifier, delay, maxAttempts)
     }
 
     /// `DBInstanceSettled` (runbook's): success when the instance is in one of `statuses` or gone; no failure state,
     /// so it waits out every transition (an undo must reach a status that accepts ModifyDBInstance/DeleteDBInstance).
     public func dbInstanceSettledWaiter(identifier: String, statuses: [String], delay: Duration = .seconds(30), maxAttempts: Int = 60) -> AWSWaiter<AWSPage<DBInstance>> {
-        instanceWaiter("DBInstanceSettled", identifier, delay, maxAttempts,
-                       RDS.goneAcceptors("DBInstances", AWSErrorCode.dbInstanceNotFound)
-                           + RDS.statusAcceptors(RDS.instanceStatusPath, { $0.status }, success: statuses, failure: []))
+        settledWaiter(RDS.instances, identifier, statuses, delay, maxAttempts)
     }
 
     /// `DBSnapshotAvailable`.
     public func dbSnapshotAvailableWaiter(snapshotIdentifier: String, delay: Duration = .seconds(30), maxAttempts: Int = 60) -> AWSWaiter<AWSPage<DBSnapshot>> {
-        snapshotWaiter("DBSnapshotAvailable", snapshotIdentifier, delay, maxAttempts,
-                       RDS.statusAcceptors(RDS.snapshotStatusPath, { $0.status }, success: ["available"], failure: RDS.availableFailures))
+        availableWaiter(RDS.snapshots, snapshotIdentifier, delay, maxAttempts)
     }
 
     /// `DBSnapshotDeleted`.
     public func dbSnapshotDeletedWaiter(snapshotIdentifier: String, delay: Duration = .seconds(30), maxAttempts: Int = 60) -> AWSWaiter<AWSPage<DBSnapshot>> {
-        snapshotWaiter("DBSnapshotDeleted", snapshotIdentifier, delay, maxAttempts,
-                       RDS.goneAcceptors("DBSnapshots", AWSErrorCode.dbSnapshotNotFound)
-                           + RDS.statusAcceptors(RDS.snapshotStatusPath, { $0.status }, success: [], failure: RDS.deletedFailures))
+        deletedWaiter(RDS.snapshots, snapshotIdentifier, delay, maxAttempts)
     }
 
     /// `DBSnapshotSettled` (runbook's): success when the snapshot is in one of `statuses` or gone; no failure state.
     public func dbSnapshotSettledWaiter(snapshotIdentifier: String, statuses: [String], delay: Duration = .seconds(30), maxAttempts: Int = 60) -> AWSWaiter<AWSPage<DBSnapshot>> {
-        snapshotWaiter("DBSnapshotSettled", snapshotIdentifier, delay, maxAttempts,
-                       RDS.goneAcceptors("DBSnapshots", AWSErrorCode.dbSnapshotNotFound)
-                           + RDS.statusAcceptors(RDS.snapshotStatusPath, { $0.status }, success: statuses, failure: []))
+        settledWaiter(RDS.snapshots, snapshotIdentifier, statuses, delay, maxAttempts)
     }
 
-    static let instanceStatusPath = "DBInstances[].DBInstanceStatus"
-    static let snapshotStatusPath = "DBSnapshots[].Status"
     static let availableFailures = ["deleted", "deleting", "failed", "incompatible-restore", "incompatible-parameters"]
     static let deletedFailures = ["creating", "modifying", "rebooting", "resetting-master-credentials"]
 
-    /// `pathAll` success acceptors for `success`, then `pathAny` failure acceptors for `failure`.
-    static func statusAcceptors<Item: Sendable>(_ path: String, _ status: @escaping @Sendable (Item) -> String,
-                                                success: [String], failure: [String]) -> [WaiterAcceptor<AWSPage<Item>>] {
-        let statuses: @Sendable (AWSPage<Item>) -> [String] = { $0.items.map(status) }
-        return success.map { WaiterAcceptor(.success, .pathAll(path, statuses), expected: $0) }
-            + failure.map { WaiterAcceptor(.failure, .pathAny(path, statuses), expected: $0) }
+    /// What an RDS waiter polls: one resource kind, described by identifier, whose items have a status.
+    struct WaitedKind<Item: Sendable>: Sendable {
+        /// The waiter names' prefix, e.g. `DBInstance`.
+        let name: String
+        /// The describe answer's list, e.g. `DBInstances`.
+        let list: String
+        /// The status field of an item in botocore's acceptor paths, e.g. `DBInstanceStatus`.
+        let statusField: String
+        /// The error code of a describe that finds nothing.
+        let notFound: String
+        /// What the observed state says of an empty page, e.g. `no instances`.
+        let none: String
+        let identifier: @Sendable (Item) -> String
+        let status: @Sendable (Item) -> String
+        let describe: @Sendable (RDS, String) async throws -> AWSPage<Item>
+
+        /// `pathAll` success acceptors for `success`, then `pathAny` failure acceptors for `failure`.
+        func statusAcceptors(success: [String], failure: [String]) -> [WaiterAcceptor<AWSPage<Item>>] {
+            let path = "\(list)[].\(statusField)"
+            let statuses: @Sendable (AWSPage<Item>) -> [String] = { [status] in $0.items.map(status) }
+            return success.map { WaiterAcceptor(.success, .pathAll(path, statuses), expected: $0) }
+                + failure.map { WaiterAcceptor(.failure, .pathAny(path, statuses), expected: $0) }
+        }
+
+        /// Success when the list is empty or the describe answers `notFound`.
+        var goneAcceptors: [WaiterAcceptor<AWSPage<Item>>] {
+            [.init(.success, .path("length(\(list)) == `0`", { String($0.items.isEmpty) }), expected: "true"),
+             .init(.success, .error, expected: notFound)]
+        }
+
+        /// The observed state of a page: `ID=STATUS, …`, or `none`.
+        func observe(_ page: AWSPage<Item>) -> String {
+            page.items.isEmpty ? none : page.items.map { "\(identifier($0))=\(status($0))" }.joined(separator: ", ")
+        }
     }
 
-    /// Success when the list `listName` is empty or the describe answers `notFound`.
-    static func goneAcceptors<Item: Sendable>(_ listName: String, _ notFound: String) -> [WaiterAcceptor<AWSPage<Item>>] {
-        [.init(.success, .path("length(\(listName)) == `0`", { String($0.items.isEmpty) }), expected: "true"),
-         .init(.success, .error, expected: notFound)]
+    static let instances = WaitedKind<DBInstance>(
+        name: "DBInstance", list: "DBInstances", statusField: "DBInstanceStatus", notFound: AWSErrorCode.dbInstanceNotFound, none: "no instances",
+        identifier: { $0.identifier }, status: { $0.status }, describe: { try await $0.describeDBInstances(identifier: $1) })
+    static let snapshots = WaitedKind<DBSnapshot>(
+        name: "DBSnapshot", list: "DBSnapshots", statusField: "Status", notFound: AWSErrorCode.dbSnapshotNotFound, none: "no snapshots",
+        identifier: { $0.identifier }, status: { $0.status }, describe: { try await $0.describeDBSnapshots(snapshotIdentifier: $1) })
+
+    func availableWaiter<Item>(_ kind: WaitedKind<Item>, _ identifier: String, _ delay: Duration, _ maxAttempts: Int) -> AWSWaiter<AWSPage<Item>> {
+        waiter(kind, "Available", identifier, delay, maxAttempts, kind.statusAcceptors(success: ["available"], failure: RDS.availableFailures))
     }
 
-    func instanceWaiter(_ name: String, _ identifier: String, _ delay: Duration, _ maxAttempts: Int,
-                        _ acceptors: [WaiterAcceptor<AWSPage<DBInstance>>]) -> AWSWaiter<AWSPage<DBInstance>> {
-        AWSWaiter(name: name, delay: delay, maxAttempts: maxAttempts, acceptors: acceptors,
-                  operation: { try await describeDBInstances(identifier: identifier) }, observe: RDS.observeInstances)
+    func deletedWaiter<Item>(_ kind: WaitedKind<Item>, _ identifier: String, _ delay: Duration, _ maxAttempts: Int) -> AWSWaiter<AWSPage<Item>> {
+        waiter(kind, "Deleted", identifier, delay, maxAttempts, kind.goneAcceptors + kind.statusAcceptors(success: [], failure: RDS.deletedFailures))
     }
 
-    func snapshotWaiter(_ name: String, _ identifier: String, _ delay: Duration, _ maxAttempts: Int,
-                        _ acceptors: [WaiterAcceptor<AWSPage<DBSnapshot>>]) -> AWSWaiter<AWSPage<DBSnapshot>> {
-        AWSWaiter(name: name, delay: delay, maxAttempts: maxAttempts, acceptors: acceptors,
-                  operation: { try await describeDBSnapshots(snapshotIdentifier: identifier) }, observe: RDS.observeSnapshots)
+    func settledWaiter<Item>(_ kind: WaitedKind<Item>, _ identifier: String, _ statuses: [String], _ delay: Duration,
+                             _ maxAttempts: Int) -> AWSWaiter<AWSPage<Item>> {
+        waiter(kind, "Settled", identifier, delay, maxAttempts, kind.goneAcceptors + kind.statusAcceptors(success: statuses, failure: []))
     }
 
-    @Sendable static func observeInstances(_ page: AWSPage<DBInstance>) -> String {
-        page.items.isEmpty ? "no instances" : page.items.map { "\($0.identifier)=\($0.status)" }.joined(separator: ", ")
-    }
-
-    @Sendable static func observeSnapshots(_ page: AWSPage<DBSnapshot>) -> String {
-        page.items.isEmpty ? "no snapshots" : page.items.map { "\($0.identifier)=\($0.status)" }.joined(separator: ", ")
+    /// The waiter `kind.name + suffix` polling the describe of `identifier`.
+    func waiter<Item>(_ kind: WaitedKind<Item>, _ suffix: String, _ identifier: String, _ delay: Duration, _ maxAttempts: Int,
+                      _ acceptors: [WaiterAcceptor<AWSPage<Item>>]) -> AWSWaiter<AWSPage<Item>> {
+        AWSWaiter(name: kind.name + suffix, delay: delay, maxAttempts: maxAttempts, acceptors: acceptors,
+                  operation: { try await kind.describe(self, identifier) }, observe: { kind.observe($0) })
     }
 }
 
