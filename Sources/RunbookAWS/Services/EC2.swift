@@ -25,6 +25,11 @@ public struct EC2: QueryService {
         }
     }
 
+    /// A resource's `tagSet` (EC2 spells `key` and `value` in lower case).
+    static func tags(_ n: XMLNode) -> [AWSTag] {
+        n.list("tagSet").map { AWSTag($0.string("key") ?? "", $0.string("value") ?? "") }
+    }
+
     static func tagSpecifications(_ resourceType: String, _ tags: [AWSTag], into p: inout QueryParameters) {
         guard !tags.isEmpty else { return }
         p.set("TagSpecification.1.ResourceType", resourceType)
@@ -40,7 +45,7 @@ public struct EC2: QueryService {
             id = n.string("vpcId") ?? ""
             cidrBlock = n.string("cidrBlock") ?? ""
             state = n.string("state")
-            tags = n.list("tagSet").map { AWSTag($0.string("key") ?? "", $0.string("value") ?? "") }
+            tags = EC2.tags(n)
         }
     }
 
@@ -55,7 +60,7 @@ public struct EC2: QueryService {
             vpcID = n.string("vpcId") ?? ""
             cidrBlock = n.string("cidrBlock") ?? ""
             availabilityZone = n.string("availabilityZone") ?? ""
-            tags = n.list("tagSet").map { AWSTag($0.string("key") ?? "", $0.string("value") ?? "") }
+            tags = EC2.tags(n)
         }
     }
 
