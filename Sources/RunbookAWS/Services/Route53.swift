@@ -21,6 +21,17 @@ public struct Route53: Sendable {
 
     static func pathSegment(_ s: String) -> String { SigV4.uriEncode(s) }
 
+    /// Query-string parameters in the order given; nil values are left out.
+    static func query(_ pairs: (String, String?)...) -> [(String, String)] {
+        pairs.compactMap { key, value in value.map { (key, $0) } }
+    }
+
+    /// The `element` an answer of `operation` must hold.
+    static func required(_ element: String, in answer: XMLNode, _ operation: String) throws -> XMLNode {
+        guard let node = answer.child(element) else { throw AWSDecodingError(operation: "route53:\(operation)", message: "no \(element)") }
+        return node
+    }
+
     // MARK: Hosted zones
 
     public struct HostedZone: Sendable, Equatable {
@@ -47,6 +58,9 @@ public struct Route53: Sendable {
             status = n.string("Status") ?? ""
             submittedAt = n.date("SubmittedAt")
         }
+
+        /// The `ChangeInfo` of an answer (empty when it has none).
+        init(in answer: XMLNode) { self.init(answer.child("ChangeInfo") ?? XMLNode(name: "")) }
     }
 
     public struct CreateHostedZoneResult: Sendable {
@@ -74,23 +88,19 @@ public struct Route53: Sendable {
             }
         }
         let r = try await call("POST", "/hostedzone", body: body, operation: "CreateHostedZone", idempotent: true)
-        guard let zone = r.child("HostedZone") else { throw AWSDecodingError(operation: "route53:CreateHostedZone", message: "no HostedZone") }
-        return CreateHostedZoneResult(hostedZone: HostedZone(zone), changeInfo: ChangeInfo(r.child("ChangeInfo") ?? XMLNode(name: "")),
-                                      nameServers: r.list("DelegationSet/NameServers").map(\.text))
+        return CreateHostedZoneResult(hostedZone: HostedZone(try Route53.required("HostedZone", in: r, "CreateHostedZone")),
+                                      changeInfo: ChangeInfo(in: r), nameServers: r.list("DelegationSet/NameServers").map(\.text))
     }
 
     /// `GetHostedZone`.
     public func getHostedZone(id: String) async throws -> HostedZone {
         let r = try await call("GET", "/hostedzone/\(Route53.pathSegment(Route53.normalizeID(id)))", operation: "GetHostedZone", idempotent: true)
-        guard let zone = r.child("HostedZone") else { throw AWSDecodingError(operation: "route53:GetHostedZone", message: "no HostedZone") }
-        return HostedZone(zone)
+        return HostedZone(try Route53.required("HostedZone", in: r, "GetHostedZone"))
     }
 
     /// `ListHostedZonesByName`, one page starting at `dnsName`.
     public func listHostedZonesByName(dnsName: String? = nil, maxItems: Int? = nil) async throws -> [HostedZone] {
-        var q: [(String, String)] = []
-        if let dnsName { q.append(("dnsname", dnsName)) }
-        if let maxItems { q.append(("maxitems", String(maxItems))) }
+        let q = Route53.query(("dnsname", dnsName), ("maxitems", maxItems.map(String.init)))
         let r = try await call("GET", "/hostedzonesbyname", query: q, operation: "ListHostedZonesByName", idempotent: true)
         return r.list("HostedZones").map(HostedZone.init)
     }
@@ -99,7 +109,7 @@ public struct Route53: Sendable {
     @discardableResult
     public func deleteHostedZone(id: String) async throws -> ChangeInfo {
         let r = try await call("DELETE", "/hostedzone/\(Route53.pathSegment(Route53.normalizeID(id)))", operation: "DeleteHostedZone", idempotent: false)
-        return ChangeInfo(r.child("ChangeInfo") ?? XMLNode(name: ""))
+        return ChangeInfo(in: r)
     }
 
     // MARK: Records
@@ -176,7 +186,7 @@ public struct Route53: Sendable {
         }
         let r = try await call("POST", "/hostedzone/\(Route53.pathSegment(Route53.normalizeID(zoneID)))/rrset", body: body,
                                operation: "ChangeResourceRecordSets", idempotent: changes.allSatisfy { $0.action == .upsert })
-        return ChangeInfo(r.child("ChangeInfo") ?? XMLNode(name: ""))
+        return ChangeInfo(in: r)
     }
 
     /// Where the next page of records starts.
@@ -188,13 +198,8 @@ public struct Route53: Sendable {
 
     /// `ListResourceRecordSets`, one page. `next` is the position of the next page, nil on the last.
     public func listResourceRecordSets(zoneID: String, start: RecordSetPosition? = nil, maxItems: Int? = nil) async throws -> (records: [ResourceRecordSet], next: RecordSetPosition?) {
-        var q: [(String, String)] = []
-        if let start {
-            q.append(("name", start.name))
-            if let t = start.type { q.append(("type", t)) }
-            if let i = start.identifier { q.append(("identifier", i)) }
-        }
-        if let maxItems { q.append(("maxitems", String(maxItems))) }
+        let q = Route53.query(("name", start?.name), ("type", start?.type), ("identifier", start?.identifier),
+                              ("maxitems", maxItems.map(String.init)))
         let r = try await call("GET", "/hostedzone/\(Route53.pathSegment(Route53.normalizeID(zoneID)))/rrset", query: q,
                                operation: "ListResourceRecordSets", idempotent: true)
         let records = r.list("ResourceRecordSets").map(ResourceRecordSet.init)
@@ -218,7 +223,7 @@ public struct Route53: Sendable {
     /// `GetChange`.
     public func getChange(id: String) async throws -> ChangeInfo {
         let r = try await call("GET", "/change/\(Route53.pathSegment(Route53.normalizeID(id)))", operation: "GetChange", idempotent: true)
-        return ChangeInfo(r.child("ChangeInfo") ?? XMLNode(name: ""))
+        return ChangeInfo(in: r)
     }
 
     // MARK: Health checks
@@ -308,22 +313,18 @@ public struct Route53: Sendable {
             }
         }
         let r = try await call("POST", "/healthcheck", body: body, operation: "CreateHealthCheck", idempotent: true)
-        guard let hc = r.child("HealthCheck") else { throw AWSDecodingError(operation: "route53:CreateHealthCheck", message: "no HealthCheck") }
-        return HealthCheck(hc)
+        return HealthCheck(try Route53.required("HealthCheck", in: r, "CreateHealthCheck"))
     }
 
     /// `GetHealthCheck`.
     public func getHealthCheck(id: String) async throws -> HealthCheck {
         let r = try await call("GET", "/healthcheck/\(Route53.pathSegment(id))", operation: "GetHealthCheck", idempotent: true)
-        guard let hc = r.child("HealthCheck") else { throw AWSDecodingError(operation: "route53:GetHealthCheck", message: "no HealthCheck") }
-        return HealthCheck(hc)
+        return HealthCheck(try Route53.required("HealthCheck", in: r, "GetHealthCheck"))
     }
 
     /// `ListHealthChecks`, one page (`Marker` / `NextMarker`).
     public func listHealthChecks(marker: String? = nil, maxItems: Int? = nil) async throws -> AWSPage<HealthCheck> {
-        var q: [(String, String)] = []
-        if let marker { q.append(("marker", marker)) }
-        if let maxItems { q.append(("maxitems", String(maxItems))) }
+        let q = Route53.query(("marker", marker), ("maxitems", maxItems.map(String.init)))
         let r = try await call("GET", "/healthcheck", query: q, operation: "ListHealthChecks", idempotent: true)
         return AWSPage(items: r.list("HealthChecks").map(HealthCheck.init), nextToken: r.bool("IsTruncated") == true ? r.string("NextMarker") : nil)
     }
