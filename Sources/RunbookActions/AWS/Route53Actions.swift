@@ -66,23 +66,87 @@ enum Route53Support {
         [ActionInputSpec("zone", required: true, description: "the hosted zone's name")] + extra
     }
 
+    /// The zone named by the step's `zone`, if it exists.
+    static func stepZone(_ r53: Route53, _ invocation: ActionInvocation) async throws -> Route53.HostedZone? {
+        try await zone(r53, named: try invocation.requiredString("zone"))
+    }
+
     static func requireZone(_ r53: Route53, _ invocation: ActionInvocation) async throws -> Route53.HostedZone {
         let zoneName = try invocation.requiredString("zone")
         guard let zone = try await zone(r53, named: zoneName) else { throw ActionFailure("hosted zone \(zoneName) not found", retryable: false) }
         return zone
     }
+
+    /// The record set the step's `name`, `type` (default CNAME) and `set_identifier` name in the zone: its
+    /// canonical name, and the record if it exists.
+    static func stepRecord(_ r53: Route53, _ zoneID: String, _ invocation: ActionInvocation) async throws -> (name: String, record: Route53.ResourceRecordSet?) {
+        let name = fqdn(try invocation.requiredString("name"))
+        return (name, try await record(r53, zoneID, name: name, type: invocation.string("type") ?? "CNAME", setIdentifier: invocation.string("set_identifier")))
+    }
+
+    /// The outputs of an explicit delete of the resources of a name: `result` and the ids `deleted`.
+    static func deleteOutputs(_ deleted: [String]) -> [String: String] {
+        [AWSOutput.result: (deleted.isEmpty ? DeleteResult.absent : .deleted).rawValue, "deleted": deleted.joined(separator: ",")]
+    }
+
+    /// The outputs of an undo that deleted this run's resources of a name (`deleted`, their ids).
+    static func undoOutputs(_ deleted: [String]) -> [String: String] {
+        [AWSOutput.undo: deleted.isEmpty ? "nothing of this run's" : "deleted \(deleted.joined(separator: ","))"]
+    }
 }
 
-/// A Route 53 hosted zone by name. Its create's caller reference comes from the run and step ids, so a zone with this
-/// step's reference is this run's even before its tags are set (a crash may come between the create and the tagging).
-struct HostedZoneResource: ManagedResource {
+/// A hosted zone or health check as AWS describes it: its id and the caller reference it was created with.
+protocol CallerReferenced: Sendable {
+    var id: String { get }
+    var callerReference: String? { get }
+}
+
+extension Route53.HostedZone: CallerReferenced {}
+extension Route53.HealthCheck: CallerReferenced {}
+
+/// A Route 53 resource created with a caller reference made from the run and step ids: one carrying this step's
+/// reference is this run's even before its tags are set (a crash may come between the create and the tagging).
+protocol CallerReferencedResource: ManagedResource where Found: CallerReferenced {
+    var r53: Route53 { get }
+    var invocation: ActionInvocation { get }
+    /// The resource type in Route 53's tagging paths: `hostedzone` or `healthcheck`.
+    static var tagResourceType: String { get }
+    /// What messages call it, e.g. `hosted zone`.
+    static var noun: String { get }
+}
+
+extension CallerReferencedResource {
+    var description: String { "\(Self.noun) \(name)" }
+    var reference: String { Route53Support.callerReference(invocation) }
+
+    func ownership(of found: Found, runID: String) async throws -> Ownership {
+        found.callerReference == reference ? .thisRun : Ownership.of(try await tags(of: found), runID: runID)
+    }
+
+    /// Sets the ownership tags (again: a crash may have come between the create and the tagging).
+    func tag(_ found: Found) async throws {
+        try await AWSStep.run("tags of \(Self.noun) \(found.id)") {
+            try await r53.changeTagsForResource(resourceType: Self.tagResourceType, id: found.id, add: AWSTags.ownership(invocation, name: name))
+        }
+    }
+
+    /// Creates or adopts the resource; one found with this step's reference gets its tags again.
+    func createOrAdopt(runID: String) async throws -> Adoption<Self> where Created == Found {
+        let adoption = try await ResourceLifecycle.createOrAdopt(self, runID: runID)
+        if case let .found(found, _) = adoption, found.callerReference == reference { try await tag(found) }
+        return adoption
+    }
+}
+
+/// A Route 53 hosted zone by name, created with this step's caller reference.
+struct HostedZoneResource: CallerReferencedResource {
     let r53: Route53
     let name: String
     let invocation: ActionInvocation
     let provider: AWSClientProvider
 
-    var description: String { "hosted zone \(name)" }
-    var reference: String { Route53Support.callerReference(invocation) }
+    static let tagResourceType = "hostedzone"
+    static let noun = "hosted zone"
     static let notFoundCodes: Set<String> = [AWSErrorCode.noSuchHostedZone]
     static let alreadyExistsCodes: Set<String> = ["HostedZoneAlreadyExists"]
 
@@ -94,10 +158,6 @@ struct HostedZoneResource: ManagedResource {
     }
 
     func tags(of zone: Route53.HostedZone) async throws -> [AWSTag] { try await Route53Support.zoneTags(r53, zone.id) }
-
-    func ownership(of zone: Route53.HostedZone, runID: String) async throws -> Ownership {
-        zone.callerReference == reference ? .thisRun : Ownership.of(try await tags(of: zone), runID: runID)
-    }
 
     func create() async throws -> Route53.HostedZone {
         let isPrivate = try invocation.bool("private") ?? true
@@ -116,13 +176,6 @@ struct HostedZoneResource: ManagedResource {
             throw ActionFailure("hosted zone \(name): VPC \(vpcName) not found in \(network.ec2.region)", retryable: false)
         }
         return (vpc.id, network.ec2.region)
-    }
-
-    /// Sets the ownership tags (again: a crash may have come between the create and the tagging).
-    func tag(_ zone: Route53.HostedZone) async throws {
-        try await AWSStep.run("tags of hosted zone \(zone.id)") {
-            try await r53.changeTagsForResource(resourceType: "hostedzone", id: zone.id, add: AWSTags.ownership(invocation, name: name))
-        }
     }
 
     /// Deletes the records left in the zone (not SOA and NS), then the zone.
@@ -168,16 +221,13 @@ public struct CreateHostedZoneAction: ResourceCreatingAction {
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
         let zone = try resource(invocation)
-        let adoption = try await ResourceLifecycle.createOrAdopt(zone, runID: invocation.runID)
-        let found = adoption.resource
-        if case .found = adoption, found.callerReference == zone.reference { try await zone.tag(found) }
-        return adoption.outputs.merging(["zone_id": found.id, "name": zone.name]) { _, new in new }
+        let adoption = try await zone.createOrAdopt(runID: invocation.runID)
+        return adoption.outputs.merging(["zone_id": adoption.resource.id, "name": zone.name]) { _, new in new }
     }
 
     public func undo(_ invocation: ActionInvocation) async throws -> [String: String] {
         let zone = try resource(invocation)
-        let deleted = try await zone.deleteAll { try await zone.ownership(of: $0, runID: invocation.runID) == .thisRun }
-        return [AWSOutput.undo: deleted.isEmpty ? "nothing of this run's" : "deleted \(deleted.joined(separator: ","))"]
+        return Route53Support.undoOutputs(try await zone.deleteAll { try await zone.ownership(of: $0, runID: invocation.runID) == .thisRun })
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
@@ -196,8 +246,7 @@ public struct DeleteHostedZoneAction: StepAction {
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
         let zone = try HostedZoneResource(provider, invocation)
-        let deleted = try await zone.deleteAll { AWSTags.isRunbookCreated(try await zone.tags(of: $0)) }
-        return [AWSOutput.result: (deleted.isEmpty ? DeleteResult.absent : .deleted).rawValue, "deleted": deleted.joined(separator: ",")]
+        return Route53Support.deleteOutputs(try await zone.deleteAll { AWSTags.isRunbookCreated(try await zone.tags(of: $0)) })
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
@@ -207,15 +256,14 @@ public struct DeleteHostedZoneAction: StepAction {
     }
 }
 
-/// A Route 53 `CLOUDWATCH_METRIC` health check by its `Name` tag; one with this step's caller reference is this run's
-/// even before its tags are set.
-struct HealthCheckResource: ManagedResource {
+/// A Route 53 `CLOUDWATCH_METRIC` health check by its `Name` tag, created with this step's caller reference.
+struct HealthCheckResource: CallerReferencedResource {
     let r53: Route53
     let name: String
     let invocation: ActionInvocation
 
-    var description: String { "health check \(name)" }
-    var reference: String { Route53Support.callerReference(invocation) }
+    static let tagResourceType = "healthcheck"
+    static let noun = "health check"
     static let notFoundCodes: Set<String> = [AWSErrorCode.noSuchHealthCheck]
 
     /// This step's check (by caller reference), else the first with this Name tag.
@@ -233,10 +281,6 @@ struct HealthCheckResource: ManagedResource {
         try await r53.listTagsForResource(resourceType: "healthcheck", id: check.id)
     }
 
-    func ownership(of check: Route53.HealthCheck, runID: String) async throws -> Ownership {
-        check.callerReference == reference ? .thisRun : Ownership.of(try await tags(of: check), runID: runID)
-    }
-
     func create() async throws -> Route53.HealthCheck {
         let config = Route53.HealthCheckConfig(type: "CLOUDWATCH_METRIC", alarmRegion: try invocation.requiredString("alarm_region"),
                                                alarmName: try invocation.requiredString("alarm_name"),
@@ -244,13 +288,6 @@ struct HealthCheckResource: ManagedResource {
         let check = try await r53.createHealthCheck(callerReference: reference, config: config)
         try await tag(check)
         return check
-    }
-
-    /// Sets the ownership tags (again: a crash may have come between the create and the tagging).
-    func tag(_ check: Route53.HealthCheck) async throws {
-        try await AWSStep.run("tags of health check \(check.id)") {
-            try await r53.changeTagsForResource(resourceType: "healthcheck", id: check.id, add: AWSTags.ownership(invocation, name: name))
-        }
     }
 
     func delete(_ check: Route53.HealthCheck) async throws { try await r53.deleteHealthCheck(id: check.id) }
@@ -276,18 +313,15 @@ public struct CreateHealthCheckAction: ResourceCreatingAction {
     func resource(_ invocation: ActionInvocation) throws -> HealthCheckResource { try HealthCheckResource(provider, invocation) }
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let check = try resource(invocation)
-        let adoption = try await ResourceLifecycle.createOrAdopt(check, runID: invocation.runID)
-        let found = adoption.resource
-        if case .found = adoption, found.callerReference == check.reference { try await check.tag(found) }
-        return adoption.outputs.merging(["health_check_id": found.id]) { _, new in new }
+        let adoption = try await resource(invocation).createOrAdopt(runID: invocation.runID)
+        return adoption.outputs.merging(["health_check_id": adoption.resource.id]) { _, new in new }
     }
 
     public func undo(_ invocation: ActionInvocation) async throws -> [String: String] {
         let check = try resource(invocation)
         var deleted: [String] = []
         for mine in try await check.mine() where try await ResourceLifecycle.delete(check, mine) { deleted.append(mine.id) }
-        return [AWSOutput.undo: deleted.isEmpty ? "nothing of this run's" : "deleted \(deleted.joined(separator: ","))"]
+        return Route53Support.undoOutputs(deleted)
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
@@ -311,7 +345,7 @@ public struct DeleteHealthCheckAction: StepAction {
         for found in try await Route53Support.healthChecks(check.r53, named: check.name) where AWSTags.isRunbookCreated(found.tags) {
             if try await ResourceLifecycle.delete(check, found.check) { deleted.append(found.check.id) }
         }
-        return [AWSOutput.result: (deleted.isEmpty ? DeleteResult.absent : .deleted).rawValue, "deleted": deleted.joined(separator: ",")]
+        return Route53Support.deleteOutputs(deleted)
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
@@ -387,10 +421,9 @@ public struct UpsertRecordAction: StepAction {
 
     public func undo(_ invocation: ActionInvocation) async throws -> [String: String] {
         let r53 = try Route53Support.route53(provider)
-        guard let zone = try await Route53Support.zone(r53, named: try invocation.requiredString("zone")) else { return [AWSOutput.undo: "zone gone"] }
-        let name = Route53Support.fqdn(try invocation.requiredString("name")), type = invocation.string("type") ?? "CNAME"
-        let setID = invocation.string("set_identifier")
-        guard let current = try await Route53Support.record(r53, zone.id, name: name, type: type, setIdentifier: setID) else { return [AWSOutput.undo: "already gone"] }
+        guard let zone = try await Route53Support.stepZone(r53, invocation) else { return [AWSOutput.undo: "zone gone"] }
+        let (name, found) = try await Route53Support.stepRecord(r53, zone.id, invocation)
+        guard let current = found else { return [AWSOutput.undo: "already gone"] }
         let what = "record \(name) in \(zone.name)"
         switch invocation.stepOutputs[AWSOutput.result] {
         case "created":
@@ -411,13 +444,11 @@ public struct UpsertRecordAction: StepAction {
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
         let r53 = try Route53Support.route53(provider)
-        guard let zone = try await Route53Support.zone(r53, named: try invocation.requiredString("zone")) else {
+        guard let zone = try await Route53Support.stepZone(r53, invocation) else {
             return ActionPlan(.create, "record \(invocation.string("name") ?? "") (its zone does not exist yet)")
         }
-        let name = Route53Support.fqdn(try invocation.requiredString("name"))
-        guard let current = try await Route53Support.record(r53, zone.id, name: name, type: invocation.string("type") ?? "CNAME", setIdentifier: invocation.string("set_identifier")) else {
-            return ActionPlan(.create, "record \(name)")
-        }
+        let (name, found) = try await Route53Support.stepRecord(r53, zone.id, invocation)
+        guard let current = found else { return ActionPlan(.create, "record \(name)") }
         guard let wanted = try? await desired(r53, invocation) else { return ActionPlan(.unknown, "record \(name) exists; its new value depends on resources not yet created") }
         return Self.same(current, wanted) ? ActionPlan(.nothing, "record \(name) already holds \(current.values.joined(separator: ","))")
             : ActionPlan(.change, "record \(name): \(current.values.joined(separator: ",")) -> \(wanted.values.joined(separator: ","))")
@@ -436,8 +467,7 @@ public struct GetRecordAction: StepAction {
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
         let r53 = try Route53Support.route53(provider)
         let zone = try await Route53Support.requireZone(r53, invocation)
-        let name = Route53Support.fqdn(try invocation.requiredString("name"))
-        let record = try await Route53Support.record(r53, zone.id, name: name, type: invocation.string("type") ?? "CNAME", setIdentifier: invocation.string("set_identifier"))
+        let (name, record) = try await Route53Support.stepRecord(r53, zone.id, invocation)
         let values = record?.values.joined(separator: ",") ?? ""
         if let expect = invocation.string("expect"), values.lowercased() != expect.lowercased() {
             throw ActionFailure("record \(name) in \(zone.name) holds '\(values)', expected '\(expect)'", retryable: false)
@@ -459,20 +489,17 @@ public struct DeleteRecordAction: StepAction {
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
         let r53 = try Route53Support.route53(provider)
-        guard let zone = try await Route53Support.zone(r53, named: try invocation.requiredString("zone")) else { return [AWSOutput.result: "absent"] }
-        let name = Route53Support.fqdn(try invocation.requiredString("name"))
-        guard let record = try await Route53Support.record(r53, zone.id, name: name, type: invocation.string("type") ?? "CNAME", setIdentifier: invocation.string("set_identifier")) else {
-            return [AWSOutput.result: "absent"]
-        }
+        guard let zone = try await Route53Support.stepZone(r53, invocation) else { return [AWSOutput.result: "absent"] }
+        let (name, found) = try await Route53Support.stepRecord(r53, zone.id, invocation)
+        guard let record = found else { return [AWSOutput.result: "absent"] }
         _ = try await AWSStep.run("record \(name) in \(zone.name)") { try await r53.changeResourceRecordSets(zoneID: zone.id, changes: [.init(.delete, record)]) }
         return [AWSOutput.result: "deleted", "values": record.values.joined(separator: ",")]
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
         let r53 = try Route53Support.route53(provider)
-        guard let zone = try await Route53Support.zone(r53, named: try invocation.requiredString("zone")) else { return ActionPlan(.nothing, "zone is absent") }
-        let name = Route53Support.fqdn(try invocation.requiredString("name"))
-        return try await Route53Support.record(r53, zone.id, name: name, type: invocation.string("type") ?? "CNAME", setIdentifier: invocation.string("set_identifier")) == nil
-            ? ActionPlan(.nothing, "\(name) is absent") : ActionPlan(.change, "delete \(name)")
+        guard let zone = try await Route53Support.stepZone(r53, invocation) else { return ActionPlan(.nothing, "zone is absent") }
+        let (name, record) = try await Route53Support.stepRecord(r53, zone.id, invocation)
+        return record == nil ? ActionPlan(.nothing, "\(name) is absent") : ActionPlan(.change, "delete \(name)")
     }
 }
