@@ -27,10 +27,22 @@ enum RDSSupport {
     }
 }
 
+/// An RDS resource that the step names by its `name` input, in its `region`.
+protocol RDSNamedResource: ManagedResource {
+    init(rds: RDS, name: String, invocation: ActionInvocation)
+}
+
+extension RDSNamedResource {
+    /// The resource named by the step's `name` in its `region`.
+    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
+        self.init(rds: try RDSSupport.rds(provider, invocation), name: try invocation.requiredString("name"), invocation: invocation)
+    }
+}
+
 // MARK: - Parameter groups
 
 /// A DB parameter group by name.
-struct DBParameterGroupResource: ManagedResource {
+struct DBParameterGroupResource: RDSNamedResource {
     let rds: RDS
     let name: String
     let invocation: ActionInvocation
@@ -56,13 +68,6 @@ struct DBParameterGroupResource: ManagedResource {
         var values: [String: String] = [:]
         for p in current { if let v = p.value { values[p.name] = v } }
         return Set(wanted.filter { values[$0.key] != $0.value }.map(\.key))
-    }
-}
-
-extension DBParameterGroupResource {
-    /// The group named by the step's `name` in its `region`.
-    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
-        self.init(rds: try RDSSupport.rds(provider, invocation), name: try invocation.requiredString("name"), invocation: invocation)
     }
 }
 
@@ -121,7 +126,7 @@ public struct DeleteDBParameterGroupAction: ResourceDeletingAction {
 // MARK: - Subnet groups
 
 /// A DB subnet group by name.
-struct DBSubnetGroupResource: ManagedResource {
+struct DBSubnetGroupResource: RDSNamedResource {
     let rds: RDS
     let name: String
     let invocation: ActionInvocation
@@ -137,13 +142,6 @@ struct DBSubnetGroupResource: ManagedResource {
     func create() async throws -> RDS.DBSubnetGroup {
         try await rds.createDBSubnetGroup(name: name, description: invocation.string("description") ?? "runbook \(invocation.runbook)",
                                           subnetIDs: try AWSStep.list(invocation, "subnet_ids"), tags: AWSTags.ownership(invocation))
-    }
-}
-
-extension DBSubnetGroupResource {
-    /// The group named by the step's `name` in its `region`.
-    init(_ provider: AWSClientProvider, _ invocation: ActionInvocation) throws {
-        self.init(rds: try RDSSupport.rds(provider, invocation), name: try invocation.requiredString("name"), invocation: invocation)
     }
 }
 
