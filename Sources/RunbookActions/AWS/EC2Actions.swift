@@ -119,10 +119,6 @@ public struct DeleteNetworkAction: ResourceDeletingAction {
     func deletion(of network: NetworkResource) -> String { "delete VPC \(network.name)" }
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        switch try await ResourceLifecycle.deleteIfRunbookCreated(try resource(invocation)) {
-        case .absent: return [AWSOutput.result: DeleteResult.absent.rawValue]
-        case let .kept(vpc): return [AWSOutput.result: DeleteResult.kept.rawValue, "reason": "\(vpc.id) was not created by runbook"]
-        case let .deleted(vpc): return [AWSOutput.result: DeleteResult.deleted.rawValue, "vpc_id": vpc.id]
-        }
+        try await ResourceLifecycle.deleteIfRunbookCreated(try resource(invocation)).outputs(label: \.id) { ["vpc_id": $0.id] }
     }
 }

@@ -218,4 +218,13 @@ enum RunbookDeletion<Found: Sendable>: Sendable {
     /// Left in place: it has no runbook tag.
     case kept(Found)
     case deleted(Found)
+
+    /// The `result` output; a kept resource's `reason` names it by `label`; a deleted one adds `deleted`'s outputs.
+    func outputs(label: (Found) -> String, deleted: (Found) -> [String: String] = { _ in [:] }) -> [String: String] {
+        switch self {
+        case .absent: return [AWSOutput.result: DeleteResult.absent.rawValue]
+        case let .kept(found): return [AWSOutput.result: DeleteResult.kept.rawValue, "reason": "\(label(found)) was not created by runbook"]
+        case let .deleted(found): return deleted(found).merging([AWSOutput.result: DeleteResult.deleted.rawValue]) { _, new in new }
+        }
+    }
 }

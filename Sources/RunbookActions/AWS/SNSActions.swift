@@ -66,10 +66,6 @@ public struct DeleteTopicAction: ResourceDeletingAction {
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
         let topic = try resource(invocation)
-        switch try await ResourceLifecycle.deleteIfRunbookCreated(topic) {
-        case .absent: return [AWSOutput.result: DeleteResult.absent.rawValue]
-        case .kept: return [AWSOutput.result: DeleteResult.kept.rawValue, "reason": "\(topic.name) was not created by runbook"]
-        case .deleted: return [AWSOutput.result: DeleteResult.deleted.rawValue]
-        }
+        return try await ResourceLifecycle.deleteIfRunbookCreated(topic).outputs { _ in topic.name }
     }
 }
