@@ -66,7 +66,7 @@ struct MetricAlarmResource: ManagedResource {
         case let .created(created): alarm = created
         case let .found(found, _): alarm = found
         }
-        return adoption.outputs.merging(["arn": alarm?.arn ?? "", "state": alarm?.state ?? ""]) { _, new in new }
+        return adoption.outputs(["arn": alarm?.arn ?? "", "state": alarm?.state ?? ""])
     }
 }
 

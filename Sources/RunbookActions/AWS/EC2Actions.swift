@@ -86,7 +86,7 @@ public struct CreateNetworkAction: ResourceCreatingAction {
         let adoption = try await ResourceLifecycle.createOrAdopt(network, runID: invocation.runID)
         let vpc = adoption.resource
         let subnets = adoption.ownership == .thisRun ? try await network.completeSubnets(of: vpc) : try await network.subnets(of: vpc)
-        return adoption.outputs.merging(["vpc_id": vpc.id, "subnet_ids": subnets.map(\.id).sorted().joined(separator: ",")]) { _, new in new }
+        return adoption.outputs(["vpc_id": vpc.id, "subnet_ids": subnets.map(\.id).sorted().joined(separator: ",")])
     }
 
     public func undo(_ invocation: ActionInvocation) async throws -> [String: String] {

@@ -58,7 +58,7 @@ public struct CreateRoleAction: ResourceCreatingAction {
         let adoption = try await ResourceLifecycle.createOrAdopt(role, runID: invocation.runID)
         let attached = Set(try await AWSStep.run("policies of \(role.description)") { try await role.attachedPolicies() })
         let missing = policies.filter { !attached.contains($0) }
-        var out = adoption.outputs.merging(["name": role.name, "arn": adoption.resource.arn]) { _, new in new }
+        var out = adoption.outputs(["name": role.name, "arn": adoption.resource.arn])
         if adoption.ownership == .thisRun {
             for policy in missing {
                 try await AWSStep.run("attaching \(policy) to \(role.description)") { try await role.iam.attachRolePolicy(roleName: role.name, policyARN: policy) }

@@ -108,6 +108,9 @@ enum Adoption<Resource: ManagedResource>: Sendable {
 
     /// The `result` and `owned` outputs.
     var outputs: [String: String] { [AWSOutput.result: result.rawValue, AWSOutput.owned: ownership.owned] }
+
+    /// The `result` and `owned` outputs with the action's own `more`.
+    func outputs(_ more: [String: String]) -> [String: String] { outputs.merging(more) { _, new in new } }
 }
 
 extension Adoption where Resource.Created == Resource.Found {

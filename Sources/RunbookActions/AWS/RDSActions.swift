@@ -89,7 +89,7 @@ public struct CreateDBParameterGroupAction: ResourceCreatingAction {
         let wanted = try invocation.stringMap("parameters")
         let adoption = try await ResourceLifecycle.createOrAdopt(group, runID: invocation.runID)
         let found = adoption.resource
-        var out = adoption.outputs.merging(["name": found.name, "arn": found.arn ?? ""]) { _, new in new }
+        var out = adoption.outputs(["name": found.name, "arn": found.arn ?? ""])
         let differing = try await group.differing(wanted).sorted()
         guard !differing.isEmpty else { return out }
         if adoption.ownership == .thisRun {
@@ -159,7 +159,7 @@ public struct CreateDBSubnetGroupAction: ResourceCreatingAction {
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
         let group = try resource(invocation)
         let adoption = try await ResourceLifecycle.createOrAdopt(group, runID: invocation.runID)
-        return adoption.outputs.merging(["name": group.name, "vpc_id": adoption.resource.vpcID ?? ""]) { _, new in new }
+        return adoption.outputs(["name": group.name, "vpc_id": adoption.resource.vpcID ?? ""])
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
@@ -234,7 +234,7 @@ public struct CreateDBSnapshotAction: ResourceCreatingAction {
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
         let snapshot = try resource(invocation)
         let adoption = try await ResourceLifecycle.createOrAdopt(snapshot, runID: invocation.runID)
-        return adoption.outputs.merging(["snapshot_identifier": snapshot.name, "status": adoption.resource.status]) { _, new in new }
+        return adoption.outputs(["snapshot_identifier": snapshot.name, "status": adoption.resource.status])
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {

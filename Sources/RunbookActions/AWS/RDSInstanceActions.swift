@@ -275,7 +275,7 @@ public struct CreateDBInstanceReadReplicaAction: DBInstanceCreatingAction {
         let adoption = try await ResourceLifecycle.createOrAdopt(try resource(invocation), runID: invocation.runID)
         switch adoption {
         case let .created(created):
-            return DBInstanceTarget.outputs(created.replica, adoption.outputs.merging(["source_arn": created.sourceARN]) { _, new in new })
+            return DBInstanceTarget.outputs(created.replica, adoption.outputs(["source_arn": created.sourceARN]))
         case let .found(db, _):
             return DBInstanceTarget.outputs(db, adoption.outputs)
         }

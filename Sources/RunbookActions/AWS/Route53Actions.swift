@@ -222,7 +222,7 @@ public struct CreateHostedZoneAction: ResourceCreatingAction {
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
         let zone = try resource(invocation)
         let adoption = try await zone.createOrAdopt(runID: invocation.runID)
-        return adoption.outputs.merging(["zone_id": adoption.resource.id, "name": zone.name]) { _, new in new }
+        return adoption.outputs(["zone_id": adoption.resource.id, "name": zone.name])
     }
 
     public func undo(_ invocation: ActionInvocation) async throws -> [String: String] {
@@ -314,7 +314,7 @@ public struct CreateHealthCheckAction: ResourceCreatingAction {
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
         let adoption = try await resource(invocation).createOrAdopt(runID: invocation.runID)
-        return adoption.outputs.merging(["health_check_id": adoption.resource.id]) { _, new in new }
+        return adoption.outputs(["health_check_id": adoption.resource.id])
     }
 
     public func undo(_ invocation: ActionInvocation) async throws -> [String: String] {

@@ -44,7 +44,7 @@ public struct CreateTopicAction: ResourceCreatingAction {
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
         let adoption = try await ResourceLifecycle.createOrAdopt(try resource(invocation), runID: invocation.runID)
-        return adoption.outputs.merging(["arn": adoption.resource]) { _, new in new }
+        return adoption.outputs(["arn": adoption.resource])
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
