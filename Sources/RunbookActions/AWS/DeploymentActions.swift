@@ -177,9 +177,9 @@ public struct ManageMasterPasswordAction: StepAction {
         let db = try await target.require()
         if let own = db.masterUserSecretARN { return ["secret_arn": own, "result": "unchanged"] }
         guard try await target.settle(["available"], try WaitPacing(invocation)) != nil else { throw ActionFailure("\(target.description) disappeared", retryable: false) }
-        var request = RDS.ModifyDBInstanceRequest(identifier: target.identifier, applyImmediately: true)
-        request.manageMasterUserPassword = true
-        let modified = try await AWSStep.run("giving \(target.description) a managed master secret") { try await target.rds.modifyDBInstance(request) }
+        let modified = try await AWSStep.run("giving \(target.description) a managed master secret") {
+            try await target.modifyNow { $0.manageMasterUserPassword = true }
+        }
         return ["secret_arn": modified.masterUserSecretARN ?? "", "result": "modified"]
     }
 
@@ -209,9 +209,7 @@ public struct SetMultiAZAction: StepAction {
         guard db.multiAZ != wanted else { return out }
         // RDS refuses a modification while another one (e.g. the new master secret) is being applied.
         guard try await target.settle(["available"], try WaitPacing(invocation)) != nil else { throw ActionFailure("\(target.description) disappeared", retryable: false) }
-        var request = RDS.ModifyDBInstanceRequest(identifier: target.identifier, applyImmediately: true)
-        request.multiAZ = wanted
-        _ = try await AWSStep.run("setting Multi-AZ of \(target.description) to \(wanted)") { try await target.rds.modifyDBInstance(request) }
+        _ = try await AWSStep.run("setting Multi-AZ of \(target.description) to \(wanted)") { try await target.modifyNow { $0.multiAZ = wanted } }
         out[AWSOutput.result] = "changed"
         return out
     }

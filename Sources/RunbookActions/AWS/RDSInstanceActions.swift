@@ -48,9 +48,17 @@ struct DBInstanceTarget: Sendable {
         return poll.output?.items.first { statuses.contains($0.status) }
     }
 
+    /// ModifyDBInstance with the fields `change` sets, applied immediately: the instance as RDS answers it.
+    @discardableResult
+    func modifyNow(_ change: (inout RDS.ModifyDBInstanceRequest) -> Void) async throws -> RDS.DBInstance {
+        var request = RDS.ModifyDBInstanceRequest(identifier: identifier, applyImmediately: true)
+        change(&request)
+        return try await rds.modifyDBInstance(request)
+    }
+
     /// Sets deletion protection to `enabled`, applied immediately.
     func modifyDeletionProtection(_ enabled: Bool) async throws {
-        _ = try await rds.modifyDBInstance(RDS.ModifyDBInstanceRequest(identifier: identifier, applyImmediately: true, deletionProtection: enabled))
+        try await modifyNow { $0.deletionProtection = enabled }
     }
 
     /// Turns deletion protection off and waits until the instance is available again (nil: gone meanwhile).

@@ -155,9 +155,7 @@ public struct FenceWriterAction: StepAction {
     // MARK: network
 
     private static func replaceSecurityGroups(of instance: DBInstanceTarget, with ids: [String]) async throws {
-        var request = RDS.ModifyDBInstanceRequest(identifier: instance.identifier, applyImmediately: true)
-        request.vpcSecurityGroupIDs = ids
-        _ = try await instance.rds.modifyDBInstance(request)
+        try await instance.modifyNow { $0.vpcSecurityGroupIDs = ids }
     }
 
     private func fenceWithSecurityGroup(_ invocation: ActionInvocation) async throws -> [String: String] {
