@@ -130,13 +130,23 @@ extension DBInstanceResource {
     }
 }
 
-/// A create action for a DB instance: plan says create or adopt.
-protocol DBInstanceCreatingAction: ResourceCreatingAction where Resource: DBInstanceResource {
+/// A DB instance made from the step's inputs, with the provider's clients for what else it needs (a source, a role).
+protocol StepDBInstanceResource: DBInstanceResource {
+    init(instance: DBInstanceTarget, invocation: ActionInvocation, provider: AWSClientProvider)
+}
+
+/// A create action for the DB instance the step's `identifier` names in its `region`: plan says create or adopt.
+protocol DBInstanceCreatingAction: ResourceCreatingAction where Resource: StepDBInstanceResource {
+    var provider: AWSClientProvider { get }
     /// What the plan calls a new instance, e.g. `read replica`.
     var createdNoun: String { get }
 }
 
 extension DBInstanceCreatingAction {
+    func resource(_ invocation: ActionInvocation) throws -> Resource {
+        Resource(instance: try DBInstanceTarget(provider, invocation), invocation: invocation, provider: provider)
+    }
+
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
         let db = try resource(invocation)
         return try await ResourceLifecycle.plan(db, create: "\(createdNoun) \(db.name) in \(db.instance.rds.region)") {
@@ -148,7 +158,7 @@ extension DBInstanceCreatingAction {
 // MARK: - Primary
 
 /// A Multi-AZ primary made by CreateDBInstance from the step's inputs.
-struct PrimaryDBInstance: DBInstanceResource {
+struct PrimaryDBInstance: StepDBInstanceResource {
     let instance: DBInstanceTarget
     let invocation: ActionInvocation
     let provider: AWSClientProvider
@@ -202,11 +212,8 @@ public struct CreateDBInstanceAction: DBInstanceCreatingAction {
     ] + DeploymentTags.inputs)
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
+    typealias Resource = PrimaryDBInstance
     var createdNoun: String { "DB instance" }
-
-    func resource(_ invocation: ActionInvocation) throws -> PrimaryDBInstance {
-        PrimaryDBInstance(instance: try DBInstanceTarget(provider, invocation), invocation: invocation, provider: provider)
-    }
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
         let adoption = try await ResourceLifecycle.createOrAdopt(try resource(invocation), runID: invocation.runID)
@@ -218,7 +225,7 @@ public struct CreateDBInstanceAction: DBInstanceCreatingAction {
 
 /// A (cross-region) read replica of `source_identifier` in `source_region`, created from the source's ARN with an
 /// explicit parameter group and no deletion protection unless asked.
-struct ReadReplicaDBInstance: DBInstanceResource {
+struct ReadReplicaDBInstance: StepDBInstanceResource {
     /// The replica CreateDBInstanceReadReplica answered and the source ARN it was made from.
     struct Created: Sendable {
         var replica: RDS.DBInstance
@@ -273,11 +280,8 @@ public struct CreateDBInstanceReadReplicaAction: DBInstanceCreatingAction {
     ] + DeploymentTags.inputs)
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
+    typealias Resource = ReadReplicaDBInstance
     var createdNoun: String { "read replica" }
-
-    func resource(_ invocation: ActionInvocation) throws -> ReadReplicaDBInstance {
-        ReadReplicaDBInstance(instance: try DBInstanceTarget(provider, invocation), invocation: invocation, provider: provider)
-    }
 
     public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
         let adoption = try await ResourceLifecycle.createOrAdopt(try resource(invocation), runID: invocation.runID)
