@@ -99,7 +99,28 @@ struct DBInstanceTarget: Sendable {
         guard let role = invocation.string("monitoring_role"), !role.isEmpty, (interval ?? 0) > 0 else { return nil }
         return try await AWSStep.run("IAM role \(role)") { try await provider.client().iam.getRole(name: role).arn }
     }
+
+    /// Sets `request`'s Performance Insights and enhanced-monitoring fields from the step's `performance_insights`,
+    /// `performance_insights_retention`, `monitoring_interval` and `monitoring_role`.
+    static func setMonitoring(_ request: inout some DBInstanceMonitoringFields, _ provider: AWSClientProvider,
+                              _ invocation: ActionInvocation) async throws {
+        request.enablePerformanceInsights = try invocation.bool("performance_insights")
+        request.performanceInsightsRetentionPeriod = try invocation.int("performance_insights_retention")
+        request.monitoringInterval = try invocation.int("monitoring_interval")
+        request.monitoringRoleARN = try await monitoringRoleARN(provider, invocation, interval: request.monitoringInterval)
+    }
 }
+
+/// The Performance Insights and enhanced-monitoring fields that CreateDBInstance and CreateDBInstanceReadReplica share.
+protocol DBInstanceMonitoringFields: Sendable {
+    var enablePerformanceInsights: Bool? { get set }
+    var performanceInsightsRetentionPeriod: Int? { get set }
+    var monitoringInterval: Int? { get set }
+    var monitoringRoleARN: String? { get set }
+}
+
+extension RDS.CreateDBInstanceRequest: DBInstanceMonitoringFields {}
+extension RDS.CreateDBInstanceReadReplicaRequest: DBInstanceMonitoringFields {}
 
 /// A DB instance an action creates (primary, read replica, restore): found by DescribeDBInstances, owned by its tags.
 /// Undo deletes it once it has settled, turning deletion protection off first (this run created it), without a final
@@ -187,10 +208,7 @@ struct PrimaryDBInstance: StepDBInstanceResource {
         request.backupRetentionPeriod = try invocation.int("backup_retention")
         request.preferredBackupWindow = invocation.string("backup_window")
         request.preferredMaintenanceWindow = invocation.string("maintenance_window")
-        request.enablePerformanceInsights = try invocation.bool("performance_insights")
-        request.performanceInsightsRetentionPeriod = try invocation.int("performance_insights_retention")
-        request.monitoringInterval = try invocation.int("monitoring_interval")
-        request.monitoringRoleARN = try await DBInstanceTarget.monitoringRoleARN(provider, invocation, interval: request.monitoringInterval)
+        try await DBInstanceTarget.setMonitoring(&request, provider, invocation)
         request.deletionProtection = try invocation.bool("deletion_protection")
         return request
     }
@@ -257,10 +275,7 @@ struct ReadReplicaDBInstance: StepDBInstanceResource {
         }
         request.dbSubnetGroupName = invocation.string("subnet_group")
         request.dbParameterGroupName = invocation.string("parameter_group")
-        request.enablePerformanceInsights = try invocation.bool("performance_insights")
-        request.performanceInsightsRetentionPeriod = try invocation.int("performance_insights_retention")
-        request.monitoringInterval = try invocation.int("monitoring_interval")
-        request.monitoringRoleARN = try await DBInstanceTarget.monitoringRoleARN(provider, invocation, interval: request.monitoringInterval)
+        try await DBInstanceTarget.setMonitoring(&request, provider, invocation)
         request.deletionProtection = try invocation.bool("deletion_protection") ?? false
         return Created(replica: try await instance.rds.createDBInstanceReadReplica(request), sourceARN: sourceARN)
     }
