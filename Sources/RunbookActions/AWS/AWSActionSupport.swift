@@ -121,6 +121,9 @@ enum AWSStep {
     /// Common input: the region (else the environment's or profile's).
     static let regionInput = ActionInputSpec("region", description: "the AWS region (default: AWS_REGION / profile)")
 
+    /// The inputs of an action on a resource by `name` in a `region`.
+    static let nameInRegionInputs = [ActionInputSpec("name", required: true), regionInput]
+
     /// True when `error` is an AWS error with one of `codes`.
     static func isError(_ error: any Error, _ codes: String...) -> Bool { isError(error, in: Set(codes)) }
 

@@ -111,7 +111,7 @@ public struct CreateNetworkAction: ResourceCreatingAction {
 public struct DeleteNetworkAction: ResourceDeletingAction {
     public let name = "aws.ec2.delete-network"
     public let summary = "Delete a runbook-created VPC and its subnets (absent is fine)"
-    public let inputs = [ActionInputSpec("name", required: true), AWSStep.regionInput]
+    public let inputs = AWSStep.nameInRegionInputs
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 

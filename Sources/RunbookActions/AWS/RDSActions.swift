@@ -115,7 +115,7 @@ public struct CreateDBParameterGroupAction: ResourceCreatingAction {
 public struct DeleteDBParameterGroupAction: ResourceDeletingAction {
     public let name = "aws.rds.delete-db-parameter-group"
     public let summary = "Delete a DB parameter group (absent is fine)"
-    public let inputs = [ActionInputSpec("name", required: true), AWSStep.regionInput]
+    public let inputs = AWSStep.nameInRegionInputs
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
@@ -174,7 +174,7 @@ public struct CreateDBSubnetGroupAction: ResourceCreatingAction {
 public struct DeleteDBSubnetGroupAction: ResourceDeletingAction {
     public let name = "aws.rds.delete-db-subnet-group"
     public let summary = "Delete a DB subnet group (absent is fine)"
-    public let inputs = [ActionInputSpec("name", required: true), AWSStep.regionInput]
+    public let inputs = AWSStep.nameInRegionInputs
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 

@@ -36,7 +36,7 @@ extension SNSTopicResource {
 public struct CreateTopicAction: ResourceCreatingAction {
     public let name = "aws.sns.create-topic"
     public let summary = "Create an SNS topic (adopt an existing one)"
-    public let inputs = [ActionInputSpec("name", required: true), AWSStep.regionInput]
+    public let inputs = AWSStep.nameInRegionInputs
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
@@ -57,7 +57,7 @@ public struct CreateTopicAction: ResourceCreatingAction {
 public struct DeleteTopicAction: ResourceDeletingAction {
     public let name = "aws.sns.delete-topic"
     public let summary = "Delete a runbook-created SNS topic (absent is fine)"
-    public let inputs = [ActionInputSpec("name", required: true), AWSStep.regionInput]
+    public let inputs = AWSStep.nameInRegionInputs
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
