@@ -21,25 +21,39 @@ enum ProcessBenchmark {
                     environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Sample {
         let (database, remove) = store.processDatabase(directory: directory)
         defer { remove() }
+        let child = try ChildRun.timed(executable, ["--db", database, "run", runbook, "--json"], directory: directory, environment: environment)
+        let report = (try? JSONSerialization.jsonObject(with: child.output)) as? [String: Any]
+        let succeeded = ((report?["steps"] as? [[String: Any]]) ?? []).filter { $0["status"] as? String == "succeeded" }.count
+        guard child.status == 0, report?["status"] as? String == "succeeded", succeeded == steps else {
+            throw BenchmarkFailure("process: runbook exited \(child.status) with \(succeeded) of \(steps) steps succeeded")
+        }
+        return Sample(seconds: child.seconds, units: steps)
+    }
+}
+
+/// One child process run to its end: what it wrote to standard output, how it exited, and its wall time.
+struct ChildRun {
+    var output: Data
+    var status: Int32
+    var seconds: Double
+
+    /// Runs `executable` with `arguments`, timing it from launch to exit; standard error is discarded unless
+    /// `keepStandardError` (then the child writes to ours).
+    static func timed(_ executable: String, _ arguments: [String], directory: String? = nil,
+                      environment: [String: String]? = nil, keepStandardError: Bool = false) throws -> ChildRun {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--db", database, "run", runbook, "--json"]
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        if let environment { process.environment = environment }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        if !keepStandardError { process.standardError = FileHandle.nullDevice }
         let clock = ContinuousClock()
         let start = clock.now
         try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let elapsed = (clock.now - start).seconds
-        let report = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-        let succeeded = ((report?["steps"] as? [[String: Any]]) ?? []).filter { $0["status"] as? String == "succeeded" }.count
-        guard process.terminationStatus == 0, report?["status"] as? String == "succeeded", succeeded == steps else {
-            throw BenchmarkFailure("process: runbook exited \(process.terminationStatus) with \(succeeded) of \(steps) steps succeeded")
-        }
-        return Sample(seconds: elapsed, units: steps)
+        return ChildRun(output: output, status: process.terminationStatus, seconds: (clock.now - start).seconds)
     }
 }

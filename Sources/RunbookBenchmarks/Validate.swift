@@ -46,24 +46,14 @@ public enum ValidateBenchmark {
     /// Run `executable validate-only file` as a child process, so the peak memory is that of a process that
     /// did nothing but load and validate. Also returns the child's whole wall time and ru_maxrss.
     public static func inChild(executable: String, file: String) throws -> (Result, wallSeconds: Double, maxRSSKB: Int) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["validate-only", file]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        let clock = ContinuousClock()
-        let start = clock.now
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let wall = (clock.now - start).seconds
-        guard process.terminationStatus == 0 else {
-            throw BenchmarkFailure("validate-only child exited with status \(process.terminationStatus)")
+        let child = try ChildRun.timed(executable, ["validate-only", file], keepStandardError: true)
+        guard child.status == 0 else {
+            throw BenchmarkFailure("validate-only child exited with status \(child.status)")
         }
-        let result = try JSONDecoder().decode(Result.self, from: data)
+        let result = try JSONDecoder().decode(Result.self, from: child.output)
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &usage)
         // ru_maxrss of RUSAGE_CHILDREN is the largest child so far (kilobytes on Linux).
-        return (result, wall, Int(usage.ru_maxrss))
+        return (result, child.seconds, Int(usage.ru_maxrss))
     }
 }
