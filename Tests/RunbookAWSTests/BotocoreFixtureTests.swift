@@ -164,6 +164,12 @@ struct CapturingClient {
             r.vpcSecurityGroupIDs = ["sg-0fence", "sg-0app"]
             _ = try await rds.modifyDBInstance(r)
         },
+        "modifyDBInstanceRenameIntoParameterGroup": { rds in
+            var r = RDS.ModifyDBInstanceRequest(identifier: "financial-db", applyImmediately: true)
+            r.dbParameterGroupName = "financial-db-retired-r1"
+            r.newIdentifier = "financial-db-retired-r1"
+            _ = try await rds.modifyDBInstance(r)
+        },
         "modifyDBInstanceManagedPasswordAndIAMAuth": { rds in
             var r = RDS.ModifyDBInstanceRequest(identifier: "financial-db", applyImmediately: false)
             r.enableIAMDatabaseAuthentication = true

@@ -400,6 +400,8 @@ public struct RDS: QueryService {
         public var manageMasterUserPassword: Bool?
         /// Sent to AWS only; never logged.
         public var masterUserPassword: String?
+        /// Renames the instance (its endpoint changes with it).
+        public var newIdentifier: String?
         public init(identifier: String, applyImmediately: Bool? = nil, deletionProtection: Bool? = nil) {
             self.identifier = identifier
             self.applyImmediately = applyImmediately
@@ -425,6 +427,7 @@ public struct RDS: QueryService {
         p.set("EnableIAMDatabaseAuthentication", r.enableIAMDatabaseAuthentication)
         p.set("ManageMasterUserPassword", r.manageMasterUserPassword)
         p.set("MasterUserPassword", r.masterUserPassword)
+        p.set("NewDBInstanceIdentifier", r.newIdentifier)
         return try await answer("ModifyDBInstance", p, idempotent: true)
     }
 

@@ -146,6 +146,10 @@ def main():
                 "DBInstanceIdentifier": "financial-db", "ApplyImmediately": True, "DBParameterGroupName": "fin-fence-pg",
                 "VpcSecurityGroupIds": ["sg-0fence", "sg-0app"],
             }),
+            query_case("modifyDBInstanceRenameIntoParameterGroup", "ModifyDBInstance", {
+                "DBInstanceIdentifier": "financial-db", "ApplyImmediately": True,
+                "DBParameterGroupName": "financial-db-retired-r1", "NewDBInstanceIdentifier": "financial-db-retired-r1",
+            }),
             query_case("modifyDBInstanceManagedPasswordAndIAMAuth", "ModifyDBInstance", {
                 "DBInstanceIdentifier": "financial-db", "ApplyImmediately": False,
                 "EnableIAMDatabaseAuthentication": True, "ManageMasterUserPassword": True,
