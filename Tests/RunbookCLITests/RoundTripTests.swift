@@ -85,6 +85,51 @@ struct RoundTripTests {
         #expect(DRHarness.outputs(run)["delete-replica"]?["final_snapshot"] == "\(name)-replica-final", "\(DRHarness.outputs(run)["delete-replica"] ?? [:])")
     }
 
+    @Test("reprotect with keep_old_writer keeps the old writer renamed, read-only in a group of its own and tagged retired; cleanup removes it")
+    func keepOldWriter() async throws {
+        let h = try await DRHarness(emulator: try await LocalAWSEmulator.withDataPlane("keep-old-writer"))
+        defer { h.directory.remove() }
+        let name = LocalAWSEmulator.uniqueName("ko"), zone = "\(name).internal"
+        try await DataPlaneDRTests.provision(h, name, zone, params(name, zone))
+        let provisioned = try await roles(h, name, zone)
+        try await Self.setUpApplication(h, name)
+        let (switched, _) = try await h.runJSON(["run", "switchover", "--yes"] + params(name, zone))
+        #expect(switched.exitCode == 0, "\(switched.stdout)\(switched.stderr)")
+
+        let (reprotected, run) = try await h.runJSON(["run", "reprotect", "--yes", "--param", "keep_old_writer=true"] + params(name, zone))
+        #expect(reprotected.exitCode == 0, "\(reprotected.stdout)\(reprotected.stderr)")
+        let status = { (id: String) in (run["steps"] as? [[String: Any]])?.first { $0["id"] as? String == id }?["status"] as? String }
+        #expect(status("approve-retire") == "skipped" && status("retire-old") == "skipped" && status("keep-old") == "succeeded",
+                "nothing is deleted, so nothing asks for approval; the pivot is keeping the old writer")
+        #expect(try await roles(h, name, zone) == Self.mirrored(provisioned), "the new standby took the old writer's slot")
+        let kept = "\(name)-retired-\(run["id"] as? String ?? "?")"
+        let db = try await h.withAWS { try await $0.rds(region: Self.primary).describeDBInstance(identifier: kept) }
+        #expect(db.tags.contains(AWSTag("runbook:role", "retired")) && db.tags.contains(AWSTag("runbook:deployment", name)), "\(db.tags)")
+        #expect(db.parameterGroups.first?.name == kept && db.parameterGroups.first?.status == "in-sync", "\(db.parameterGroups)")
+        let address = try #require(db.endpointAddress)
+        let target = DatabaseTarget(host: address, port: 5432, database: "postgres", user: "app", credential: .password(Self.appPassword),
+                                    connectTimeout: .seconds(2), statementTimeout: .seconds(2))
+        do {
+            try await DatabaseSession.with(target) { try await $0.rows("INSERT INTO workload VALUES (1)", doing: "writing") }
+            Issue.record("the kept old writer took a write")
+        } catch let error as DatabaseError {
+            #expect(error.isReadOnlyRefusal, "the kept old writer refuses writes as read-only: \(error)")
+        }
+
+        let (cleaned, _) = try await h.runJSON(["run", "cleanup"] + params(name, zone))
+        #expect(cleaned.exitCode == 0, "\(cleaned.stdout)\(cleaned.stderr)")
+        let left = try await h.withAWS { aws in
+            let rds = try aws.rds(region: Self.primary)
+            let instances = try await rds.describeDBInstances().items.map(\.identifier).filter { $0.hasPrefix(name) }
+            let groups = try await rds.describeDBParameterGroups().items.map(\.name).filter { $0.hasPrefix(name) }
+            let snapshots = try await rds.describeDBSnapshots().items.map(\.identifier).filter { $0.hasPrefix(name) }
+            return (instances, groups, snapshots)
+        }
+        #expect(left.0.isEmpty && left.1.isEmpty, "cleanup leaves no instance or parameter group: \(left)")
+        #expect(left.2.contains("\(kept)-final"), "the kept old writer's final snapshot: \(left.2)")
+        #expect(try await h.run(["audit", "verify"]).exitCode == 0)
+    }
+
     @Test("promote-secondary, reprotect, promote-secondary again: the second regional failover finds the standby in us-east-1 by itself")
     func failoverTwice() async throws {
         let h = try await DRHarness(emulator: try await LocalAWSEmulator.withDataPlane("failover-twice"))

@@ -13,6 +13,7 @@ public enum AWSActions {
             LocateDeploymentAction(provider: provider), LocateStandbyAction(provider: provider), SetDeploymentRoleAction(provider: provider), SetDBParametersAction(provider: provider),
             ManageMasterPasswordAction(provider: provider), SetMultiAZAction(provider: provider),
             RebootDBInstanceAction(provider: provider), PromoteReadReplicaAction(provider: provider), DeleteDBInstanceAction(provider: provider),
+            RetireDBInstanceAction(provider: provider), DeleteRetiredDBInstancesAction(provider: provider),
             CreateDBSnapshotAction(provider: provider), DescribeDBSnapshotAction(provider: provider), DeleteDBSnapshotAction(provider: provider),
             FindLatestSnapshotAction(provider: provider), CopyDBSnapshotAction(provider: provider),
             RestoreDBInstanceFromSnapshotAction(provider: provider), SetDeletionProtectionAction(provider: provider),

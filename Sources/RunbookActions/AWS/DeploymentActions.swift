@@ -87,7 +87,9 @@ public struct SetDeploymentRoleAction: StepAction {
 public struct LocateDeploymentAction: StepAction, ReadOnlyAction {
     public let name = "aws.rds.locate-deployment"
     public let summary = "Find the deployment's writer and its other slot (standby or old writer) from RDS's state and the role tags"
-    public let inputs = Self.deploymentInputs
+    public let inputs = Self.deploymentInputs + [
+        ActionInputSpec("keep_old_writer", description: "true: a fenced old writer in the other slot is to be kept (other_keep), not deleted (other_delete)"),
+    ]
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
@@ -111,7 +113,7 @@ public struct LocateDeploymentAction: StepAction, ReadOnlyAction {
             try await slot(name + "-replica", invocation.requiredString("secondary_region")),
         ]
         let (writer, other) = try Self.writer(among: slots, deployment: name)
-        return outputs(writer: writer, other: other)
+        return outputs(writer: writer, other: other, keep: try invocation.bool("keep_old_writer") ?? false)
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
@@ -142,7 +144,7 @@ public struct LocateDeploymentAction: StepAction, ReadOnlyAction {
         return (writer, other)
     }
 
-    private func outputs(writer: Slot, other: Slot) -> [String: String] {
+    private func outputs(writer: Slot, other: Slot, keep: Bool) -> [String: String] {
         let source = other.db?.readReplicaSourceDBInstanceIdentifier ?? ""
         let replicates = !source.isEmpty && (source == writer.db?.arn || source == writer.target.identifier)
         let state = other.db == nil ? "absent" : replicates ? "standby" : other.isFenced ? "fenced old writer" : "standalone, not fenced"
@@ -153,6 +155,7 @@ public struct LocateDeploymentAction: StepAction, ReadOnlyAction {
             "other_replicates": String(replicates), "other_fenced": String(other.isFenced), "other_state": state,
             // Reprotect retires what is there unless it already is the writer's standby, and refuses an unfenced writer.
             "other_retire": String(other.db != nil && !replicates),
+            "other_delete": String(other.db != nil && !replicates && !keep), "other_keep": String(other.db != nil && !replicates && keep),
             "other_unfenced_writer": String(other.isStandalone && !other.isFenced),
             "other_role": other.role ?? "", "other_status": other.db?.status ?? "absent",
             "other_parameter_group": other.db?.parameterGroups.first?.name ?? "",
