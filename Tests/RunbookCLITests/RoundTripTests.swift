@@ -83,6 +83,31 @@ struct RoundTripTests {
         #expect(left.contains("snapshot \(Self.secondary) NAME-replica-final"), "the writer's final snapshot: \(left)")
         #expect(!left.contains { $0.hasPrefix("instance ") }, "\(left)")
         #expect(DRHarness.outputs(run)["delete-replica"]?["final_snapshot"] == "\(name)-replica-final", "\(DRHarness.outputs(run)["delete-replica"] ?? [:])")
+        #expect(DRHarness.outputs(run)["delete-primary-slot-standby"]?["result"] == "kept", "the fenced old writer NAME is no replica: deleted last")
+    }
+
+    @Test("cleanup of a mirrored deployment deletes the standby (NAME, a replica) before the writer: RDS never promotes it")
+    func cleanupOfAMirroredDeployment() async throws {
+        let h = try await DRHarness(emulator: try await LocalAWSEmulator.withDataPlane("cleanup-mirrored"))
+        defer { h.directory.remove() }
+        let name = LocalAWSEmulator.uniqueName("cm"), zone = "\(name).internal"
+        try await DataPlaneDRTests.provision(h, name, zone, params(name, zone))
+        for runbook in ["switchover", "reprotect"] {
+            let (done, _) = try await h.runJSON(["run", runbook, "--yes"] + params(name, zone))
+            #expect(done.exitCode == 0, "\(runbook): \(done.stdout)\(done.stderr)")
+        }
+
+        let (cleaned, run) = try await h.runJSON(["run", "cleanup"] + params(name, zone))
+        #expect(cleaned.exitCode == 0, "\(cleaned.stdout)\(cleaned.stderr)")
+        let left = try await h.state(name, zone: zone)
+        #expect(left.contains("snapshot \(Self.secondary) NAME-replica-final"), "the writer's final snapshot: \(left)")
+        #expect(DRHarness.outputs(run)["delete-primary-slot-standby"]?["final_snapshot_skipped"] != nil,
+                "NAME was deleted as a read replica: \(DRHarness.outputs(run)["delete-primary-slot-standby"] ?? [:])")
+        let step = { (id: String) in (run["steps"] as? [[String: Any]])?.first { $0["id"] as? String == id } ?? [:] }
+        let standbyGone = try #require(step("delete-primary-slot-standby")["finished_at"] as? String)
+        let writerDeleted = try #require(step("delete-replica")["started_at"] as? String)
+        #expect(standbyGone <= writerDeleted, "the standby was gone (\(standbyGone)) before the writer's delete began (\(writerDeleted))")
+        #expect(!left.contains { $0.hasPrefix("instance ") }, "\(left)")
     }
 
     @Test("reprotect with keep_old_writer keeps the old writer renamed, read-only in a group of its own and tagged retired; cleanup removes it")
@@ -110,7 +135,7 @@ struct RoundTripTests {
         let target = DatabaseTarget(host: address, port: 5432, database: "postgres", user: "app", credential: .password(Self.appPassword),
                                     connectTimeout: .seconds(2), statementTimeout: .seconds(2))
         do {
-            try await DatabaseSession.with(target) { try await $0.rows("INSERT INTO workload VALUES (1)", doing: "writing") }
+            _ = try await DatabaseSession.with(target) { try await $0.rows("INSERT INTO workload VALUES (1)", doing: "writing") }
             Issue.record("the kept old writer took a write")
         } catch let error as DatabaseError {
             #expect(error.isReadOnlyRefusal, "the kept old writer refuses writes as read-only: \(error)")

@@ -476,7 +476,8 @@ public struct DeleteDBInstanceAction: StepAction {
     public let summary = "Delete a DB instance (absent is fine), optionally with a final snapshot"
     public let inputs = RDSSupport.instanceInputs([ActionInputSpec("skip_final_snapshot"), ActionInputSpec("final_snapshot_identifier"),
                                                    ActionInputSpec("disable_deletion_protection"),
-                                                   ActionInputSpec("only_this_run", description: "true: refuse to delete an instance this run did not create")])
+                                                   ActionInputSpec("only_this_run", description: "true: refuse to delete an instance this run did not create"),
+                                                   ActionInputSpec("only_if_replica", description: "true: delete it only if it is a read replica (and wait until it is gone); a standalone instance is kept")])
     let provider: AWSClientProvider
     public init(provider: AWSClientProvider) { self.provider = provider }
 
@@ -489,7 +490,11 @@ public struct DeleteDBInstanceAction: StepAction {
         if try invocation.bool("only_this_run") == true, Ownership.of(db.tags, runID: invocation.runID) != .thisRun {
             throw ActionFailure("\(target.description) was not created by this run (no runbook:run-id \(invocation.runID) tag); refusing to delete it", retryable: false)
         }
-        if db.status == "deleting" { return [AWSOutput.result: "deleting", "status": "deleting"] }
+        let onlyReplica = try invocation.bool("only_if_replica") == true
+        if onlyReplica && (db.readReplicaSourceDBInstanceIdentifier ?? "").isEmpty {
+            return [AWSOutput.result: "kept", "status": db.status, "kept": "\(target.identifier) is not a read replica"]
+        }
+        if db.status == "deleting" && !onlyReplica { return [AWSOutput.result: "deleting", "status": "deleting"] }
         guard let settled = try await target.settle(DBInstanceTarget.settledStatuses, pacing) else { return Self.absent }
         var out: [String: String] = [:]
         if settled.deletionProtection {
@@ -499,7 +504,12 @@ public struct DeleteDBInstanceAction: StepAction {
             out["deletion_protection_disabled"] = "true"
             guard try await AWSStep.run(target.description, { try await target.disableDeletionProtection(pacing) }) != nil else { return Self.absent }
         }
-        return try await delete(target, invocation, out, replica: !(settled.readReplicaSourceDBInstanceIdentifier ?? "").isEmpty)
+        out = try await delete(target, invocation, out, replica: !(settled.readReplicaSourceDBInstanceIdentifier ?? "").isEmpty)
+        if onlyReplica {
+            try await target.waitUntilDeleted(pacing)
+            out["status"] = "deleted"
+        }
+        return out
     }
 
     /// Deletes the settled instance, with a final snapshot unless `skip_final_snapshot` or it is a read replica
