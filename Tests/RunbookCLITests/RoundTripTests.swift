@@ -217,6 +217,42 @@ struct RoundTripTests {
         #expect(try await h.run(["audit", "verify"]).exitCode == 0)
     }
 
+    @Test("SIGKILL while keep-old renames and reboots the old writer, and after kept-fenced starts, resumed each time: kept once, read-only")
+    func keepOldWriterKilledAndResumed() async throws {
+        let h = try await DRHarness(emulator: try await LocalAWSEmulator.withDataPlane("keep-kills"))
+        defer { h.directory.remove() }
+        let name = LocalAWSEmulator.uniqueName("kk"), zone = "\(name).internal"
+        try await DataPlaneDRTests.provision(h, name, zone, params(name, zone))
+        let provisioned = try await roles(h, name, zone)
+        try await Self.setUpApplication(h, name)
+        let (switched, _) = try await h.runJSON(["run", "switchover", "--yes"] + params(name, zone))
+        #expect(switched.exitCode == 0, "\(switched.stdout)\(switched.stderr)")
+        try await h.setTransitions(times: 8)  // a rename and a reboot each take 8 describes, 4 s at 500 ms
+        var command = ["run", "reprotect", "--yes", "--param", "name=\(name)", "--param", "zone=\(zone)",
+                       "--param", "poll_interval=500ms", "--param", "keep_old_writer=true"]
+        var runID = ""
+        for (step, delay) in [("keep-old", 1500), ("kept-fenced", 100)] {
+            let (killed, id) = try await h.killOnce(command, when: step, runbook: "reprotect", after: .milliseconds(delay))
+            #expect(killed, "the run was still going \(delay) ms after \(step) started")
+            runID = id
+            command = ["resume", id]
+        }
+        let (resumed, final) = try await h.runJSON(["resume", runID])
+        #expect(resumed.exitCode == 0 && final["status"] as? String == "succeeded", "\(resumed.stdout)\(resumed.stderr)")
+        #expect(try await roles(h, name, zone) == Self.mirrored(provisioned))
+        let kept = try await h.withAWS { aws in
+            try await aws.rds(region: Self.primary).describeDBInstances().items.filter { $0.identifier.hasPrefix("\(name)-retired-") }
+        }
+        #expect(kept.map(\.identifier) == ["\(name)-retired-\(runID)"], "kept once, under this run's name: \(kept.map(\.identifier))")
+        let address = try #require(kept.first?.endpointAddress)
+        let target = DatabaseTarget(host: address, port: 5432, database: "postgres", user: "app", credential: .password(Self.appPassword),
+                                    connectTimeout: .seconds(2), statementTimeout: .seconds(2))
+        await #expect(throws: DatabaseError.self) {
+            _ = try await DatabaseSession.with(target) { try await $0.rows("INSERT INTO workload VALUES (1)", doing: "writing") }
+        }
+        #expect(try await h.run(["audit", "verify"]).exitCode == 0)
+    }
+
     /// The application's table and its own database user on the writer (it never logs in as the master user).
     static func setUpApplication(_ h: DRHarness, _ name: String) async throws {
         try await h.withAWS { aws in
@@ -381,6 +417,33 @@ struct ReprotectRefusalTests {
 }
 
 extension DRHarness {
+    /// Runs `command` and SIGKILLs it `delay` after step `step` of its `runbook` run has started (read from the run's
+    /// history, as another terminal would); false when it ended first. Returns the run's id.
+    func killOnce(_ command: [String], when step: String, runbook: String, after delay: Duration) async throws -> (killed: Bool, runID: String) {
+        let started = try CommandRunner.start(binary, arguments(command), environment: emulator.environment)
+        var runID: String?
+        for _ in 0..<600 where started.process.isRunning {
+            if runID == nil {
+                let list = (try? JSONSerialization.jsonObject(with: Data(try await run(["runs", "--json"]).stdout.utf8))) as? [[String: Any]] ?? []
+                runID = list.first { $0["runbook"] as? String == runbook }?["id"] as? String
+            }
+            if let id = runID {
+                let history = (try? JSONSerialization.jsonObject(with: Data(try await run(["history", id, "--json"]).stdout.utf8))) as? [String: Any]
+                let events = history?["events"] as? [[String: Any]] ?? []
+                if events.contains(where: { $0["step"] as? String == step && ["step_started", "attempt_started"].contains($0["kind"] as? String) }) {
+                    try await Task.sleep(for: delay)
+                    let running = started.process.isRunning
+                    if running { kill(started.process.processIdentifier, SIGKILL) }
+                    await started.exited()
+                    return (running, id)
+                }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        await started.exited()
+        return (false, try #require(runID, "no \(runbook) run was recorded: \(started.stdout)\(started.stderr)"))
+    }
+
     /// Starts `runbook` (then resumes it) and SIGKILLs it after 0.4–1 s, until five kills landed mid-run or it ended.
     func killRepeatedly(runbook: String, args: [String]) async throws -> (kills: Int, runID: String, ended: String) {
         var runID: String?
