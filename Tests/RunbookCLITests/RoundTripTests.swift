@@ -115,11 +115,7 @@ struct RoundTripTests {
         let h = try await DRHarness(emulator: try await LocalAWSEmulator.withDataPlane("keep-old-writer"))
         defer { h.directory.remove() }
         let name = LocalAWSEmulator.uniqueName("ko"), zone = "\(name).internal"
-        try await DataPlaneDRTests.provision(h, name, zone, params(name, zone))
-        let provisioned = try await roles(h, name, zone)
-        try await Self.setUpApplication(h, name)
-        let (switched, _) = try await h.runJSON(["run", "switchover", "--yes"] + params(name, zone))
-        #expect(switched.exitCode == 0, "\(switched.stdout)\(switched.stderr)")
+        let provisioned = try await switchedWithApplication(h, name, zone)
 
         let (reprotected, run) = try await h.runJSON(["run", "reprotect", "--yes", "--param", "keep_old_writer=true"] + params(name, zone))
         #expect(reprotected.exitCode == 0, "\(reprotected.stdout)\(reprotected.stderr)")
@@ -131,15 +127,7 @@ struct RoundTripTests {
         let db = try await h.withAWS { try await $0.rds(region: Self.primary).describeDBInstance(identifier: kept) }
         #expect(db.tags.contains(AWSTag("runbook:role", "retired")) && db.tags.contains(AWSTag("runbook:deployment", name)), "\(db.tags)")
         #expect(db.parameterGroups.first?.name == kept && db.parameterGroups.first?.status == "in-sync", "\(db.parameterGroups)")
-        let address = try #require(db.endpointAddress)
-        let target = DatabaseTarget(host: address, port: 5432, database: "postgres", user: "app", credential: .password(Self.appPassword),
-                                    connectTimeout: .seconds(2), statementTimeout: .seconds(2))
-        do {
-            _ = try await DatabaseSession.with(target) { try await $0.rows("INSERT INTO workload VALUES (1)", doing: "writing") }
-            Issue.record("the kept old writer took a write")
-        } catch let error as DatabaseError {
-            #expect(error.isReadOnlyRefusal, "the kept old writer refuses writes as read-only: \(error)")
-        }
+        try await Self.expectRefusesTheApplicationsWrite(try #require(db.endpointAddress))
 
         let (cleaned, _) = try await h.runJSON(["run", "cleanup"] + params(name, zone))
         #expect(cleaned.exitCode == 0, "\(cleaned.stdout)\(cleaned.stderr)")
@@ -222,11 +210,7 @@ struct RoundTripTests {
         let h = try await DRHarness(emulator: try await LocalAWSEmulator.withDataPlane("keep-kills"))
         defer { h.directory.remove() }
         let name = LocalAWSEmulator.uniqueName("kk"), zone = "\(name).internal"
-        try await DataPlaneDRTests.provision(h, name, zone, params(name, zone))
-        let provisioned = try await roles(h, name, zone)
-        try await Self.setUpApplication(h, name)
-        let (switched, _) = try await h.runJSON(["run", "switchover", "--yes"] + params(name, zone))
-        #expect(switched.exitCode == 0, "\(switched.stdout)\(switched.stderr)")
+        let provisioned = try await switchedWithApplication(h, name, zone)
         try await h.setTransitions(times: 8)  // a rename and a reboot each take 8 describes, 4 s at 500 ms
         var command = ["run", "reprotect", "--yes", "--param", "name=\(name)", "--param", "zone=\(zone)",
                        "--param", "poll_interval=500ms", "--param", "keep_old_writer=true"]
@@ -244,13 +228,30 @@ struct RoundTripTests {
             try await aws.rds(region: Self.primary).describeDBInstances().items.filter { $0.identifier.hasPrefix("\(name)-retired-") }
         }
         #expect(kept.map(\.identifier) == ["\(name)-retired-\(runID)"], "kept once, under this run's name: \(kept.map(\.identifier))")
-        let address = try #require(kept.first?.endpointAddress)
-        let target = DatabaseTarget(host: address, port: 5432, database: "postgres", user: "app", credential: .password(Self.appPassword),
-                                    connectTimeout: .seconds(2), statementTimeout: .seconds(2))
-        await #expect(throws: DatabaseError.self) {
-            _ = try await DatabaseSession.with(target) { try await $0.rows("INSERT INTO workload VALUES (1)", doing: "writing") }
-        }
+        try await Self.expectRefusesTheApplicationsWrite(try #require(kept.first?.endpointAddress))
         #expect(try await h.run(["audit", "verify"]).exitCode == 0)
+    }
+
+    /// A provisioned deployment with the application's table and user, switched over: provision's topology (roles()).
+    func switchedWithApplication(_ h: DRHarness, _ name: String, _ zone: String) async throws -> [String] {
+        try await DataPlaneDRTests.provision(h, name, zone, params(name, zone))
+        let provisioned = try await roles(h, name, zone)
+        try await Self.setUpApplication(h, name)
+        let (switched, _) = try await h.runJSON(["run", "switchover", "--yes"] + params(name, zone))
+        #expect(switched.exitCode == 0, "\(switched.stdout)\(switched.stderr)")
+        return provisioned
+    }
+
+    /// The application's write to the instance at `address` is refused as read-only (SQLSTATE 25006).
+    static func expectRefusesTheApplicationsWrite(_ address: String) async throws {
+        let target = DatabaseTarget(host: address, port: 5432, database: "postgres", user: "app", credential: .password(appPassword),
+                                    connectTimeout: .seconds(2), statementTimeout: .seconds(2))
+        do {
+            _ = try await DatabaseSession.with(target) { try await $0.rows("INSERT INTO workload VALUES (1)", doing: "writing") }
+            Issue.record("the kept old writer at \(address) took a write")
+        } catch let error as DatabaseError {
+            #expect(error.isReadOnlyRefusal, "the kept old writer refuses writes as read-only: \(error)")
+        }
     }
 
     /// The application's table and its own database user on the writer (it never logs in as the master user).
