@@ -83,8 +83,8 @@ enum RunReport {
     }
 }
 
-/// The `--json` output of every command: JSONEncoder over ``JSONValue`` (JSONSerialization sorts keys through
-/// the locale's collation, which cost a 1,000-step `run --json` a quarter of its time). Keys are in code-point order.
+/// The `--json` output of every command: JSONEncoder over ``JSONValue`` (JSONSerialization sorts keys through the
+/// locale's collation, many times slower). Keys are in code-point order.
 enum JSONOutput {
     static func render(_ object: Any, pretty: Bool = true) -> String {
         let encoder = JSONEncoder()

@@ -136,8 +136,8 @@ public struct Template: Sendable, Equatable {
         }
     }
 
-    /// True when `text` contains `${{`. A plain scan of the UTF-8 bytes: Foundation's `contains` goes through
-    /// NSString and the generic `firstRange(of:)` is not specialised, each several microseconds per step input.
+    /// True when `text` contains `${{`: a plain scan of the UTF-8 bytes (Foundation's `contains` goes through
+    /// NSString, and the generic `firstRange(of:)` is not specialised; this runs for every input of every step).
     public static func containsExpression(_ text: String) -> Bool {
         var last: UInt8 = 0, beforeLast: UInt8 = 0
         for byte in text.utf8 {
