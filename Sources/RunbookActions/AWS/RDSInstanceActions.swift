@@ -67,6 +67,18 @@ struct DBInstanceTarget: Sendable {
         return try await settle(["available"], pacing)
     }
 
+    /// Deletes the instance (`status` as last described) once it has settled, turning deletion protection off first,
+    /// with a final snapshot named `finalSnapshot` (nil: none), and waits until it is gone; false when it vanished first.
+    func deleteSettled(status: String, finalSnapshot: String?, _ pacing: WaitPacing) async throws -> Bool {
+        if status != "deleting" {
+            guard let settled = try await settle(Self.settledStatuses, pacing) else { return false }
+            if settled.deletionProtection, try await disableDeletionProtection(pacing) == nil { return false }
+            _ = try await rds.deleteDBInstance(identifier: identifier, skipFinalSnapshot: finalSnapshot == nil, finalDBSnapshotIdentifier: finalSnapshot)
+        }
+        try await waitUntilDeleted(pacing)
+        return true
+    }
+
     /// Waits until the instance is gone (botocore's DBInstanceDeleted).
     func waitUntilDeleted(_ pacing: WaitPacing) async throws {
         let waiter = rds.dbInstanceDeletedWaiter(identifier: identifier, delay: pacing.pace, maxAttempts: pacing.maxAttempts)
@@ -141,13 +153,7 @@ extension DBInstanceResource {
     func tags(of db: RDS.DBInstance) async throws -> [AWSTag] { db.tags }
 
     func delete(_ db: RDS.DBInstance) async throws {
-        let pacing = try WaitPacing(invocation)
-        if db.status != "deleting" {
-            guard let settled = try await instance.settle(DBInstanceTarget.settledStatuses, pacing) else { throw ResourceVanished() }
-            if settled.deletionProtection, try await instance.disableDeletionProtection(pacing) == nil { throw ResourceVanished() }
-            _ = try await instance.rds.deleteDBInstance(identifier: instance.identifier, skipFinalSnapshot: true)
-        }
-        try await instance.waitUntilDeleted(pacing)
+        guard try await instance.deleteSettled(status: db.status, finalSnapshot: nil, try WaitPacing(invocation)) else { throw ResourceVanished() }
     }
 }
 

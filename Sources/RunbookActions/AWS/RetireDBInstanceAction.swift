@@ -129,19 +129,13 @@ public struct DeleteRetiredDBInstancesAction: StepAction {
     }
 
     private func delete(_ target: DBInstanceTarget, status: String, _ pacing: WaitPacing) async throws {
-        if status != "deleting" {
-            guard let settled = try await target.settle(DBInstanceTarget.settledStatuses, pacing) else { return }
-            if settled.deletionProtection { _ = try await AWSStep.run(target.description) { try await target.disableDeletionProtection(pacing) } }
-            do {
-                _ = try await target.rds.deleteDBInstance(identifier: target.identifier, skipFinalSnapshot: false,
-                                                          finalDBSnapshotIdentifier: "\(target.identifier)-final")
-            } catch where AWSStep.isError(error, AWSErrorCode.dbInstanceNotFound) {
-                return
-            } catch {
-                throw AWSStep.failure(error, target.description)
-            }
+        do {
+            _ = try await target.deleteSettled(status: status, finalSnapshot: "\(target.identifier)-final", pacing)
+        } catch where AWSStep.isError(error, AWSErrorCode.dbInstanceNotFound) {
+            return
+        } catch {
+            throw AWSStep.failure(error, target.description)
         }
-        try await target.waitUntilDeleted(pacing)
     }
 
     private func deleteGroup(_ name: String, _ rds: RDS) async throws {
