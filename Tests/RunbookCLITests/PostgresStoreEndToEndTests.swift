@@ -68,6 +68,11 @@ private struct Operator {
                                 environment: environment.merging(extra) { $1 }, directory: work)
     }
 
+    /// Lets the chain's step two finish.
+    func release() {
+        FileManager.default.createFile(atPath: work + "/release", contents: Data())
+    }
+
     func lines(_ file: String) -> [String] {
         ((try? String(contentsOfFile: work + "/" + file, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
@@ -75,17 +80,18 @@ private struct Operator {
     func remove() { try? FileManager.default.removeItem(atPath: root) }
 }
 
-/// Shell steps in a chain, each appending its name to `log` once per execution.
+/// Shell steps in a chain, each appending its name to `log` once per execution. Step two waits for the test to
+/// `release()` it, so that a kill or a server crash lands while it runs however slow the machine is.
 private let chainRunbook = """
     name: chain
     steps:
       - { id: one, action: shell, with: { run: 'echo one >> log' } }
-      - { id: two, needs: [one], action: shell, with: { run: 'echo two >> log; sleep 3' } }
+      - { id: two, needs: [one], action: shell, with: { run: 'echo two >> log; until [ -e release ]; do sleep 0.1; done' } }
       - { id: three, needs: [two], action: shell, with: { run: 'echo three >> log; sleep 1' } }
       - { id: four, needs: [three], action: shell, with: { run: 'echo four >> log' } }
     """
 
-/// Alice (on laptop-a) runs the chain on `store`; returns once step two has started.
+/// Alice (on laptop-a) runs the chain on `store`; returns once step two has started (it waits for `release()`).
 private func chainUnderWay(_ store: SharedStore, environment: [String: String] = [:]) async throws -> (Operator, CommandRunner.Started) {
     let alice = try Operator("alice", host: "laptop-a", store: store.url, password: store.server.password)
     try alice.write(runbook: "chain", chainRunbook)
@@ -109,6 +115,7 @@ private func runID(_ started: CommandRunner.Started) -> String? {
         let id = try #require(runID(driver))
         kill(driver.process.processIdentifier, SIGKILL)
         await driver.exited()
+        alice.release()
 
         let listed = try await bob.runbook(["runs"])
         #expect(listed.exitCode == 0 && listed.stdout.contains(id), "\(listed.stderr)")
@@ -143,6 +150,7 @@ private func runID(_ started: CommandRunner.Started) -> String? {
         let id = try #require(runID(driver))
         kill(driver.process.processIdentifier, SIGKILL)
         await driver.exited()
+        alice.release()
         // Same host, dead process: either resumer may take over at once, but only one of them.
         let first = try alice.start(["resume", id])
         let second = try alice.start(["resume", id])
@@ -162,6 +170,7 @@ private func runID(_ started: CommandRunner.Started) -> String? {
         defer { alice.remove() }
         // Step two's checkpoint comes due while the server is down; the driver waits for it (20 s by default).
         store.server.crash()
+        alice.release()
         try await Task.sleep(for: .seconds(4))
         try await store.server.restart()
         let code = await driver.exited()
@@ -177,6 +186,7 @@ private func runID(_ started: CommandRunner.Started) -> String? {
         let (alice, driver) = try await chainUnderWay(store, environment: ["RUNBOOK_STORE_RETRY": "2s"])
         defer { alice.remove() }
         store.server.crash()
+        alice.release()
         let code = await driver.exited()
         #expect(code == 5, "\(driver.stdout) \(driver.stderr)")
         let id = try #require(runID(driver))
