@@ -143,9 +143,5 @@ public struct AWSDecodingError: Error, Sendable, CustomStringConvertible {
 public struct AWSValidationError: Error, Sendable, CustomStringConvertible {
     public let operation: String
     public let message: String
-    public init(operation: String, message: String) {
-        self.operation = operation
-        self.message = message
-    }
     public var description: String { "\(operation): \(message)" }
 }

@@ -166,10 +166,6 @@ public struct RDS: QueryService {
     public struct VpcSecurityGroupMembership: Sendable, Equatable, Hashable {
         public var id: String
         public var status: String
-        public init(id: String, status: String) {
-            self.id = id
-            self.status = status
-        }
     }
 
     public struct DBInstance: Sendable, Equatable {

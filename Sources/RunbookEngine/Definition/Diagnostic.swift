@@ -4,11 +4,6 @@ public struct Diagnostic: Sendable, Equatable, Hashable, CustomStringConvertible
     /// A plain sentence, e.g. `step 'make-dir': unknown key 'retires' (did you mean 'retry'?)`.
     public var message: String
 
-    public init(location: SourceLocation, message: String) {
-        self.location = location
-        self.message = message
-    }
-
     /// `FILE:LINE:COL: MESSAGE`.
     public var description: String { "\(location): \(message)" }
 }

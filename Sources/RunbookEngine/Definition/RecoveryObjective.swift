@@ -81,15 +81,6 @@ public struct ObjectiveResult: Sendable, Equatable, Codable {
     public var description: String
     public var verdict: Verdict
 
-    public init(name: String, targetSeconds: Double?, measuredSeconds: Double?, measuredBy: String, description: String, verdict: Verdict) {
-        self.name = name
-        self.targetSeconds = targetSeconds
-        self.measuredSeconds = measuredSeconds
-        self.measuredBy = measuredBy
-        self.description = description
-        self.verdict = verdict
-    }
-
     /// `rto met (4.6 s of 5m)`: the verdict in a few words, for `runs`, `history` and the summary.
     public var summary: String {
         let measured = measuredSeconds.map { ObjectiveResult.seconds($0) } ?? "no measurement"
