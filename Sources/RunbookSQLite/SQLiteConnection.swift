@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import RunbookEngine
 
 /// An SQLite failure: the result code, SQLite's message and the SQL that failed.
 public struct SQLiteError: Error, Sendable, CustomStringConvertible {
@@ -63,16 +64,7 @@ final class SQLiteConnection {
 
     /// A `file:` URI for `path` with `immutable=1`.
     private static func immutableURI(_ path: String) -> String {
-        var escaped = ""
-        for character in path {
-            switch character {
-            case "%": escaped += "%25"
-            case "?": escaped += "%3f"
-            case "#": escaped += "%23"
-            default: escaped.append(character)
-            }
-        }
-        return "file:\(escaped)?immutable=1"
+        "file:" + TextEscaping.replacing(path, ["%": "%25", "?": "%3f", "#": "%23"]) + "?immutable=1"
     }
 
     /// What `close` does with the WAL.

@@ -39,3 +39,15 @@ import Testing
         #expect(RunEngine.newRunID(now: Date(timeIntervalSince1970: 1_796_000_002.122)) != id)
     }
 }
+
+@Suite struct TextEscapingTests {
+    /// Each named character is replaced wherever it stands, everything else (multi-scalar characters too) is kept.
+    @Test func namedCharactersAreReplacedAndTheRestKept() {
+        let html: [Character: String] = ["&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"]
+        // Python: html.escape('<a href="x">R&D\'s</a> é 👩‍👩‍👧', quote=True), with &#x27; written as &#39;.
+        #expect(TextEscaping.replacing(#"<a href="x">R&D's</a> é 👩‍👩‍👧"#, html)
+                == "&lt;a href=&quot;x&quot;&gt;R&amp;D&#39;s&lt;/a&gt; é 👩‍👩‍👧")
+        #expect(TextEscaping.replacing("", html) == "")
+        #expect(TextEscaping.replacing("/tmp/a%b?c#d", ["%": "%25", "?": "%3f", "#": "%23"]) == "/tmp/a%25b%3fc%23d")
+    }
+}

@@ -88,15 +88,6 @@ extension RunbookGraph {
     }
 
     static func dotQuoted(_ text: String) -> String {
-        var result = "\""
-        for character in text {
-            switch character {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            default: result.append(character)
-            }
-        }
-        return result + "\""
+        "\"" + TextEscaping.replacing(text, ["\"": "\\\"", "\\": "\\\\", "\n": "\\n"]) + "\""
     }
 }
