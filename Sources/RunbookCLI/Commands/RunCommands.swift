@@ -70,6 +70,16 @@ struct StoredRunOptions: ParsableArguments {
         let outcome = try await Interruptible.run { try await body(engine, context) }
         return (outcome, context, store)
     }
+
+    /// Record an approver's decision on a gate through `body`, with their caller ARN when AWS answers, then end with
+    /// the outcome; `exitCode` replaces the run's own.
+    func decide(comment: String?, exitCode: Int32? = nil,
+                _ body: @escaping @Sendable (RunEngine, RunContext, RunEngine.Decision) async throws -> RunOutcome) async throws {
+        let decision = RunEngine.Decision(comment: comment, callerARN: await ApproverIdentity.callerARN())
+        let (result, context, _) = try await drive { engine, context in try await body(engine, context, decision) }
+        guard let outcome = result else { return }
+        try RunReport.finish(outcome, json: json, definition: context.definition, exitCode: exitCode)
+    }
 }
 
 struct ResumeCommand: AsyncParsableCommand {
@@ -113,12 +123,9 @@ struct ApproveCommand: AsyncParsableCommand {
 
     func run() async throws {
         let step = self.step
-        let decision = RunEngine.Decision(comment: comment, callerARN: await ApproverIdentity.callerARN())
-        let (result, context, _) = try await options.drive { engine, context in
+        try await options.decide(comment: comment) { engine, context, decision in
             try await engine.approve(runID: context.run.id, stepID: step, secrets: context.secrets, decision: decision)
         }
-        guard let outcome = result else { return }
-        try RunReport.finish(outcome, json: options.json, definition: context.definition)
     }
 }
 
@@ -138,12 +145,10 @@ struct DeclineCommand: AsyncParsableCommand {
 
     func run() async throws {
         let step = self.step
-        let decision = RunEngine.Decision(comment: comment, callerARN: await ApproverIdentity.callerARN())
-        let (result, context, _) = try await options.drive { engine, context in
+        // The rollback is what the decliner asked for: it ends 0.
+        try await options.decide(comment: comment, exitCode: ExitCodes.succeeded) { engine, context, decision in
             try await engine.decline(runID: context.run.id, stepID: step, secrets: context.secrets, decision: decision)
         }
-        guard let outcome = result else { return }
-        try RunReport.finish(outcome, json: options.json, definition: context.definition, exitCode: ExitCodes.succeeded)
     }
 }
 
