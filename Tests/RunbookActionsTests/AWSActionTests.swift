@@ -39,6 +39,11 @@ struct AWSActionFixture {
     }
 
     static func runID() -> String { LocalAWSEmulator.uniqueName("run") }
+
+    /// The AWS action registered as `name`, as a runbook's `action:` finds it.
+    func action(_ name: String) throws -> any StepAction {
+        try #require(AWSActions.all(provider: provider).first { $0.name == name }, "no AWS action \(name)")
+    }
 }
 
 @Suite("AWS actions in process")
@@ -263,6 +268,66 @@ struct AWSActionTests {
                 let out = try await action.perform(F.invocation("delete", run: run, inputs.merging(region) { a, _ in a }))
                 #expect(out["result"] == "absent", "\(action.name): \(out)")
             }
+        }
+    }
+
+    @Test("each delete action plans `delete NOUN NAME` for what exists, deletes it with its own outputs, then plans `NAME is absent`")
+    func deleteActionsPlanDeleteAndReport() async throws {
+        try await F.with { f in
+            let run = F.runID(), name = LocalAWSEmulator.uniqueName("del")
+            func invocation(_ inputs: [String: String], run: String = run) -> ActionInvocation {
+                F.invocation("delete", run: run, inputs.merging(["region": "us-east-1"]) { given, _ in given })
+            }
+            func create(_ action: String, _ inputs: [String: String]) async throws -> [String: String] {
+                try await f.action(action).perform(invocation(inputs))
+            }
+            /// Plans, performs and plans again the delete of what `inputs` name: the outputs of the perform.
+            func delete(_ action: String, _ inputs: [String: String], plan: String) async throws -> [String: String] {
+                let delete = try f.action(action)
+                #expect(try await delete.plan(invocation(inputs)) == ActionPlan(.change, plan), "\(action)")
+                let out = try await delete.perform(invocation(inputs))
+                let absent = inputs["name"] ?? inputs["snapshot_identifier"] ?? ""
+                #expect(try await delete.plan(invocation(inputs)) == ActionPlan(.nothing, "\(absent) is absent"), "\(action)")
+                #expect(!delete.hasUndo, "\(action)")
+                return out
+            }
+
+            _ = try await create("aws.iam.create-role", ["name": name, "trust_service": "lambda.amazonaws.com"])
+            #expect(try await delete("aws.iam.delete-role", ["name": name], plan: "delete IAM role \(name)") == ["result": "deleted"])
+
+            _ = try await create("aws.rds.create-db-parameter-group", ["name": name, "family": "postgres15"])
+            #expect(try await delete("aws.rds.delete-db-parameter-group", ["name": name], plan: "delete parameter group \(name)") == ["result": "deleted"])
+
+            let network = try await create("aws.ec2.create-network", ["name": name, "cidr": "10.60.0.0/16"])
+            _ = try await create("aws.rds.create-db-subnet-group", ["name": name, "subnet_ids": network["subnet_ids"] ?? ""])
+            #expect(try await delete("aws.rds.delete-db-subnet-group", ["name": name], plan: "delete subnet group \(name)")
+                    == ["result": "deleted", "undo": "deleted \(name)"])
+            #expect(try await delete("aws.ec2.delete-network", ["name": name], plan: "delete VPC \(name)")
+                    == ["result": "deleted", "vpc_id": network["vpc_id"] ?? "?"])
+
+            _ = try await create("aws.sns.create-topic", ["name": name])
+            #expect(try await delete("aws.sns.delete-topic", ["name": name], plan: "delete SNS topic \(name)") == ["result": "deleted"])
+            let sns = try f.aws.sns(region: "us-east-1")
+            let stranger = try await sns.createTopic(name: name)
+            #expect(try await f.action("aws.sns.delete-topic").perform(invocation(["name": name]))
+                    == ["result": "kept", "reason": "\(name) was not created by runbook"])
+            try await sns.deleteTopic(arn: stranger)
+
+            let rds = try f.aws.rds(region: "us-east-1")
+            var request = RDS.CreateDBInstanceRequest(identifier: name, instanceClass: "db.t3.micro", engine: "postgres")
+            request.masterUsername = "dbadmin"
+            request.masterUserPassword = "Passw0rd-for-tests"
+            request.allocatedStorage = 20
+            _ = try await rds.createDBInstance(request)
+            let snapshot = ["snapshot_identifier": name + "-snap", "identifier": name]
+            _ = try await create("aws.rds.create-db-snapshot", snapshot)
+            let refused = await #expect(throws: ActionFailure.self) {
+                _ = try await f.action("aws.rds.delete-db-snapshot").perform(invocation(snapshot.merging(["only_this_run": "true"]) { a, _ in a }, run: F.runID()))
+            }
+            #expect(refused?.message == "DB snapshot \(name)-snap in us-east-1 was not created by this run; refusing to delete it")
+            #expect(try await delete("aws.rds.delete-db-snapshot", snapshot.merging(["only_this_run": "true"]) { a, _ in a }, plan: "delete snapshot \(name)-snap")
+                    == ["result": "deleted", "undo": "deleted \(name)-snap"])
+            _ = try await rds.deleteDBInstance(identifier: name, skipFinalSnapshot: true)
         }
     }
 
