@@ -254,14 +254,14 @@ struct AWSActionTests {
             let region = ["region": "us-east-1"]
             let cases: [(any StepAction, [String: String])] = [
                 (DeleteDBInstanceAction(provider: f.provider), ["identifier": missing, "skip_final_snapshot": "true"]),
-                (DeleteDBSnapshotAction(provider: f.provider), ["snapshot_identifier": missing]),
-                (DeleteDBSnapshotAction(provider: f.provider), ["snapshot_identifier": missing, "only_this_run": "true"]),
-                (DeleteDBParameterGroupAction(provider: f.provider), ["name": missing]),
-                (DeleteDBSubnetGroupAction(provider: f.provider), ["name": missing]),
-                (DeleteTopicAction(provider: f.provider), ["name": missing]),
+                (try f.action("aws.rds.delete-db-snapshot"), ["snapshot_identifier": missing]),
+                (try f.action("aws.rds.delete-db-snapshot"), ["snapshot_identifier": missing, "only_this_run": "true"]),
+                (try f.action("aws.rds.delete-db-parameter-group"), ["name": missing]),
+                (try f.action("aws.rds.delete-db-subnet-group"), ["name": missing]),
+                (try f.action("aws.sns.delete-topic"), ["name": missing]),
                 (DeleteAlarmsAction(provider: f.provider), ["names": missing]),
-                (DeleteNetworkAction(provider: f.provider), ["name": missing]),
-                (DeleteRoleAction(provider: f.provider), ["name": missing]),
+                (try f.action("aws.ec2.delete-network"), ["name": missing]),
+                (try f.action("aws.iam.delete-role"), ["name": missing]),
                 (DeleteHostedZoneAction(provider: f.provider), ["name": missing + ".example.com"]),
             ]
             for (action, inputs) in cases {

@@ -106,19 +106,3 @@ public struct CreateNetworkAction: ResourceCreatingAction {
         }
     }
 }
-
-/// `aws.ec2.delete-network`: deletes the VPC named `name` (its subnets first) if it carries runbook's tags; absent is fine.
-public struct DeleteNetworkAction: ResourceDeletingAction {
-    public let name = "aws.ec2.delete-network"
-    public let summary = "Delete a runbook-created VPC and its subnets (absent is fine)"
-    public let inputs = AWSStep.nameInRegionInputs
-    let provider: AWSClientProvider
-    public init(provider: AWSClientProvider) { self.provider = provider }
-
-    func resource(_ invocation: ActionInvocation) throws -> NetworkResource { try NetworkResource(provider, invocation) }
-    func deletion(of network: NetworkResource) -> String { "delete VPC \(network.name)" }
-
-    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        try await ResourceLifecycle.deleteIfRunbookCreated(try resource(invocation)).outputs(label: \.id) { ["vpc_id": $0.id] }
-    }
-}

@@ -74,15 +74,3 @@ public struct CreateRoleAction: ResourceCreatingAction {
         return try await ResourceLifecycle.plan(role, create: role.description) { _ in "\(role.description) exists" }
     }
 }
-
-/// `aws.iam.delete-role`: detaches the role's managed policies and deletes it (absent is fine).
-public struct DeleteRoleAction: ResourceDeletingAction {
-    public let name = "aws.iam.delete-role"
-    public let summary = "Detach policies from and delete an IAM role (absent is fine)"
-    public let inputs = [ActionInputSpec("name", required: true)]
-    let provider: AWSClientProvider
-    public init(provider: AWSClientProvider) { self.provider = provider }
-
-    func resource(_ invocation: ActionInvocation) throws -> IAMRoleResource { try IAMRoleResource(provider, invocation) }
-    func deletion(of role: IAMRoleResource) -> String { "delete \(role.description)" }
-}

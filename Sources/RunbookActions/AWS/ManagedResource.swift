@@ -60,25 +60,58 @@ extension ResourceCreatingAction {
     }
 }
 
-/// A step action that deletes one ``ManagedResource``, whoever created it; absent is done.
-protocol ResourceDeletingAction: StepAction {
-    associatedtype Resource: ManagedResource
+/// A step action that deletes the one ``ManagedResource`` its step's inputs name; absent is done. Adding a delete is a
+/// line in ``AWSActions``: the action's name, summary and inputs, what plan calls the resource, how to delete it.
+struct DeleteResourceAction<Resource: ManagedResource>: StepAction {
+    let name: String
+    let summary: String
+    let inputs: [ActionInputSpec]
+    /// What plan calls the resource: `delete NOUN NAME`, e.g. `delete IAM role r1`.
+    let noun: String
+    let deletion: ResourceDeletion<Resource>
     /// The resource the step's inputs name.
-    func resource(_ invocation: ActionInvocation) throws -> Resource
-    /// What plan says the step would do when the resource exists, e.g. `delete IAM role r1`.
-    func deletion(of resource: Resource) -> String
-}
+    let resource: @Sendable (ActionInvocation) throws -> Resource
 
-extension ResourceDeletingAction {
-    /// `result: deleted`, or `absent` when there was nothing to delete.
-    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let deleted = try await ResourceLifecycle.deleteIfPresent(try resource(invocation)) != nil
-        return [AWSOutput.result: (deleted ? DeleteResult.deleted : .absent).rawValue]
+    init(_ name: String, _ summary: String, inputs: [ActionInputSpec] = AWSStep.nameInRegionInputs, noun: String,
+         deletion: ResourceDeletion<Resource> = .anyOwner, resource: @escaping @Sendable (ActionInvocation) throws -> Resource) {
+        self.name = name
+        self.summary = summary
+        self.inputs = inputs
+        self.noun = noun
+        self.deletion = deletion
+        self.resource = resource
     }
 
-    public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
+    func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
+        try await deletion.run(try resource(invocation), invocation)
+    }
+
+    func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
         let target = try resource(invocation)
-        return try await ResourceLifecycle.planDelete(target, change: deletion(of: target))
+        return try await ResourceLifecycle.planDelete(target, change: "delete \(noun) \(target.name)")
+    }
+}
+
+/// How a ``DeleteResourceAction`` deletes its resource, and the step's outputs.
+struct ResourceDeletion<Resource: ManagedResource>: Sendable {
+    let run: @Sendable (Resource, ActionInvocation) async throws -> [String: String]
+
+    /// Whoever created it: `result: deleted`, or `absent`.
+    static var anyOwner: Self {
+        Self { resource, _ in
+            [AWSOutput.result: (try await ResourceLifecycle.deleteIfPresent(resource) == nil ? DeleteResult.absent : .deleted).rawValue]
+        }
+    }
+
+    /// Whoever created it, with an `undo` output too (``DeleteResult/outputs(deleted:)``).
+    static var anyOwnerWithUndo: Self {
+        Self { resource, _ in DeleteResult.outputs(deleted: try await ResourceLifecycle.deleteIfPresent(resource).map { _ in resource.name }) }
+    }
+
+    /// Only when runbook created it (any run's): else `result: kept` with a `reason` naming it by its
+    /// ``ManagedResource/label(of:)``; a deleted one adds `outputs` of what was deleted.
+    static func runbookCreated(adding outputs: @escaping @Sendable (Resource.Found) -> [String: String] = { _ in [:] }) -> Self {
+        Self { resource, _ in try await ResourceLifecycle.deleteIfRunbookCreated(resource).outputs(label: resource.label(of:), deleted: outputs) }
     }
 }
 

@@ -111,18 +111,6 @@ public struct CreateDBParameterGroupAction: ResourceCreatingAction {
     }
 }
 
-/// `aws.rds.delete-db-parameter-group`: deletes a parameter group; not-found is done.
-public struct DeleteDBParameterGroupAction: ResourceDeletingAction {
-    public let name = "aws.rds.delete-db-parameter-group"
-    public let summary = "Delete a DB parameter group (absent is fine)"
-    public let inputs = AWSStep.nameInRegionInputs
-    let provider: AWSClientProvider
-    public init(provider: AWSClientProvider) { self.provider = provider }
-
-    func resource(_ invocation: ActionInvocation) throws -> DBParameterGroupResource { try DBParameterGroupResource(provider, invocation) }
-    func deletion(of group: DBParameterGroupResource) -> String { "delete parameter group \(group.name)" }
-}
-
 // MARK: - Subnet groups
 
 /// A DB subnet group by name.
@@ -167,23 +155,6 @@ public struct CreateDBSubnetGroupAction: ResourceCreatingAction {
         return try await ResourceLifecycle.plan(group, create: "subnet group \(group.name) in \(group.rds.region)") { _ in
             "subnet group \(group.name) exists"
         }
-    }
-}
-
-/// `aws.rds.delete-db-subnet-group`: not-found is done.
-public struct DeleteDBSubnetGroupAction: ResourceDeletingAction {
-    public let name = "aws.rds.delete-db-subnet-group"
-    public let summary = "Delete a DB subnet group (absent is fine)"
-    public let inputs = AWSStep.nameInRegionInputs
-    let provider: AWSClientProvider
-    public init(provider: AWSClientProvider) { self.provider = provider }
-
-    func resource(_ invocation: ActionInvocation) throws -> DBSubnetGroupResource { try DBSubnetGroupResource(provider, invocation) }
-    func deletion(of group: DBSubnetGroupResource) -> String { "delete subnet group \(group.name)" }
-
-    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let group = try resource(invocation)
-        return DeleteResult.outputs(deleted: try await ResourceLifecycle.deleteIfPresent(group) == nil ? nil : group.name)
     }
 }
 
@@ -260,25 +231,17 @@ public struct DescribeDBSnapshotAction: StepAction {
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan { ActionPlan(.nothing, "read-only") }
 }
 
-/// `aws.rds.delete-db-snapshot`: not-found is done.
-public struct DeleteDBSnapshotAction: ResourceDeletingAction {
-    public let name = "aws.rds.delete-db-snapshot"
-    public let summary = "Delete a DB snapshot (absent is fine)"
-    public let inputs = [ActionInputSpec("snapshot_identifier", required: true), ActionInputSpec("identifier"), AWSStep.regionInput,
-                         ActionInputSpec("only_this_run", description: "true: refuse to delete a snapshot this run did not create")]
-    let provider: AWSClientProvider
-    public init(provider: AWSClientProvider) { self.provider = provider }
-
-    func resource(_ invocation: ActionInvocation) throws -> DBSnapshotResource { try DBSnapshotResource(provider, invocation) }
-    func deletion(of snapshot: DBSnapshotResource) -> String { "delete snapshot \(snapshot.name)" }
-
-    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let target = try resource(invocation)
-        guard let snapshot = try await ResourceLifecycle.find(target) else { return DeleteResult.outputs(deleted: nil) }
-        if try invocation.bool("only_this_run") == true, try await target.ownership(of: snapshot, runID: invocation.runID) != .thisRun {
-            throw ActionFailure("\(target.description) was not created by this run; refusing to delete it", retryable: false)
+extension ResourceDeletion where Resource == DBSnapshotResource {
+    /// Whoever created it, with an `undo` output too; with `only_this_run: true`, a snapshot this run did not create is
+    /// refused (not retryable).
+    static var refusingOthersIfAsked: Self {
+        Self { target, invocation in
+            guard let snapshot = try await ResourceLifecycle.find(target) else { return DeleteResult.outputs(deleted: nil) }
+            if try invocation.bool("only_this_run") == true, try await target.ownership(of: snapshot, runID: invocation.runID) != .thisRun {
+                throw ActionFailure("\(target.description) was not created by this run; refusing to delete it", retryable: false)
+            }
+            return DeleteResult.outputs(deleted: try await ResourceLifecycle.delete(target, snapshot) ? target.name : nil)
         }
-        return DeleteResult.outputs(deleted: try await ResourceLifecycle.delete(target, snapshot) ? target.name : nil)
     }
 }
 

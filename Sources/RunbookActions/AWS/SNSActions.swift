@@ -52,20 +52,3 @@ public struct CreateTopicAction: ResourceCreatingAction {
         return try await ResourceLifecycle.plan(topic, create: "SNS topic \(topic.name) in \(topic.sns.region)") { _ in "SNS topic \(topic.name) exists" }
     }
 }
-
-/// `aws.sns.delete-topic`: deletes a topic by name if runbook created it (absent is fine).
-public struct DeleteTopicAction: ResourceDeletingAction {
-    public let name = "aws.sns.delete-topic"
-    public let summary = "Delete a runbook-created SNS topic (absent is fine)"
-    public let inputs = AWSStep.nameInRegionInputs
-    let provider: AWSClientProvider
-    public init(provider: AWSClientProvider) { self.provider = provider }
-
-    func resource(_ invocation: ActionInvocation) throws -> SNSTopicResource { try SNSTopicResource(provider, invocation) }
-    func deletion(of topic: SNSTopicResource) -> String { "delete SNS topic \(topic.name)" }
-
-    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let topic = try resource(invocation)
-        return try await ResourceLifecycle.deleteIfRunbookCreated(topic).outputs { _ in topic.name }
-    }
-}
