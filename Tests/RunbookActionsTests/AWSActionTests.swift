@@ -313,6 +313,13 @@ struct AWSActionTests {
                     == ["result": "kept", "reason": "\(name) was not created by runbook"])
             try await sns.deleteTopic(arn: stranger)
 
+            let zone = try await create("aws.route53.create-hosted-zone", ["name": name + ".example.com", "private": "false"])
+            #expect(try await delete("aws.route53.delete-hosted-zone", ["name": name + ".example.com"], plan: "delete hosted zone \(name).example.com")
+                    == ["result": "deleted", "deleted": zone["zone_id"] ?? "?"])
+            let check = try await create("aws.route53.create-health-check", ["name": name, "alarm_name": name, "alarm_region": "us-east-1"])
+            #expect(try await delete("aws.route53.delete-health-check", ["name": name], plan: "delete health check \(name)")
+                    == ["result": "deleted", "deleted": check["health_check_id"] ?? "?"])
+
             let rds = try f.aws.rds(region: "us-east-1")
             var request = RDS.CreateDBInstanceRequest(identifier: name, instanceClass: "db.t3.micro", engine: "postgres")
             request.masterUsername = "dbadmin"
