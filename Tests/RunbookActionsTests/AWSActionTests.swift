@@ -262,7 +262,7 @@ struct AWSActionTests {
                 (DeleteAlarmsAction(provider: f.provider), ["names": missing]),
                 (try f.action("aws.ec2.delete-network"), ["name": missing]),
                 (try f.action("aws.iam.delete-role"), ["name": missing]),
-                (DeleteHostedZoneAction(provider: f.provider), ["name": missing + ".example.com"]),
+                (try f.action("aws.route53.delete-hosted-zone"), ["name": missing + ".example.com"]),
             ]
             for (action, inputs) in cases {
                 let out = try await action.perform(F.invocation("delete", run: run, inputs.merging(region) { a, _ in a }))

@@ -18,8 +18,7 @@ public enum AWSActions {
             StartBackupReplicationAction(provider: provider), StopBackupReplicationAction(provider: provider),
             PutMetricAlarmAction(provider: provider), DeleteAlarmsAction(provider: provider), GetReplicaLagAction(provider: provider),
             CreateTopicAction(provider: provider), CreateRoleAction(provider: provider),
-            CreateHostedZoneAction(provider: provider), DeleteHostedZoneAction(provider: provider),
-            CreateHealthCheckAction(provider: provider), DeleteHealthCheckAction(provider: provider),
+            CreateHostedZoneAction(provider: provider), CreateHealthCheckAction(provider: provider),
             UpsertRecordAction(provider: provider), GetRecordAction(provider: provider), DeleteRecordAction(provider: provider),
         ] + deletes(provider: provider)
     }
@@ -42,6 +41,12 @@ public enum AWSActions {
                                  deletion: .runbookCreated()) { try SNSTopicResource(provider, $0) },
             DeleteResourceAction("aws.iam.delete-role", "Detach policies from and delete an IAM role (absent is fine)",
                                  inputs: [ActionInputSpec("name", required: true)], noun: "IAM role") { try IAMRoleResource(provider, $0) },
+            DeleteResourceAction("aws.route53.delete-hosted-zone", "Delete runbook-created hosted zones of a name, records first (absent is fine)",
+                                 inputs: [ActionInputSpec("name", required: true)], noun: "hosted zone",
+                                 deletion: .everyRunbookCreated) { try HostedZoneResource(provider, $0) },
+            DeleteResourceAction("aws.route53.delete-health-check", "Delete runbook-created health checks by Name tag (absent is fine)",
+                                 inputs: [ActionInputSpec("name", required: true)], noun: "health check",
+                                 deletion: .everyRunbookCreated) { try HealthCheckResource(provider, $0) },
         ]
     }
 }

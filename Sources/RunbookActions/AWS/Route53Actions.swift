@@ -113,6 +113,8 @@ protocol CallerReferencedResource: ManagedResource where Found: CallerReferenced
     static var tagResourceType: String { get }
     /// What messages call it, e.g. `hosted zone`.
     static var noun: String { get }
+    /// Every resource of the name carrying runbook's tags (any run's): what the explicit delete removes.
+    func runbookCreated() async throws -> [Found]
 }
 
 extension CallerReferencedResource {
@@ -135,6 +137,20 @@ extension CallerReferencedResource {
         let adoption = try await ResourceLifecycle.createOrAdopt(self, runID: runID)
         if case let .found(found, _) = adoption, found.callerReference == reference { try await tag(found) }
         return adoption
+    }
+
+    /// Deletes each of `found`: the ids of those deleted (not those gone by then).
+    func delete(each found: [Found]) async throws -> [String] {
+        var deleted: [String] = []
+        for resource in found where try await ResourceLifecycle.delete(self, resource) { deleted.append(resource.id) }
+        return deleted
+    }
+}
+
+extension ResourceDeletion where Resource: CallerReferencedResource {
+    /// Every resource of the name that runbook created: `result` and the ids `deleted`.
+    static var everyRunbookCreated: Self {
+        Self { resource, _ in Route53Support.deleteOutputs(try await resource.delete(each: try await resource.runbookCreated())) }
     }
 }
 
@@ -189,14 +205,14 @@ struct HostedZoneResource: CallerReferencedResource {
         try await r53.deleteHostedZone(id: zone.id)
     }
 
-    /// Deletes every zone of the name that `wanted` picks: the ids deleted.
-    func deleteAll(where wanted: (Route53.HostedZone) async throws -> Bool) async throws -> [String] {
-        var deleted: [String] = []
-        for zone in try await Route53Support.zones(r53, named: name) where try await wanted(zone) {
-            if try await ResourceLifecycle.delete(self, zone) { deleted.append(zone.id) }
-        }
-        return deleted
+    /// The zones of the name that `wanted` picks.
+    func zones(where wanted: (Route53.HostedZone) async throws -> Bool) async throws -> [Route53.HostedZone] {
+        var picked: [Route53.HostedZone] = []
+        for zone in try await Route53Support.zones(r53, named: name) where try await wanted(zone) { picked.append(zone) }
+        return picked
     }
+
+    func runbookCreated() async throws -> [Route53.HostedZone] { try await zones { AWSTags.isRunbookCreated(try await tags(of: $0)) } }
 }
 
 extension HostedZoneResource {
@@ -227,32 +243,13 @@ public struct CreateHostedZoneAction: ResourceCreatingAction {
 
     public func undo(_ invocation: ActionInvocation) async throws -> [String: String] {
         let zone = try resource(invocation)
-        return Route53Support.undoOutputs(try await zone.deleteAll { try await zone.ownership(of: $0, runID: invocation.runID) == .thisRun })
+        let mine = try await zone.zones { try await zone.ownership(of: $0, runID: invocation.runID) == .thisRun }
+        return Route53Support.undoOutputs(try await zone.delete(each: mine))
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
         let zone = try resource(invocation)
         return try await ResourceLifecycle.plan(zone, create: zone.description) { "hosted zone \(zone.name) exists (\($0.id))" }
-    }
-}
-
-/// `aws.route53.delete-hosted-zone`: deletes the runbook-created zones of that name, their records first (absent is fine).
-public struct DeleteHostedZoneAction: StepAction {
-    public let name = "aws.route53.delete-hosted-zone"
-    public let summary = "Delete runbook-created hosted zones of a name, records first (absent is fine)"
-    public let inputs = [ActionInputSpec("name", required: true)]
-    let provider: AWSClientProvider
-    public init(provider: AWSClientProvider) { self.provider = provider }
-
-    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let zone = try HostedZoneResource(provider, invocation)
-        return Route53Support.deleteOutputs(try await zone.deleteAll { AWSTags.isRunbookCreated(try await zone.tags(of: $0)) })
-    }
-
-    public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
-        let zone = try HostedZoneResource(provider, invocation)
-        return try await Route53Support.zones(zone.r53, named: zone.name).isEmpty ? ActionPlan(.nothing, "\(zone.name) is absent")
-            : ActionPlan(.change, "delete hosted zone \(zone.name)")
     }
 }
 
@@ -275,6 +272,10 @@ struct HealthCheckResource: CallerReferencedResource {
     /// The checks this step created (by caller reference).
     func mine() async throws -> [Route53.HealthCheck] {
         try await Route53Support.allHealthChecks(r53).filter { $0.callerReference == reference }
+    }
+
+    func runbookCreated() async throws -> [Route53.HealthCheck] {
+        try await Route53Support.healthChecks(r53, named: name).filter { AWSTags.isRunbookCreated($0.tags) }.map(\.check)
     }
 
     func tags(of check: Route53.HealthCheck) async throws -> [AWSTag] {
@@ -319,39 +320,13 @@ public struct CreateHealthCheckAction: ResourceCreatingAction {
 
     public func undo(_ invocation: ActionInvocation) async throws -> [String: String] {
         let check = try resource(invocation)
-        var deleted: [String] = []
-        for mine in try await check.mine() where try await ResourceLifecycle.delete(check, mine) { deleted.append(mine.id) }
-        return Route53Support.undoOutputs(deleted)
+        return Route53Support.undoOutputs(try await check.delete(each: try await check.mine()))
     }
 
     public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
         let check = try resource(invocation)
         guard let existing = try await Route53Support.healthChecks(check.r53, named: check.name).first else { return ActionPlan(.create, check.description) }
         return ActionPlan(.adopt, "health check \(check.name) exists (\(existing.check.id))")
-    }
-}
-
-/// `aws.route53.delete-health-check`: deletes runbook-created health checks with that Name tag (absent is fine).
-public struct DeleteHealthCheckAction: StepAction {
-    public let name = "aws.route53.delete-health-check"
-    public let summary = "Delete runbook-created health checks by Name tag (absent is fine)"
-    public let inputs = [ActionInputSpec("name", required: true)]
-    let provider: AWSClientProvider
-    public init(provider: AWSClientProvider) { self.provider = provider }
-
-    public func perform(_ invocation: ActionInvocation) async throws -> [String: String] {
-        let check = try HealthCheckResource(provider, invocation)
-        var deleted: [String] = []
-        for found in try await Route53Support.healthChecks(check.r53, named: check.name) where AWSTags.isRunbookCreated(found.tags) {
-            if try await ResourceLifecycle.delete(check, found.check) { deleted.append(found.check.id) }
-        }
-        return Route53Support.deleteOutputs(deleted)
-    }
-
-    public func plan(_ invocation: ActionInvocation) async throws -> ActionPlan {
-        let check = try HealthCheckResource(provider, invocation)
-        return try await Route53Support.healthChecks(check.r53, named: check.name).isEmpty ? ActionPlan(.nothing, "\(check.name) is absent")
-            : ActionPlan(.change, "delete health check \(check.name)")
     }
 }
 
