@@ -94,6 +94,7 @@ struct DeleteResourceAction<Resource: ManagedResource>: StepAction {
 
 /// How a ``DeleteResourceAction`` deletes its resource, and the step's outputs.
 struct ResourceDeletion<Resource: ManagedResource>: Sendable {
+    /// Deletes the resource the step names: the step's outputs.
     let run: @Sendable (Resource, ActionInvocation) async throws -> [String: String]
 
     /// Whoever created it: `result: deleted`, or `absent`.
