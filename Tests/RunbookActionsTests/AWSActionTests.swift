@@ -40,6 +40,15 @@ struct AWSActionFixture {
 
     static func runID() -> String { LocalAWSEmulator.uniqueName("run") }
 
+    /// The smallest PostgreSQL instance the emulator accepts, with a master user and password.
+    static func instanceRequest(_ identifier: String) -> RDS.CreateDBInstanceRequest {
+        var request = RDS.CreateDBInstanceRequest(identifier: identifier, instanceClass: "db.t3.micro", engine: "postgres")
+        request.masterUsername = "dbadmin"
+        request.masterUserPassword = "Passw0rd-for-tests"
+        request.allocatedStorage = 20
+        return request
+    }
+
     /// The AWS action registered as `name`, as a runbook's `action:` finds it.
     func action(_ name: String) throws -> any StepAction {
         try #require(AWSActions.all(provider: provider).first { $0.name == name }, "no AWS action \(name)")
@@ -190,10 +199,7 @@ struct AWSActionTests {
         try await F.with { f in
             let run = F.runID(), id = LocalAWSEmulator.uniqueName("dp")
             let rds = try f.aws.rds(region: "us-east-1")
-            var request = RDS.CreateDBInstanceRequest(identifier: id, instanceClass: "db.t3.micro", engine: "postgres")
-            request.masterUsername = "dbadmin"
-            request.masterUserPassword = "Passw0rd-for-tests"
-            request.allocatedStorage = 20
+            var request = F.instanceRequest(id)
             request.deletionProtection = true
             _ = try await rds.createDBInstance(request)
 
@@ -321,11 +327,7 @@ struct AWSActionTests {
                     == ["result": "deleted", "deleted": check["health_check_id"] ?? "?"])
 
             let rds = try f.aws.rds(region: "us-east-1")
-            var request = RDS.CreateDBInstanceRequest(identifier: name, instanceClass: "db.t3.micro", engine: "postgres")
-            request.masterUsername = "dbadmin"
-            request.masterUserPassword = "Passw0rd-for-tests"
-            request.allocatedStorage = 20
-            _ = try await rds.createDBInstance(request)
+            _ = try await rds.createDBInstance(F.instanceRequest(name))
             let snapshot = ["snapshot_identifier": name + "-snap", "identifier": name]
             _ = try await create("aws.rds.create-db-snapshot", snapshot)
             let refused = await #expect(throws: ActionFailure.self) {
@@ -343,10 +345,7 @@ struct AWSActionTests {
         try await F.with { f in
             let run = F.runID(), id = LocalAWSEmulator.uniqueName("cp")
             let east = try f.aws.rds(region: "us-east-1"), west = try f.aws.rds(region: "us-west-2")
-            var request = RDS.CreateDBInstanceRequest(identifier: id, instanceClass: "db.t3.micro", engine: "postgres")
-            request.masterUsername = "dbadmin"
-            request.masterUserPassword = "Passw0rd-for-tests"
-            request.allocatedStorage = 20
+            var request = F.instanceRequest(id)
             request.backupRetentionPeriod = 1
             _ = try await east.createDBInstance(request)
             try await Task.sleep(for: .milliseconds(1100))  // SnapshotCreateTime has second resolution in the XML

@@ -130,11 +130,7 @@ struct ManagedResourceTests {
         try await F.with { f in
             let id = LocalAWSEmulator.uniqueName("mr-wait")
             let rds = try f.aws.rds(region: "us-east-1")
-            var request = RDS.CreateDBInstanceRequest(identifier: id, instanceClass: "db.t3.micro", engine: "postgres")
-            request.masterUsername = "dbadmin"
-            request.masterUserPassword = "Passw0rd-for-tests"
-            request.allocatedStorage = 20
-            _ = try await rds.createDBInstance(request)
+            _ = try await rds.createDBInstance(F.instanceRequest(id))
             let pacing = try WaitPacing(F.invocation("wait", run: F.runID(), ["pace": "10ms", "settle_timeout": "50ms"]))
             await #expect {
                 _ = try await DBInstanceTarget(rds, id).settle(["never-reached"], pacing)
