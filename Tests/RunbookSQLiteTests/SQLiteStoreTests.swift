@@ -23,6 +23,8 @@ func rawExecute(_ path: String, _ sql: String) -> (ok: Bool, message: String) {
     var db: OpaquePointer?
     guard sqlite3_open(path, &db) == SQLITE_OK else { return (false, "open failed") }
     defer { sqlite3_close(db) }
+    // A store the test has just let go of may still be closing (its last checkpoint) on its own thread.
+    sqlite3_busy_timeout(db, 10_000)
     var error: UnsafeMutablePointer<CChar>?
     let rc = sqlite3_exec(db, sql, nil, nil, &error)
     let message = error.map { String(cString: $0) } ?? ""
