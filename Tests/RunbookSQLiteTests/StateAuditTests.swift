@@ -45,4 +45,17 @@ import Testing
         let found = try #require(try await problem(path, id))
         #expect(found.reason.contains("recorded #"), "\(found)")
     }
+
+    /// An edited run_created event also disagrees with the run's row; what was edited is the event, and that
+    /// is what is named.
+    @Test func anEditedEventIsNamedBeforeTheRowItNoLongerMatches() async throws {
+        let (scratch, path, id) = try await finishedRun()
+        defer { scratch.remove() }
+        #expect(rawExecute(path, """
+            DROP TRIGGER events_are_append_only_update;
+            UPDATE events SET detail = json_set(detail, '$.runbook', 'other') WHERE run_id = '\(id)' AND seq = 1;
+            """).ok)
+        let found = try #require(try await problem(path, id))
+        #expect(found.seq == 1 && found.reason.contains("its content does not match its hash"), "\(found)")
+    }
 }

@@ -91,10 +91,28 @@ public enum AuditChain {
     }
 
     /// Check a run's events (in sequence order), its stored record and, when given, its step rows against
-    /// the chain. Returns the first problem found, or nil when everything agrees.
+    /// the chain. Returns the first problem found, or nil when everything agrees. The chain's hashes and the
+    /// stored records are checked at the same time, on two cores; a problem of the chain is the one reported.
     public static func verify(run: RunRecord?, events: [AuditEvent], steps: [StepRecord]? = nil) -> AuditProblem? {
-        if let problem = verifyChain(events) { return problem }
-        guard let run else { return nil }
+        let found = ProblemPair()
+        DispatchQueue.concurrentPerform(iterations: 2) { part in
+            if part == 0 {
+                found.chain = verifyChain(events)
+            } else if let run {
+                found.records = verifyRecords(run: run, events: events, steps: steps)
+            }
+        }
+        return found.chain ?? found.records
+    }
+
+    /// Each half of ``verify(run:events:steps:)`` writes only its own field.
+    private final class ProblemPair: @unchecked Sendable {
+        var chain: AuditProblem?
+        var records: AuditProblem?
+    }
+
+    /// The stored run and step rows against the history they claim (the chain itself aside).
+    static func verifyRecords(run: RunRecord, events: [AuditEvent], steps: [StepRecord]?) -> AuditProblem? {
         guard let first = events.first, first.kind == EventKind.runCreated.rawValue else {
             return AuditProblem(runID: run.id, seq: events.first?.seq ?? 0, kind: events.first?.kind ?? "none",
                                 reason: "the run has no run_created event at the start of its history")
