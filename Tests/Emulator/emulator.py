@@ -717,6 +717,27 @@ def _watch_parent(pid: int, on_exit) -> None:
     threading.Thread(target=loop, name="parent-watch", daemon=True).start()
 
 
+def _warm_up(app) -> None:
+    """Answer STS GetCallerIdentity in-process before listening, so that no client pays for a cold start.
+
+    moto creates the default account's backends on its first request and, on the next request of any
+    service, IAM's managed policies for every partition (about 0.8 s here, far more on a loaded machine).
+    runbook asks STS who approves a gate with a 15 s deadline; paying that cost inside it could leave an
+    approval naming no AWS identity.
+    """
+    from werkzeug.test import Client
+
+    scope = "testing/20260101/us-east-1/sts/aws4_request"
+    headers = {
+        "Authorization": f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=0",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    for _ in range(2):
+        response = Client(app).post("/", data="Action=GetCallerIdentity&Version=2011-06-15", headers=headers)
+        if response.status_code != 200:
+            print(f"runbook-emulator: STS warm-up answered {response.status_code}", file=sys.stderr)
+
+
 def _start_dataplane():
     """Start the data plane (binaries, OS user, template), or exit 2 with one line."""
     from pgserver import PgError, RunAs, Toolkit, find_bindir
@@ -766,6 +787,7 @@ def main(argv: list[str] | None = None) -> None:
     from werkzeug.serving import make_server
 
     app = DomainDispatcherApplication(create_backend_app)
+    _warm_up(app)
     if dataplane:
         import dataplane_patches
         from dataplane_hooks import HookMiddleware

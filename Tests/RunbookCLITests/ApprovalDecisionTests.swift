@@ -44,7 +44,7 @@ import Testing
         #expect(approved.exitCode == 0, "\(approved.stderr)")
         let history = try await ws.runbook(["history", id])
         // moto's default account answers GetCallerIdentity with this user ARN.
-        #expect(history.stdout.contains("(arn:aws:sts::123456789012:user/moto)"), "\(history.stdout)")
+        #expect(history.stdout.contains("(arn:aws:sts::123456789012:user/moto)"), "\(approved.stderr)\n\(history.stdout)")
     }
 
     @Test func anApprovalByYesIsRecordedWithTheOperatorsCallerARN() async throws {
@@ -56,7 +56,7 @@ import Testing
         #expect(run.exitCode == 0, "\(run.stderr)")
         let id = try #require(run.runID)
         let history = try await ws.runbook(["history", id])
-        #expect(history.stdout.contains("step go approved by") && history.stdout.contains("(arn:aws:sts::123456789012:user/moto) (--yes)"), "\(history.stdout)")
+        #expect(history.stdout.contains("step go approved by") && history.stdout.contains("(arn:aws:sts::123456789012:user/moto) (--yes)"), "\(run.stderr)\n\(history.stdout)")
     }
 
     @Test func aDeclineRollsTheRunBackAndSaysWhoDeclinedAndWhy() async throws {
