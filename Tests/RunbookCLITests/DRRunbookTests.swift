@@ -314,7 +314,8 @@ struct DRRunbookTests {
             if runID == nil {
                 let runs = try await h.run(["runs", "--json"])
                 let list = (try? JSONSerialization.jsonObject(with: Data(runs.stdout.utf8))) as? [[String: Any]] ?? []
-                runID = list.first?["id"] as? String
+                // Not the reference run: under load a kill can land before this process has created its run.
+                runID = list.first { $0["id"] as? String != cleanRun["id"] as? String }?["id"] as? String
             }
         }
         let id = try #require(runID)
