@@ -148,14 +148,18 @@ public final class LocalAWSEmulator: Sendable {
         environment["MOTO_IAM_LOAD_MANAGED_POLICIES"] = environment["MOTO_IAM_LOAD_MANAGED_POLICIES"] ?? "true"
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        // Kept for the error when it exits early (a traceback, a missing package); small otherwise.
+        let errorLog = portFile.appendingPathExtension("stderr")
+        _ = FileManager.default.createFile(atPath: errorLog.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: errorLog)
         let launcher = root?.appendingPathComponent("Tests/Emulator/emulator.py")
         let port: Int
         if let launcher, FileManager.default.fileExists(atPath: launcher.path) {
             process.arguments = ["python3", launcher.path, "--host", "127.0.0.1", "--port", "0", "--port-file", portFile.path, "--parent-pid", pid]
                 + (dataPlane ? [] : ["--no-dataplane"])
             try process.run()
-            port = try await waitForPortFile(portFile, process: process)
+            port = try await waitForPortFile(portFile, process: process, errorLog: errorLog)
+            try? FileManager.default.removeItem(at: errorLog)  // the server's request log goes on into the unlinked file
         } else {
             // Stock moto: pick a free port; a small shell watchdog stops moto when the test process exits.
             port = try freePort()
@@ -169,12 +173,15 @@ public final class LocalAWSEmulator: Sendable {
         return LocalAWSEmulator(endpoint: endpoint)
     }
 
-    static func waitForPortFile(_ file: URL, process: Process) async throws -> Int {
+    static func waitForPortFile(_ file: URL, process: Process, errorLog: URL) async throws -> Int {
         for _ in 0..<600 {
             if let text = try? String(contentsOf: file, encoding: .utf8), let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
                 return port
             }
-            if !process.isRunning { throw EmulatorError("emulator exited with status \(process.terminationStatus) before writing its port") }
+            if !process.isRunning {
+                let stderr = (try? String(contentsOf: errorLog, encoding: .utf8)) ?? ""
+                throw EmulatorError("emulator exited with status \(process.terminationStatus) before writing its port: \(stderr.suffix(2000))")
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw EmulatorError("emulator did not write its port within 60 s")
