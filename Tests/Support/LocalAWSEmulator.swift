@@ -139,38 +139,63 @@ public final class LocalAWSEmulator: Sendable {
         if let endpoint = ProcessInfo.processInfo.environment["RUNBOOK_TEST_AWS_ENDPOINT"], !endpoint.isEmpty {
             return LocalAWSEmulator(endpoint: endpoint)
         }
-        let root = repositoryRoot()
+        let pid = String(ProcessInfo.processInfo.processIdentifier)
+        guard let launcher = repositoryRoot()?.appendingPathComponent("Tests/Emulator/emulator.py"),
+              FileManager.default.fileExists(atPath: launcher.path) else {
+            // Stock moto: pick a free port; a small shell watchdog stops moto when the test process exits.
+            let port = try freePort()
+            let script = "python3 -m moto.server -H 127.0.0.1 -p \(port) >/dev/null 2>&1 & child=$!; "
+                + "while kill -0 \(pid) 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done; kill $child 2>/dev/null"
+            let process = try spawn(["sh", "-c", script], standardError: FileHandle.nullDevice)
+            return try await serving(port: port, process: process)
+        }
+        let arguments = ["python3", launcher.path, "--host", "127.0.0.1", "--port", "0", "--parent-pid", pid]
+            + (dataPlane ? [] : ["--no-dataplane"])
+        do {
+            let (process, port) = try await launch(arguments)
+            return try await serving(port: port, process: process)
+        } catch let error as EarlyExit {
+            // Seen once under heavy load (exit status 1 after ~30 s); start once more, and say what it printed.
+            FileHandle.standardError.write(Data("LocalAWSEmulator: \(error); starting it once more\n".utf8))
+            let (process, port) = try await launch(arguments)
+            return try await serving(port: port, process: process)
+        }
+    }
+
+    /// Starts the launcher with a port file of its own; its stderr goes to a file beside it until it listens.
+    private static func launch(_ arguments: [String]) async throws -> (Process, Int) {
         let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("runbook-moto-\(UUID().uuidString).port")
+        let errorLog = portFile.appendingPathExtension("stderr")
+        _ = FileManager.default.createFile(atPath: errorLog.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: errorLog) }  // a running server logs on into the unlinked file
+        let process = try spawn(arguments + ["--port-file", portFile.path], standardError: try FileHandle(forWritingTo: errorLog))
+        return (process, try await waitForPortFile(portFile, process: process, errorLog: errorLog))
+    }
+
+    private static func spawn(_ arguments: [String], standardError: FileHandle) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        let pid = String(ProcessInfo.processInfo.processIdentifier)
         var environment = ProcessInfo.processInfo.environment
         environment["MOTO_IAM_LOAD_MANAGED_POLICIES"] = environment["MOTO_IAM_LOAD_MANAGED_POLICIES"] ?? "true"
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
-        // Kept for the error when it exits early (a traceback, a missing package); small otherwise.
-        let errorLog = portFile.appendingPathExtension("stderr")
-        _ = FileManager.default.createFile(atPath: errorLog.path, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: errorLog)
-        let launcher = root?.appendingPathComponent("Tests/Emulator/emulator.py")
-        let port: Int
-        if let launcher, FileManager.default.fileExists(atPath: launcher.path) {
-            process.arguments = ["python3", launcher.path, "--host", "127.0.0.1", "--port", "0", "--port-file", portFile.path, "--parent-pid", pid]
-                + (dataPlane ? [] : ["--no-dataplane"])
-            try process.run()
-            port = try await waitForPortFile(portFile, process: process, errorLog: errorLog)
-            try? FileManager.default.removeItem(at: errorLog)  // the server's request log goes on into the unlinked file
-        } else {
-            // Stock moto: pick a free port; a small shell watchdog stops moto when the test process exits.
-            port = try freePort()
-            let script = "python3 -m moto.server -H 127.0.0.1 -p \(port) >/dev/null 2>&1 & child=$!; "
-                + "while kill -0 \(pid) 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done; kill $child 2>/dev/null"
-            process.arguments = ["sh", "-c", script]
-            try process.run()
-        }
+        process.standardError = standardError
+        process.arguments = arguments
+        try process.run()
+        return process
+    }
+
+    private static func serving(port: Int, process: Process) async throws -> LocalAWSEmulator {
         let endpoint = "http://127.0.0.1:\(port)"
         try await waitUntilServing(endpoint, process: process)
         return LocalAWSEmulator(endpoint: endpoint)
+    }
+
+    /// The launcher exited before it wrote its port.
+    struct EarlyExit: Error, CustomStringConvertible {
+        let status: Int32
+        let stderr: String
+        var description: String { "emulator exited with status \(status) before writing its port: \(stderr.suffix(2000))" }
     }
 
     static func waitForPortFile(_ file: URL, process: Process, errorLog: URL) async throws -> Int {
@@ -179,8 +204,7 @@ public final class LocalAWSEmulator: Sendable {
                 return port
             }
             if !process.isRunning {
-                let stderr = (try? String(contentsOf: errorLog, encoding: .utf8)) ?? ""
-                throw EmulatorError("emulator exited with status \(process.terminationStatus) before writing its port: \(stderr.suffix(2000))")
+                throw EarlyExit(status: process.terminationStatus, stderr: (try? String(contentsOf: errorLog, encoding: .utf8)) ?? "")
             }
             try await Task.sleep(for: .milliseconds(100))
         }
