@@ -48,6 +48,8 @@ STOP_TIMEOUT = 10.0
 # fsync=off is safe here: committed data survives a server crash (only an OS crash loses it).
 BASE_SETTINGS = {
     "fsync": "off",
+    # in the data directory (pg_dynshmem), not /dev/shm: a SIGKILLed server's segments go with its files
+    "dynamic_shared_memory_type": "mmap",
     "wal_level": "replica",
     "hot_standby": "on",
     "max_wal_senders": "10",

@@ -52,7 +52,8 @@ public final class PostgresServer: Sendable {
             options["ssl"] = "on"
         }
         let port = try FreePort.pick()
-        let arguments = ["-D", data.path, "-p", "\(port)", "-k", directory.path, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]
+        let arguments = ["-D", data.path, "-p", "\(port)", "-k", directory.path, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+                         "-c", "dynamic_shared_memory_type=mmap"]
             + options.sorted(by: { $0.key < $1.key }).flatMap { ["-c", "\($0.key)=\($0.value)"] }
         let process = try tools.run("postgres", arguments, log: directory.appendingPathComponent("server.log"))
         let password = "pw-" + UUID().uuidString.prefix(12).lowercased()
