@@ -97,25 +97,19 @@ public struct RunbookGraph: Sendable, Equatable {
     }
 
     /// Every step `id` needs directly or transitively.
-    public func ancestors(of id: String) -> Set<String> {
-        guard let start = indexByID[id] else { return [] }
-        var visited = Set<Int>()
-        var stack = dependencyIndices[start]
-        while let next = stack.popLast() {
-            guard visited.insert(next).inserted else { continue }
-            stack.append(contentsOf: dependencyIndices[next])
-        }
-        return Set(visited.map { nodes[$0].id })
-    }
+    public func ancestors(of id: String) -> Set<String> { reachable(from: id, along: dependencyIndices) }
 
     /// Every step that needs `id` directly or transitively.
-    public func descendants(of id: String) -> Set<String> {
+    public func descendants(of id: String) -> Set<String> { reachable(from: id, along: dependentIndices) }
+
+    /// The steps reachable from `id` by following `edges` (by node index), `id` itself excluded unless on a cycle.
+    private func reachable(from id: String, along edges: [[Int]]) -> Set<String> {
         guard let start = indexByID[id] else { return [] }
         var visited = Set<Int>()
-        var stack = dependentIndices[start]
+        var stack = edges[start]
         while let next = stack.popLast() {
             guard visited.insert(next).inserted else { continue }
-            stack.append(contentsOf: dependentIndices[next])
+            stack.append(contentsOf: edges[next])
         }
         return Set(visited.map { nodes[$0].id })
     }
