@@ -88,30 +88,35 @@ public enum BenchmarkCases {
 
     /// `steps` sequential `pass` steps; the sample is the wall time of `RunEngine.start` (run creation to done).
     public static func chain(directory: String, steps: Int, store place: BenchmarkStore = .sqlite) async throws -> Sample {
-        let definition = try parse(RunbookGenerator.chain(name: "bench-chain", count: steps), name: "bench-chain")
-        let (base, remove) = try place.open("chain", directory: directory)
-        defer { remove() }
-        let (engine, store) = engine(base)
-        let clock = ContinuousClock()
-        let start = clock.now
-        let outcome = try await engine.start(definition: definition, parameters: [:], options: options(parallelism: 4, directory: directory))
-        let elapsed = (clock.now - start).seconds
-        try requireAllSucceeded(outcome, count: steps, what: "chain")
-        return Sample(seconds: elapsed, units: steps, writes: store.writes, writeSeconds: store.writeSeconds)
+        try await timedStart(RunbookGenerator.chain(name: "bench-chain", count: steps), "bench-chain", place, directory, parallelism: 4) { outcome, _ in
+            try requireAllSucceeded(outcome, count: steps, what: "chain")
+            return steps
+        }
     }
 
     /// `steps` independent `pass` steps under `parallelism`.
     public static func fanOut(directory: String, steps: Int, parallelism: Int, store place: BenchmarkStore = .sqlite) async throws -> Sample {
-        let definition = try parse(RunbookGenerator.fanOut(name: "bench-fanout", count: steps), name: "bench-fanout")
-        let (base, remove) = try place.open("fanout", directory: directory)
+        try await timedStart(RunbookGenerator.fanOut(name: "bench-fanout", count: steps), "bench-fanout", place, directory,
+                             parallelism: parallelism) { outcome, _ in
+            try requireAllSucceeded(outcome, count: steps, what: "fan-out")
+            return steps
+        }
+    }
+
+    /// Starts `source` on a fresh store at `place` and times `RunEngine.start` (run creation to done); `check`, given
+    /// the outcome and the store before it is removed, throws on a wrong result and answers the units of work.
+    static func timedStart(_ source: String, _ name: String, _ place: BenchmarkStore, _ directory: String, parallelism: Int,
+                           check: (RunOutcome, CountingStore) async throws -> Int) async throws -> Sample {
+        let definition = try parse(source, name: name)
+        let (base, remove) = try place.open(name, directory: directory)
         defer { remove() }
         let (engine, store) = engine(base)
         let clock = ContinuousClock()
         let start = clock.now
         let outcome = try await engine.start(definition: definition, parameters: [:], options: options(parallelism: parallelism, directory: directory))
         let elapsed = (clock.now - start).seconds
-        try requireAllSucceeded(outcome, count: steps, what: "fan-out")
-        return Sample(seconds: elapsed, units: steps, writes: store.writes, writeSeconds: store.writeSeconds)
+        let units = try await check(outcome, store)
+        return Sample(seconds: elapsed, units: units, writes: store.writes, writeSeconds: store.writeSeconds)
     }
 
     /// A `finished + 1`-step chain whose last step is an approval gate: the run is driven until it stops
@@ -141,20 +146,14 @@ public enum BenchmarkCases {
 
     /// One waiter polling `polls` times with zero interval; every poll is a recorded (committed) transition.
     public static func polls(directory: String, polls: Int, store place: BenchmarkStore = .sqlite) async throws -> Sample {
-        let definition = try parse(RunbookGenerator.poller(name: "bench-polls", polls: polls), name: "bench-polls")
-        let (base, remove) = try place.open("polls", directory: directory)
-        defer { remove() }
-        let (engine, store) = engine(base)
-        let clock = ContinuousClock()
-        let start = clock.now
-        let outcome = try await engine.start(definition: definition, parameters: [:], options: options(parallelism: 1, directory: directory))
-        let elapsed = (clock.now - start).seconds
-        try requireAllSucceeded(outcome, count: 1, what: "polls")
-        let recorded = outcome.steps[0].polls
-        guard recorded == polls else { throw BenchmarkFailure("polls: \(recorded) polls recorded, expected \(polls)") }
-        let events = try await store.events(runID: outcome.run.id).filter { $0.kind == EventKind.waiterPoll.rawValue }.count
-        guard events == polls else { throw BenchmarkFailure("polls: \(events) waiter_poll events, expected \(polls)") }
-        return Sample(seconds: elapsed, units: recorded, writes: store.writes, writeSeconds: store.writeSeconds)
+        try await timedStart(RunbookGenerator.poller(name: "bench-polls", polls: polls), "bench-polls", place, directory, parallelism: 1) { outcome, store in
+            try requireAllSucceeded(outcome, count: 1, what: "polls")
+            let recorded = outcome.steps[0].polls
+            guard recorded == polls else { throw BenchmarkFailure("polls: \(recorded) polls recorded, expected \(polls)") }
+            let events = try await store.events(runID: outcome.run.id).filter { $0.kind == EventKind.waiterPoll.rawValue }.count
+            guard events == polls else { throw BenchmarkFailure("polls: \(events) waiter_poll events, expected \(polls)") }
+            return recorded
+        }
     }
 
     /// The floor: `commits` single-INSERT WAL + synchronous=FULL transactions in `directory`.
