@@ -138,18 +138,10 @@ public struct XMLWriter: Sendable {
 
     public var data: Data { Data(output.utf8) }
 
+    /// `s` with XML's five special characters written as entities.
     public static func escape(_ s: String) -> String {
-        var out = ""
-        for ch in s {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default: out.append(ch)
-            }
-        }
-        return out
+        s.reduce(into: "") { out, ch in out += entities[ch] ?? String(ch) }
     }
+
+    private static let entities: [Character: String] = ["&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&apos;"]
 }
