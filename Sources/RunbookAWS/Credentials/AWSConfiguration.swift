@@ -81,16 +81,7 @@ public struct AWSConfiguration: Sendable, CustomStringConvertible {
     /// `AWS_ENDPOINT_URL`: one endpoint for every service (a local emulator).
     public var globalEndpoint: String?
     /// `AWS_ENDPOINT_URL_<SERVICE>` overrides.
-    public var serviceEndpoints: [AWSService: String]
-
-    public init(credentialSource: AWSCredentialSource, defaultRegion: String?, profile: String? = nil,
-                globalEndpoint: String? = nil, serviceEndpoints: [AWSService: String] = [:]) {
-        self.credentialSource = credentialSource
-        self.defaultRegion = defaultRegion
-        self.profile = profile
-        self.globalEndpoint = globalEndpoint
-        self.serviceEndpoints = serviceEndpoints
-    }
+    public var serviceEndpoints: [AWSService: String] = [:]
 
     public var description: String {
         let source: String

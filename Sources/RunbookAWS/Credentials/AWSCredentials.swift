@@ -10,13 +10,6 @@ public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible, Cust
     /// When temporary credentials stop working; `nil` for long-term keys.
     public var expiration: Date?
 
-    public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil, expiration: Date? = nil) {
-        self.accessKeyID = accessKeyID
-        self.secretAccessKey = secretAccessKey
-        self.sessionToken = sessionToken
-        self.expiration = expiration
-    }
-
     public var description: String {
         "AWSCredentials(accessKeyID: \(accessKeyID), secretAccessKey: <redacted>\(sessionToken == nil ? "" : ", sessionToken: <redacted>"))"
     }

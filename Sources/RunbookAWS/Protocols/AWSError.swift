@@ -120,12 +120,6 @@ public struct AWSTransportError: Error, Sendable, CustomStringConvertible {
     public let operation: String
     public let underlying: String
 
-    public init(kind: Kind, operation: String, underlying: String) {
-        self.kind = kind
-        self.operation = operation
-        self.underlying = underlying
-    }
-
     /// True when the service may have acted on the request.
     public var outcomeUnknown: Bool { kind != .connectFailed }
 

@@ -6,12 +6,6 @@ public struct STS: Sendable {
     let credentials: any AWSCredentialProvider
     public let region: String
 
-    init(executor: RequestExecutor, credentials: any AWSCredentialProvider, region: String) {
-        self.executor = executor
-        self.credentials = credentials
-        self.region = region
-    }
-
     public struct CallerIdentity: Sendable, Equatable {
         public var account: String
         public var arn: String
@@ -30,12 +24,6 @@ public struct STS: Sendable {
         public var roleSessionName: String
         public var externalID: String?
         public var durationSeconds: Int?
-        public init(roleARN: String, roleSessionName: String, externalID: String? = nil, durationSeconds: Int? = nil) {
-            self.roleARN = roleARN
-            self.roleSessionName = roleSessionName
-            self.externalID = externalID
-            self.durationSeconds = durationSeconds
-        }
     }
 
     public struct AssumeRoleResult: Sendable {

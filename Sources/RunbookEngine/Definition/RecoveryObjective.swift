@@ -12,21 +12,10 @@ public struct RecoveryObjective: Sendable, Equatable {
     /// The output of `measuredStep`, a number of seconds.
     public var measuredOutput: String
     /// How the measurement is taken, in words, for the report.
-    public var description: String
+    public var description = ""
     /// The step whose start begins the measured interval (`from:`), where the report's timeline marks the window.
     public var fromStep: String?
     public var location: SourceLocation
-
-    public init(name: String, target: String, measuredStep: String, measuredOutput: String, description: String = "",
-                fromStep: String? = nil, location: SourceLocation) {
-        self.fromStep = fromStep
-        self.name = name
-        self.target = target
-        self.measuredStep = measuredStep
-        self.measuredOutput = measuredOutput
-        self.description = description
-        self.location = location
-    }
 
     /// `STEP.OUTPUT`, as the file writes it.
     public var measuredBy: String { "\(measuredStep).\(measuredOutput)" }

@@ -47,12 +47,6 @@ public struct SourceLocation: Sendable, Equatable, Hashable, CustomStringConvert
     public var line: Int
     public var column: Int
 
-    public init(file: String, line: Int, column: Int) {
-        self.file = file
-        self.line = line
-        self.column = column
-    }
-
     public var description: String { "\(file):\(line):\(column)" }
 }
 
@@ -65,26 +59,13 @@ public enum ParameterType: String, Sendable, Equatable, CaseIterable {
 public struct ParameterSpec: Sendable, Equatable {
     public var name: String
     public var type: ParameterType
-    public var required: Bool
+    public var required = false
     /// A secret is never stored, logged or printed in clear.
-    public var secret: Bool
+    public var secret = false
     /// The default, as written in the file (already checked against `type`).
     public var defaultValue: String?
-    public var description: String
+    public var description = ""
     public var location: SourceLocation
-
-    public init(
-        name: String, type: ParameterType, required: Bool = false, secret: Bool = false,
-        defaultValue: String? = nil, description: String = "", location: SourceLocation
-    ) {
-        self.name = name
-        self.type = type
-        self.required = required
-        self.secret = secret
-        self.defaultValue = defaultValue
-        self.description = description
-        self.location = location
-    }
 }
 
 /// How a failed attempt is retried.
@@ -183,17 +164,6 @@ public struct WaiterDefinition: Sendable, Equatable {
     public var intervalTemplate: String?
     /// `timeout: "${{ params.X }}"`: rendered when the waiter starts.
     public var timeoutTemplate: String?
-
-    public init(call: ActionCall, until: OutputMatcher, failIf: OutputMatcher? = nil, interval: Duration, timeout: Duration,
-                intervalTemplate: String? = nil, timeoutTemplate: String? = nil) {
-        self.call = call
-        self.until = until
-        self.failIf = failIf
-        self.interval = interval
-        self.timeout = timeout
-        self.intervalTemplate = intervalTemplate
-        self.timeoutTemplate = timeoutTemplate
-    }
 
     /// The interval and timeout for a run with these parameters (templates rendered and parsed).
     public func durations(parameters: [String: String]) throws -> (interval: Duration, timeout: Duration) {

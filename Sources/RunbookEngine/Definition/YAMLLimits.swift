@@ -15,12 +15,6 @@ public struct YAMLLimits: Sendable, Equatable {
     /// What the document is, for messages: `a runbook`.
     public var subject: String
 
-    public init(maxValues: Int, maxDepth: Int, subject: String) {
-        self.maxValues = maxValues
-        self.maxDepth = maxDepth
-        self.subject = subject
-    }
-
     /// A runbook file (or a definition stored with a run).
     public static let runbook = YAMLLimits(maxValues: 1_000_000, maxDepth: 64, subject: "a runbook")
     /// A `--param-file`.
