@@ -76,17 +76,12 @@ public struct SecretsManager: Sendable {
         var Tags: [Tag]?
     }
 
-    struct CreateSecretOutput: Decodable {
-        var ARN: String?
-        var Name: String?
-        var VersionId: String?
-    }
-
-    /// What `CreateSecret` answers.
-    public struct CreatedSecret: Sendable, Equatable {
+    /// What `CreateSecret` answers (its ARN and name are required of the answer).
+    public struct CreatedSecret: Sendable, Equatable, Decodable {
         public var arn: String
         public var name: String
         public var versionID: String?
+        enum CodingKeys: String, CodingKey { case arn = "ARN", name = "Name", versionID = "VersionId" }
     }
 
     /// `CreateSecret` with a string value. Idempotent: a retry sends the same `clientRequestToken`,
@@ -96,8 +91,7 @@ public struct SecretsManager: Sendable {
         try Self.require(name, "Name", "CreateSecret")
         let input = CreateSecretInput(Name: name, ClientRequestToken: clientRequestToken, Description: description, KmsKeyId: kmsKeyID,
                                       SecretString: secretString, Tags: tags.isEmpty ? nil : tags.map { Tag(Key: $0.key, Value: $0.value) })
-        let out = try await call("CreateSecret", input, idempotent: true, as: CreateSecretOutput.self)
-        return CreatedSecret(arn: out.ARN ?? "", name: out.Name ?? name, versionID: out.VersionId)
+        return try await call("CreateSecret", input, idempotent: true, as: CreatedSecret.self)
     }
 
     // MARK: DeleteSecret
@@ -108,17 +102,12 @@ public struct SecretsManager: Sendable {
         var ForceDeleteWithoutRecovery: Bool?
     }
 
-    struct DeleteSecretOutput: Decodable {
-        var ARN: String?
-        var Name: String?
-        var DeletionDate: Date?
-    }
-
-    /// What `DeleteSecret` answers: when the secret goes for good.
-    public struct DeletedSecret: Sendable, Equatable {
+    /// What `DeleteSecret` answers: when the secret goes for good (its ARN and name are required of the answer).
+    public struct DeletedSecret: Sendable, Equatable, Decodable {
         public var arn: String
         public var name: String
         public var deletionDate: Date?
+        enum CodingKeys: String, CodingKey { case arn = "ARN", name = "Name", deletionDate = "DeletionDate" }
     }
 
     /// `DeleteSecret`: scheduled after `recoveryWindowInDays` (7–30; AWS's default 30), or at once with
@@ -126,8 +115,7 @@ public struct SecretsManager: Sendable {
     public func deleteSecret(secretID: String, recoveryWindowInDays: Int? = nil, forceDeleteWithoutRecovery: Bool? = nil) async throws -> DeletedSecret {
         try Self.require(secretID, "SecretId", "DeleteSecret")
         let input = DeleteSecretInput(SecretId: secretID, RecoveryWindowInDays: recoveryWindowInDays, ForceDeleteWithoutRecovery: forceDeleteWithoutRecovery)
-        let out = try await call("DeleteSecret", input, idempotent: false, as: DeleteSecretOutput.self)
-        return DeletedSecret(arn: out.ARN ?? "", name: out.Name ?? "", deletionDate: out.DeletionDate)
+        return try await call("DeleteSecret", input, idempotent: false, as: DeletedSecret.self)
     }
 }
 
@@ -138,23 +126,12 @@ public struct SecretValue: Sendable, Equatable, CustomStringConvertible, CustomD
     public var name: String
     public var versionID: String?
     /// Staging labels of this version, e.g. `AWSCURRENT`.
-    public var versionStages: [String]
+    public var versionStages: [String] = []
     public var createdDate: Date?
     /// The secret text (nil when the secret holds binary). Handle with care: this is the secret.
     public var secretString: String?
     /// The secret bytes, for secrets stored as binary.
     public var secretBinary: Data?
-
-    public init(arn: String, name: String, versionID: String? = nil, versionStages: [String] = [], createdDate: Date? = nil,
-                secretString: String? = nil, secretBinary: Data? = nil) {
-        self.arn = arn
-        self.name = name
-        self.versionID = versionID
-        self.versionStages = versionStages
-        self.createdDate = createdDate
-        self.secretString = secretString
-        self.secretBinary = secretBinary
-    }
 
     public var description: String {
         let value = secretString != nil ? "secretString: <redacted>" : secretBinary != nil ? "secretBinary: <redacted>" : "no value"
