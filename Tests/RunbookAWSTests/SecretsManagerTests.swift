@@ -117,6 +117,16 @@ import Testing
         try await c.shutdown()
     }
 
+    /// A created secret without an ARN could not be read or deleted by it: the answer is refused, naming the field.
+    @Test func aCreateSecretAnswerWithoutItsARNIsAnError() async throws {
+        let transport = ScriptedTransport([.respond(200, #"{"Name":"n","VersionId":"v"}"#)])
+        let c = client(transport)
+        await #expect { _ = try await c.secretsManager().createSecret(name: "n", secretString: "x") } throws: {
+            $0 is AWSDecodingError && String(describing: $0) == "secretsmanager:CreateSecret: cannot decode response: unexpected JSON at ARN"
+        }
+        try await c.shutdown()
+    }
+
     @Test func endpointsResolveLikeTheOtherServices() throws {
         let aws = try AWSConfiguration.resolve(environment: ["AWS_ACCESS_KEY_ID": "K", "AWS_SECRET_ACCESS_KEY": "S"], homeDirectory: "/nonexistent")
         #expect(aws.endpoint(for: .secretsManager, region: "eu-west-1") == "https://secretsmanager.eu-west-1.amazonaws.com")
